@@ -1,0 +1,105 @@
+/* kernels.h - pure float kernels: forward and input-gradient backward side by side.
+ *
+ * Conventions (see DESIGN.md section 3):
+ *   - outputs first, then const inputs, then sizes; no allocation, no I/O,
+ *     no global state;
+ *   - backward kernels ACCUMULATE into their gradient outputs (+=); the
+ *     caller zeroes once per step;
+ *   - only input gradients exist: the model is frozen, weights get none;
+ *   - row-major; a matrix "W (OC, C)" has OC rows of C floats.
+ * Dimension letters: N rows (tokens), C input channels, OC output channels,
+ * B batch, T time, NH query heads, NKV key/value heads, HS head size, V vocab.
+ */
+#ifndef PT_KERNELS_KERNELS_H
+#define PT_KERNELS_KERNELS_H
+
+#include <stddef.h>
+
+/* ---- matmul: the one seam where fast GEMM engines plug in ---- */
+
+/* out (N, OC) = inp (N, C) . W^T + bias; W (OC, C); bias (OC) or NULL. Overwrites out. */
+void pt_matmul_forward(float *out, const float *inp, const float *W, const float *bias, int N,
+                       int C, int OC);
+/* dinp (N, C) += dout (N, OC) . W; W (OC, C). */
+void pt_matmul_backward_input(float *dinp, const float *dout, const float *W, int N, int C,
+                              int OC);
+/* Naive references (plain triple loops, double accumulation) for the tests. */
+void pt_matmul_forward_ref(float *out, const float *inp, const float *W, const float *bias, int N,
+                           int C, int OC);
+void pt_matmul_backward_input_ref(float *dinp, const float *dout, const float *W, int N, int C,
+                                  int OC);
+/* Weight-gradient products, used only by the (small) prompt encoder and linear head:
+ * dW (OC, C) += dout^T (OC, N) . inp (N, C); dbias (OC) += column sums of dout (NULL to skip). */
+void pt_matmul_backward_weight(float *dW, float *dbias, const float *dout, const float *inp, int N,
+                               int C, int OC);
+
+/* ---- normalization ---- */
+
+/* LayerNorm over the last dim. mean, rstd (N) saved for backward (may be NULL). */
+void pt_layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w,
+                          const float *b, int N, int C, float eps);
+/* dinp (N, C) += d(out)/d(inp)^T dout. */
+void pt_layernorm_backward(float *dinp, const float *dout, const float *inp, const float *w,
+                           const float *mean, const float *rstd, int N, int C);
+/* RMSNorm: out = inp * rsqrt(mean(inp^2) + eps) * w. rstd (N) saved (may be NULL). */
+void pt_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, int N, int C,
+                        float eps);
+void pt_rmsnorm_backward(float *dinp, const float *dout, const float *inp, const float *w,
+                         const float *rstd, int N, int C);
+
+/* ---- activations (elementwise over n) ---- */
+
+/* GELU, tanh approximation (GPT-2 "gelu_new"). */
+void pt_gelu_tanh_forward(float *out, const float *inp, size_t n);
+void pt_gelu_tanh_backward(float *dinp, const float *dout, const float *inp, size_t n);
+/* GELU, exact erf form (BERT "gelu"). */
+void pt_gelu_erf_forward(float *out, const float *inp, size_t n);
+void pt_gelu_erf_backward(float *dinp, const float *dout, const float *inp, size_t n);
+/* SwiGLU: out = silu(gate) * up. */
+void pt_swiglu_forward(float *out, const float *gate, const float *up, size_t n);
+void pt_swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate,
+                        const float *up, size_t n);
+/* ReLU (prompt encoders). */
+void pt_relu_forward(float *out, const float *inp, size_t n);
+void pt_relu_backward(float *dinp, const float *dout, const float *out, size_t n);
+
+/* ---- attention ----
+ * q: row (b, t) starts at q + (b*T + t)*q_stride and holds NH heads of HS floats;
+ * k, v: likewise with kv_stride and NKV heads (NH % NKV == 0; head h uses kv head
+ * h / (NH/NKV)). GPT-2's fused qkv (B, T, 3C) is q = qkv, k = qkv + C,
+ * v = qkv + 2C with both strides 3C.
+ * len[b]: valid tokens of row b (right padding); key j is visible to query i
+ * iff j < len[b] and (not causal or j <= i). Query rows i >= len[b] output 0.
+ * out (B, T, NH*HS); att (B, NH, T, T) softmax probabilities, saved for backward.
+ * scale is usually 1/sqrt(HS). */
+void pt_attention_forward(float *out, float *att, const float *q, const float *k, const float *v,
+                          int q_stride, int kv_stride, const int *len, int B, int T, int NH,
+                          int NKV, int HS, int causal, float scale);
+/* dq, dk, dv (same layouts and strides as q, k, v) += gradients from dout (B, T, NH*HS). */
+void pt_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *att,
+                           const float *q, const float *k, const float *v, int q_stride,
+                           int kv_stride, const int *len, int B, int T, int NH, int NKV, int HS,
+                           float scale);
+
+/* ---- rotary position embedding (Hugging Face "rotate_half" layout) ----
+ * x row (b, t) at x + (b*T + t)*stride holds NHX heads of HS floats; the pair
+ * (i, i + HS/2) of each head is rotated by angle pos * theta^(-2i/HS), pos = t.
+ * In place. backward applies the inverse rotation to the gradient, in place. */
+void pt_rope_forward(float *x, int stride, int B, int T, int NHX, int HS, float theta);
+void pt_rope_backward(float *dx, int stride, int B, int T, int NHX, int HS, float theta);
+
+/* ---- softmax and cross-entropy ---- */
+
+/* Row-wise softmax of logits (N, V) into probs (N, V). */
+void pt_softmax_forward(float *probs, const float *logits, int N, int V);
+/* For each row n: loss[n] = -log softmax(logits[n])[target[n]];
+ * dlogits[n] += (softmax - onehot) * dscale. Returns the mean loss.
+ * dlogits may be NULL (no gradient). */
+double pt_crossentropy_forward_backward(float *loss, float *dlogits, const float *logits,
+                                        const int *target, int N, int V, float dscale);
+
+/* ---- small helpers ---- */
+void pt_add_inplace(float *a, const float *b, size_t n); /* a += b */
+void pt_scale_inplace(float *a, float s, size_t n);      /* a *= s */
+
+#endif

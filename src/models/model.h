@@ -1,0 +1,98 @@
+/* model.h - one interface over the frozen model families.
+ *
+ *   gpt2.c   GPT-2 (Hugging Face directory: config.json + model.safetensors)
+ *   bert.c   BERT masked LM
+ *   llama.c  LLaMA family (GGUF or Hugging Face directory)
+ *
+ * Data flow of one P-tuning step (the model is frozen: no weight gradients):
+ *
+ *   ids (B,T) --embed--> x (B,T,C) <-- virtual-token rows spliced in by the caller
+ *   x --forward--> h (n_out, C)  final hidden states (after the final norm) at
+ *                                requested flat positions out_idx[i] = b*T + t
+ *   h --head_forward--> logits (n_out, nr)   LM head for chosen vocab rows only
+ *   dlogits --head_backward--> dh --backward--> dx (B,T,C)
+ *
+ * Position embeddings (GPT-2, BERT), token type 0 (BERT) and RoPE (LLaMA) are
+ * applied inside forward, so virtual tokens get real positions like any token.
+ */
+#ifndef PT_MODELS_MODEL_H
+#define PT_MODELS_MODEL_H
+
+#include <stdint.h>
+
+#include "ptune.h"
+#include "tokenizers/tokenizer.h"
+
+typedef enum pt_family {
+    PT_FAMILY_GPT2,
+    PT_FAMILY_BERT,
+    PT_FAMILY_LLAMA,
+} pt_family;
+
+const char *pt_family_name(pt_family f);
+
+typedef struct pt_model_config {
+    pt_family family;
+    int dim;        /* C: embedding width */
+    int n_layers;
+    int n_heads;    /* NH */
+    int n_kv_heads; /* NKV (== NH except grouped-query attention) */
+    int ffn_dim;    /* hidden width of the MLP */
+    int vocab_size; /* V: rows of the embedding matrix */
+    int max_pos;    /* longest sequence (position table size; context length for RoPE) */
+    float norm_eps;
+    float rope_theta;
+    int causal;     /* 1: causal LM (answer = next-token prediction), 0: masked LM */
+    int has_lm_head; /* 0: checkpoint without an LM head (only --head linear) */
+} pt_model_config;
+
+typedef struct pt_model pt_model;
+
+typedef struct pt_model_ops {
+    /* Activation storage for batches up to Bmax x Tmax (allocated once). */
+    pt_status (*run_new)(const pt_model *m, int Bmax, int Tmax, void **run);
+    void (*run_free)(void *run);
+    /* Forward from input embeddings x (B,T,C); len[b] valid tokens of row b
+     * (right padded, 1 <= len[b] <= T). Writes h_out (n_out, C) at out_idx.
+     * With need_backward the activations the backward pass needs are kept. */
+    pt_status (*forward)(const pt_model *m, void *run, const float *x, const int *len, int B,
+                         int T, const int *out_idx, int n_out, float *h_out, int need_backward);
+    /* dx (B,T,C) = d(loss)/d(x) given dh (n_out, C) at the positions of the last
+     * forward (which had need_backward). Overwrites dx. */
+    pt_status (*backward)(const pt_model *m, void *run, const float *dh, float *dx);
+    /* logits (n, nr) from h (n, C) for vocab rows rows[0..nr); rows == NULL
+     * means all V rows in order (nr == V). */
+    void (*head_forward)(const pt_model *m, void *run, float *logits, const float *h, int n,
+                         const int *rows, int nr);
+    /* dh (n, C) += d(logits)/d(h)^T dlogits. */
+    void (*head_backward)(const pt_model *m, void *run, float *dh, const float *dlogits,
+                          const float *h, int n, const int *rows, int nr);
+    void (*free_impl)(pt_model *m);
+} pt_model_ops;
+
+struct pt_model {
+    pt_model_config cfg;
+    const pt_model_ops *ops;
+    pt_tokenizer *tok; /* NULL when the model came without a tokenizer */
+    char *path;
+    const float *wte;  /* (V, C) input word embeddings, float32 */
+    void *impl;        /* family weights */
+};
+
+/* Load a model from a Hugging Face directory (config.json + model.safetensors),
+ * a .safetensors file with config.json beside it, or a .gguf file. */
+pt_status pt_model_load(pt_model **out, const char *path);
+void pt_model_free(pt_model *m);
+
+/* out (n, C) = word embeddings of ids (no positions). Errors on ids out of range. */
+pt_status pt_model_embed(const pt_model *m, float *out, const int *ids, int n);
+/* 64-bit FNV-1a over the little-endian float32 bytes of the (V, C) word
+ * embedding matrix, as 16 lowercase hex digits. */
+void pt_model_fingerprint(const pt_model *m, char hex[17]);
+/* Total parameter count of the frozen model. */
+int64_t pt_model_n_params(const pt_model *m);
+
+/* family loaders used by pt_model_load */
+pt_status pt_gpt2_load(pt_model **out, const char *dir, const char *st_path);
+
+#endif

@@ -1,0 +1,79 @@
+/* tokenizer.h - one interface over the three tokenizer kinds.
+ *
+ *   bpe.c        GPT-2 byte-level BPE   (vocab.json + merges.txt, or tokenizer.json)
+ *   wordpiece.c  BERT WordPiece         (vocab.txt, or tokenizer.json)
+ *   spm.c        SentencePiece BPE      (GGUF metadata, or tokenizer.json)
+ *
+ * Encoding never adds special tokens (callers add BOS/CLS/SEP themselves).
+ */
+#ifndef PT_TOKENIZERS_TOKENIZER_H
+#define PT_TOKENIZERS_TOKENIZER_H
+
+#include <stddef.h>
+
+#include "core/vec.h"
+#include "ptune.h"
+
+typedef enum pt_tok_kind {
+    PT_TOK_BPE,       /* GPT-2 byte-level BPE */
+    PT_TOK_WORDPIECE, /* BERT */
+    PT_TOK_SPM,       /* SentencePiece (LLaMA) */
+} pt_tok_kind;
+
+/* encode flags */
+enum {
+    /* SentencePiece: do not add the dummy space prefix (used for every text
+     * piece of a template but the first). Ignored by other kinds. */
+    PT_TOK_NO_PREFIX = 1,
+};
+
+typedef struct pt_tokenizer pt_tokenizer;
+
+typedef struct pt_tok_ops {
+    pt_status (*encode)(const pt_tokenizer *t, const char *text, size_t len, int flags,
+                        pt_ivec *out);
+    /* Append the bytes of token id to out (decoded: byte-level map undone,
+     * "##" continuation handled by decode, "▁" -> space, <0xXX> -> byte). */
+    pt_status (*decode)(const pt_tokenizer *t, const int *ids, size_t n, pt_buf *out);
+    void (*free)(pt_tokenizer *t);
+} pt_tok_ops;
+
+struct pt_tokenizer {
+    const pt_tok_ops *ops;
+    pt_tok_kind kind;
+    int vocab_size;
+    char **pieces;      /* [vocab_size] token strings as stored in the vocabulary */
+    /* special token ids, -1 when the vocabulary has none */
+    int bos_id, eos_id, unk_id, pad_id, mask_id, cls_id, sep_id;
+    /* whether spaces before a word change its token (BPE: " great" != "great";
+     * SentencePiece: "▁great"); WordPiece ignores spaces. */
+    int space_sensitive;
+    void *impl; /* kind-specific data */
+    struct pt_strmap *index; /* piece -> id, built by pt_tok_build_index */
+};
+
+/* Encode text[0..len) and append ids to out. */
+pt_status pt_tok_encode(const pt_tokenizer *t, const char *text, size_t len, int flags,
+                        pt_ivec *out);
+/* Decode ids to bytes, appended to out. */
+pt_status pt_tok_decode(const pt_tokenizer *t, const int *ids, size_t n, pt_buf *out);
+/* Token string for id (NULL if out of range). */
+const char *pt_tok_piece(const pt_tokenizer *t, int id);
+/* Id of an exact piece string, -1 if absent. */
+int pt_tok_lookup(const pt_tokenizer *t, const char *piece);
+void pt_tok_free(pt_tokenizer *t);
+/* Build t->index from t->pieces (loaders call this once). */
+pt_status pt_tok_build_index(pt_tokenizer *t);
+
+/* Loaders (each returns a complete tokenizer or an error naming the file). */
+pt_status pt_bpe_load_files(pt_tokenizer **out, const char *vocab_json, const char *merges_txt);
+pt_status pt_bpe_load_tokenizer_json(pt_tokenizer **out, const char *path);
+pt_status pt_wordpiece_load_vocab(pt_tokenizer **out, const char *vocab_txt, int lowercase);
+pt_status pt_wordpiece_load_tokenizer_json(pt_tokenizer **out, const char *path);
+
+/* Find and load the tokenizer in a Hugging Face model directory:
+ * tokenizer.json, else vocab.json + merges.txt, else vocab.txt (case from
+ * tokenizer_config.json "do_lower_case", default lower). */
+pt_status pt_tok_load_dir(pt_tokenizer **out, const char *dir);
+
+#endif
