@@ -66,10 +66,22 @@ void pt_tok_free(pt_tokenizer *t);
 pt_status pt_tok_build_index(pt_tokenizer *t);
 
 /* Loaders (each returns a complete tokenizer or an error naming the file). */
+struct pt_json;
+struct pt_gguf;
 pt_status pt_bpe_load_files(pt_tokenizer **out, const char *vocab_json, const char *merges_txt);
-pt_status pt_bpe_load_tokenizer_json(pt_tokenizer **out, const char *path);
 pt_status pt_wordpiece_load_vocab(pt_tokenizer **out, const char *vocab_txt, int lowercase);
-pt_status pt_wordpiece_load_tokenizer_json(pt_tokenizer **out, const char *path);
+/* From a parsed Hugging Face tokenizer.json (path only for messages). */
+pt_status pt_bpe_from_tokenizer_json(pt_tokenizer **out, const struct pt_json *root,
+                                     const char *path);
+pt_status pt_wordpiece_from_tokenizer_json(pt_tokenizer **out, const struct pt_json *root,
+                                           const char *path);
+pt_status pt_spm_from_tokenizer_json(pt_tokenizer **out, const struct pt_json *root,
+                                     const char *path);
+/* SentencePiece from GGUF metadata (tokenizer.ggml.*). */
+pt_status pt_spm_from_gguf(pt_tokenizer **out, const struct pt_gguf *g);
+/* Read tokenizer.json and dispatch on model.type: "WordPiece" -> wordpiece;
+ * "BPE" with byte_fallback true -> spm; "BPE" otherwise -> GPT-2 byte-level bpe. */
+pt_status pt_tok_load_tokenizer_json(pt_tokenizer **out, const char *path);
 
 /* Find and load the tokenizer in a Hugging Face model directory:
  * tokenizer.json, else vocab.json + merges.txt, else vocab.txt (case from

@@ -1,0 +1,28 @@
+/* model_util.h - loading helpers shared by the model families. */
+#ifndef PT_MODELS_MODEL_UTIL_H
+#define PT_MODELS_MODEL_UTIL_H
+
+#include "formats/json.h"
+#include "formats/safetensors.h"
+#include "models/model.h"
+
+/* Read and parse dir/config.json. */
+pt_status pt_mu_read_config(const char *dir, pt_json_doc *doc);
+/* Required integer / float config keys: error "config.json: missing n_embd". */
+pt_status pt_mu_cfg_int(const pt_json *cfg, const char *path, const char *key, int *out);
+pt_status pt_mu_cfg_float(const pt_json *cfg, const char *path, const char *key, float *out);
+/* First of several alternative keys that is present; error naming all if none. */
+pt_status pt_mu_cfg_int_any(const pt_json *cfg, const char *path, const char *const *keys,
+                            int *out);
+
+/* Load tensor `name`, trying each prefix in prefixes (NULL-terminated list,
+ * "" for none) in order, checking its row-major shape; float32 copy in *out. */
+pt_status pt_mu_load(const pt_st_file *f, const char *const *prefixes, const char *name, int ndim,
+                     const int64_t *shape, float **out);
+/* 1 if the tensor exists under any of the prefixes. */
+int pt_mu_has(const pt_st_file *f, const char *const *prefixes, const char *name);
+
+/* Common model allocation: zeroed pt_model with path copied. */
+pt_model *pt_mu_model_new(const char *path);
+
+#endif
