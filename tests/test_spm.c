@@ -200,6 +200,30 @@ static void test_tiny(void) {
         CHECK(a.n == 1 && a.v[0] == pt_tok_lookup(np, "a"), "no prefix: 'a' alone");
         pt_ivec_free(&a);
     }
+    /* random byte strings (invalid UTF-8, NULs, spaces): bytes fall back to
+     * <0xXX> tokens, so decoding gives back exactly " " + the input */
+    if (t) {
+        uint32_t x = 777;
+        int rt = 0;
+        for (int it = 0; it < 500; it++) {
+            char s[48];
+            x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+            size_t sl = 1 + x % 40;
+            for (size_t k = 0; k < sl; k++) {
+                x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+                s[k] = (char)(x % 3 == 0 ? ' ' : x % 3 == 1 ? 'a' + (x >> 8) % 26 : (x >> 8));
+            }
+            pt_ivec ids = {0};
+            pt_buf dec = {0};
+            int ok = pt_tok_encode(t, s, sl, 0, &ids) == PT_OK &&
+                     pt_tok_decode(t, ids.v, ids.n, &dec) == PT_OK && dec.n == sl + 1 &&
+                     dec.v[0] == ' ' && memcmp(dec.v + 1, s, sl) == 0;
+            rt += ok;
+            pt_ivec_free(&ids), pt_buf_free(&dec);
+        }
+        printf("  random byte strings: %d/500 round trips\n", rt);
+        CHECK(rt == 500, "random byte round trips %d/500", rt);
+    }
     pt_tok_free(np);
     pt_tok_free(t);
 

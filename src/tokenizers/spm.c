@@ -5,7 +5,8 @@
  * Encoding (the algorithm of llama.cpp's SPM tokenizer and llama2.c's encode):
  *   1. spaces become "▁" (U+2581); a "▁" is prepended unless add_space_prefix
  *      is off or the caller passes PT_TOK_NO_PREFIX; empty text gives no ids;
- *   2. the text is split into UTF-8 characters (symbols);
+ *   2. the text is split into UTF-8 characters (symbols); a broken sequence
+ *      ends at the first byte that is not a continuation byte;
  *   3. repeatedly the adjacent pair with the highest priority is merged, the
  *      leftmost pair winning ties. GGUF: a pair may merge when its
  *      concatenation is a vocabulary token, priority = that token's score.
@@ -187,8 +188,10 @@ static pt_status spm_encode(const pt_tokenizer *t, const char *text, size_t len,
     /* symbols: one per UTF-8 character */
     int ns = 0;
     for (size_t off = 0; off < n; ns++) {
-        size_t cl = utf8_len((unsigned char)norm[off]);
-        if (cl > n - off) cl = n - off;
+        /* the lead byte plus the continuation bytes it announces that are
+         * there: a broken sequence never swallows a following space/ASCII */
+        size_t want = utf8_len((unsigned char)norm[off]), cl = 1;
+        while (cl < want && off + cl < n && ((unsigned char)norm[off + cl] & 0xc0) == 0x80) cl++;
         sym[ns].start = off;
         sym[ns].n = cl;
         sym[ns].prev = ns - 1;
