@@ -47,6 +47,7 @@ static const opt OPTS[] = {
     {"log", "FILE", "metrics log, one JSON line per evaluation"},
     {"plot", "FILE.svg", "training curve: loss and dev metric against step"},
     {"quiet", NULL, "no progress output"},
+    {"interrupt-at", "N", "testing aid: stop as if interrupted after step N"},
 };
 
 static volatile sig_atomic_t g_stop = 0;
@@ -174,6 +175,7 @@ int cmd_train(int argc, char **argv) {
         !arg_int(&a, "patience", 0, 0, 1000000, &patience) ||
         !arg_int(&a, "hidden", 0, 0, 65536, &hidden) ||
         !arg_int(&a, "max-len", 0, 0, 1 << 20, &max_len) ||
+        !arg_int(&a, "interrupt-at", 0, 0, 100000000, &p.stop_at) ||
         !arg_float(&a, "lr", 1e-3, 1e-12, 10, &lr) ||
         !arg_float(&a, "weight-decay", -1, 0, 0.999, &wd) ||
         !arg_float(&a, "clip", 1.0, 0, 1e6, &clip) || set_threads("train", &a))
