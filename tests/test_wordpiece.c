@@ -148,6 +148,26 @@ static void test_tiny_uncased(void) {
     pt_buf b = {0};
     CHECK(pt_tok_decode(t, IDS(21), &b) != PT_OK, "decode out-of-range id must fail");
     pt_buf_free(&b);
+    /* robustness: random bytes (mostly invalid UTF-8, controls, brackets) must encode
+     * without error and decode back without error (run under ASan by make asan) */
+    uint32_t rng = 12345;
+    int ok = 1;
+    for (int iter = 0; iter < 300 && ok; iter++) {
+        char rb[64];
+        size_t n = (size_t)(iter % 64);
+        for (size_t i = 0; i < n; i++) {
+            rng = rng * 1664525u + 1013904223u;
+            const char pool[] = "[MASK]a un\xe5\x8c\x97\xcc\x81\xff\x00\t";
+            rb[i] = (rng >> 24) & 1 ? (char)(rng >> 16) : pool[(rng >> 8) % (sizeof pool - 1)];
+        }
+        pt_ivec ids = {0};
+        pt_buf dec = {0};
+        ok = pt_tok_encode(t, rb, n, 0, &ids) == PT_OK;
+        if (ok) ok = pt_tok_decode(t, ids.v, ids.n, &dec) == PT_OK;
+        pt_ivec_free(&ids);
+        pt_buf_free(&dec);
+    }
+    CHECK(ok, "random bytes: encode/decode failed: %s", pt_last_error());
     pt_tok_free(t);
 }
 
