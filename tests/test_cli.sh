@@ -115,5 +115,12 @@ hlen=$(od -An -t u8 -N8 $M/model.safetensors | tr -d ' ')
 printf '\177' | dd of=$T/other/model.safetensors bs=1 seek=$((8 + hlen + 3)) conv=notrunc 2>/dev/null
 expect_err "prompt for another model" "another model" $PT eval --model $T/other --prompt $T/lstm.safetensors --data $D/dev.jsonl
 
+# --- the C API example ------------------------------------------------------------
+EX=${BUILD:-build}/examples/classify
+if [ -x $EX ]; then
+    (cd $T && "$OLDPWD/$EX" "$OLDPWD/$M" "$OLDPWD/$D/train.jsonl" "$OLDPWD/$D/dev.jsonl" "$TMPL" "$LABELS" "the dog is big") > $T/ex.txt 2>&1
+    check "examples/classify trains and predicts through the public API" 'grep -q "\"the dog is big\" -> animal" $T/ex.txt'
+fi
+
 [ $fail -eq 0 ] && echo "  all CLI checks passed"
 exit $fail
