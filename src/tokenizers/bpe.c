@@ -59,7 +59,7 @@ static uint64_t pair_key(int a, int b) {
 
 static size_t pair_slot(const bpe_impl *p, uint64_t key) {
     size_t mask = p->pair_cap - 1;
-    size_t i = (size_t)pt_hash_bytes(&key, sizeof key) & mask;
+    size_t i = (size_t)((key * 0x9E3779B97F4A7C15ull) >> 32) & mask; /* Fibonacci hashing */
     while (p->pairs[i].key && p->pairs[i].key != key) i = (i + 1) & mask;
     return i;
 }
@@ -185,6 +185,7 @@ static pt_status bpe_word(const bpe_impl *p, bpe_scratch *s, const unsigned char
 static pt_status encode_word(bpe_impl *p, bpe_scratch *s, const unsigned char *word, size_t w,
                              pt_ivec *out) {
     int e;
+    if (w == 1) return pt_ivec_push(out, p->byte_id[word[0]]);
     if (w <= BPE_CACHE_MAX_WORD) {
         pthread_mutex_lock(&p->lock);
         int hit = pt_strmap_get(&p->cache, (const char *)word, w, &e);
