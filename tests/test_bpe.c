@@ -566,6 +566,48 @@ static void test_gpt2(void) {
     if (ref) test_speed(vocab, merges, ref);
 }
 
+/* pt_tok_load_dir's other branches: vocab.txt (case from tokenizer_config.json)
+ * and a WordPiece tokenizer.json. */
+static void test_dir_dispatch(void) {
+    char dir[96], path[160];
+    snprintf(dir, sizeof dir, "%s/wp", tmpdir);
+    mkdir(dir, 0700);
+    snprintf(path, sizeof path, "%s/vocab.txt", dir);
+    FILE *f = fopen(path, "wb");
+    fputs("[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nhello\n", f);
+    fclose(f);
+    int want[3] = {5, 1, 5}; /* "HELLO": lower case by default, as is with do_lower_case false */
+    const char *config[3] = {NULL, "{\"do_lower_case\": false}", "{\"do_lower_case\": true}"};
+    for (int k = 0; k < 3; k++) {
+        snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
+        if (config[k]) {
+            f = fopen(path, "wb");
+            fputs(config[k], f);
+            fclose(f);
+        }
+        pt_tokenizer *t = NULL;
+        pt_ivec ids = {0};
+        pt_status s = pt_tok_load_dir(&t, dir);
+        if (!s) s = pt_tok_encode(t, "HELLO", 5, 0, &ids);
+        CHECK(s == PT_OK && t->kind == PT_TOK_WORDPIECE && ids.n == 1 && ids.v[0] == want[k],
+              "load_dir vocab.txt (config %s): %s; got %zu ids, first %d, want %d",
+              config[k] ? config[k] : "absent", s ? pt_last_error() : "ok", ids.n,
+              ids.n ? ids.v[0] : -1, want[k]);
+        pt_ivec_free(&ids);
+        pt_tok_free(t);
+    }
+    const char *bert = t_shared("tokenizers/bert-base-uncased/tokenizer.json");
+    if (bert) {
+        pt_tokenizer *t = NULL;
+        pt_status s = pt_tok_load_tokenizer_json(&t, bert);
+        CHECK(s == PT_OK && t->kind == PT_TOK_WORDPIECE, "bert tokenizer.json: %s",
+              s ? pt_last_error() : "wrong kind");
+        pt_tok_free(t);
+    } else
+        t_note_skip("bert-base-uncased tokenizer.json dispatch (../shared absent)");
+    printf("  load_dir: vocab.txt with/without do_lower_case, WordPiece tokenizer.json checked\n");
+}
+
 int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/test_bpe.XXXXXX");
     if (!mkdtemp(tmpdir)) return t_skip("mkdtemp failed");
@@ -578,6 +620,7 @@ int main(void) {
         pt_tok_free(tiny);
     }
     test_errors();
+    test_dir_dispatch();
     test_gpt2();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
