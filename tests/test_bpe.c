@@ -400,6 +400,19 @@ static void test_errors(void) {
     CHECK(pt_bpe_load_files(&t, vj, mt) == PT_OK && t->vocab_size == 258, "error base: %s",
           pt_last_error());
     pt_tok_free(t);
+    /* a repeated merge keeps its first rank: "h e" (rank 0) beats "e l" (rank 1),
+     * so "hel" -> "he" "l"; were the repeat at rank 2 to count, "h" "el" */
+    v.n = 0;
+    byte_vocab(&v, ", \"he\": 256, \"el\": 257");
+    vj = tmp_write("vocab2.json", v.v);
+    mt = tmp_write("merges2.txt", "h e\ne l\nh e\n");
+    pt_ivec ids = {0};
+    pt_status s = pt_bpe_load_files(&t, vj, mt);
+    if (!s) s = pt_tok_encode(t, "hel", 3, 0, &ids);
+    CHECK(s == PT_OK && ids.n == 2 && ids.v[0] == 256 && ids.v[1] == 'l',
+          "repeated merge: %s, %zu ids", pt_last_error(), ids.n);
+    pt_ivec_free(&ids);
+    pt_tok_free(t);
 
     expect_error(pt_bpe_load_files(&t, "tests/fixtures/bpe/nope.json", mt), PT_ERR_IO, "nope.json",
                  "missing vocab.json");
@@ -605,7 +618,8 @@ static void test_dir_dispatch(void) {
         pt_tok_free(t);
     } else
         t_note_skip("bert-base-uncased tokenizer.json dispatch (../shared absent)");
-    printf("  load_dir: vocab.txt with/without do_lower_case, WordPiece tokenizer.json checked\n");
+    printf(
+        "  load_dir: vocab.txt branch checked without, with false and with true do_lower_case\n");
 }
 
 int main(void) {

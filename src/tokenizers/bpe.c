@@ -140,8 +140,9 @@ static void heap_pop(int *h, size_t *n, int *rank, int *pos) {
 }
 
 static void push_pair(const bpe_impl *p, bpe_scratch *s, size_t *hn, int pos) {
+    if (pos < 0) return;
     int merged, nx = s->next[pos];
-    if (pos < 0 || nx < 0) return;
+    if (nx < 0) return;
     int r = pair_rank(p, s->id[pos], s->id[nx], &merged);
     if (r >= 0) heap_push(s->heap, hn, r, pos);
 }
