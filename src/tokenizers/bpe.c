@@ -12,6 +12,10 @@
  * text (13 ordinary tokens), never as the special id; callers add special ids
  * themselves (tokenizer.h: encoding never adds special tokens).
  *
+ * Results per pre-token are cached (pre-tokens up to BPE_CACHE_MAX_WORD bytes, at
+ * most BPE_CACHE_MAX_ENTRIES of them); the cache sits behind a mutex, so one
+ * tokenizer may encode from several threads.
+ *
  * Symbols: V vocabulary size, M number of merges, W bytes in one pre-token.
  */
 #include <pthread.h>
