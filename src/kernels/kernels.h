@@ -15,6 +15,10 @@
 
 #include <stddef.h>
 
+/* Work (in multiply-adds) below which a kernel stays on one thread: starting a
+ * parallel region costs microseconds, and on a busy machine much more. */
+#define PT_PAR_FLOPS (1 << 18)
+
 /* ---- matmul: the one seam where fast GEMM engines plug in ---- */
 
 /* out (N, OC) = inp (N, C) . W^T + bias; W (OC, C); bias (OC) or NULL. Overwrites out. */

@@ -73,7 +73,7 @@ void pt_matmul_forward(float *out, const float *inp, const float *W, const float
                        int C, int OC) {
     // out (N, OC), inp (N, C), W (OC, C), bias (OC) or NULL
     int n_rb = (N + MC - 1) / MC, n_cb = (OC + NC - 1) / NC;
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if ((double)N * C * OC >= PT_PAR_FLOPS)
     for (int rb = 0; rb < n_rb; rb++) {
         for (int cb = 0; cb < n_cb; cb++) {
             int n0 = rb * MC, m = N - n0 < MC ? N - n0 : MC;
@@ -100,7 +100,7 @@ void pt_matmul_backward_input(float *dinp, const float *dout, const float *W, in
                               int OC) {
     // dinp (N, C) += dout (N, OC) . W (OC, C)
     int n_rb = (N + MC - 1) / MC, n_cb = (C + NC - 1) / NC;
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if ((double)N * C * OC >= PT_PAR_FLOPS)
     for (int rb = 0; rb < n_rb; rb++) {
         for (int cb = 0; cb < n_cb; cb++) {
             int n0 = rb * MC, m = N - n0 < MC ? N - n0 : MC;
@@ -117,7 +117,7 @@ void pt_matmul_backward_input(float *dinp, const float *dout, const float *W, in
 void pt_matmul_backward_weight(float *dW, float *dbias, const float *dout, const float *inp, int N,
                                int C, int OC) {
     // dW (OC, C) += dout^T (OC, N) . inp (N, C); dbias (OC) += sum over n of dout (N, OC)
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((double)N * C * OC >= PT_PAR_FLOPS)
     for (int o = 0; o < OC; o++) {
         float *dw = dW + (size_t)o * C; // (C)
         float db = 0.0f;

@@ -11,7 +11,7 @@
 void pt_layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w,
                           const float *b, int N, int C, float eps) {
     // out (N, C), mean (N) or NULL, rstd (N) or NULL, inp (N, C), w (C), b (C)
-#pragma omp parallel for schedule(static) if (N > 4)
+#pragma omp parallel for schedule(static) if ((double)N * C >= PT_PAR_FLOPS / 64)
     for (int n = 0; n < N; n++) {
         const float *x = inp + (size_t)n * C; // (C)
         float *o = out + (size_t)n * C;       // (C)
@@ -36,7 +36,7 @@ void pt_layernorm_backward(float *dinp, const float *dout, const float *inp, con
     // dinp (N, C) +=, dout (N, C), inp (N, C), w (C), mean (N), rstd (N)
     // with xhat = (x - mean) * rstd and g = w * dout:
     // dx = rstd * (g - mean(g) - xhat * mean(g * xhat))
-#pragma omp parallel for schedule(static) if (N > 4)
+#pragma omp parallel for schedule(static) if ((double)N * C >= PT_PAR_FLOPS / 64)
     for (int n = 0; n < N; n++) {
         const float *x = inp + (size_t)n * C;  // (C)
         const float *d = dout + (size_t)n * C; // (C)
@@ -62,7 +62,7 @@ void pt_layernorm_backward(float *dinp, const float *dout, const float *inp, con
 void pt_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, int N, int C,
                         float eps) {
     // out (N, C), rstd (N) or NULL, inp (N, C), w (C)
-#pragma omp parallel for schedule(static) if (N > 4)
+#pragma omp parallel for schedule(static) if ((double)N * C >= PT_PAR_FLOPS / 64)
     for (int n = 0; n < N; n++) {
         const float *x = inp + (size_t)n * C; // (C)
         float *o = out + (size_t)n * C;       // (C)
@@ -81,7 +81,7 @@ void pt_rmsnorm_backward(float *dinp, const float *dout, const float *inp, const
     // dinp (N, C) +=, dout (N, C), inp (N, C), w (C), rstd (N)
     // y = x * r * w with r = (mean(x^2) + eps)^-1/2, dr/dx_i = -r^3 x_i / C:
     // dx_i = r * w_i * d_i - x_i * r^3 / C * sum_j (w_j d_j x_j)
-#pragma omp parallel for schedule(static) if (N > 4)
+#pragma omp parallel for schedule(static) if ((double)N * C >= PT_PAR_FLOPS / 64)
     for (int n = 0; n < N; n++) {
         const float *x = inp + (size_t)n * C;  // (C)
         const float *d = dout + (size_t)n * C; // (C)
