@@ -12,6 +12,7 @@ plus U+001C..U+001F (bidi class B/S), so we take isspace() minus those four and
 check the result against the White_Space list of PropList.txt written out below.
 
 Usage: /usr/bin/python3 scripts/gen_unicode_tables.py > src/tokenizers/unicode_tables.c
+       clang-format -i src/tokenizers/unicode_tables.c
 """
 import sys
 import unicodedata

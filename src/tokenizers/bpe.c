@@ -12,6 +12,10 @@
  * text (13 ordinary tokens), never as the special id; callers add special ids
  * themselves (tokenizer.h: encoding never adds special tokens).
  *
+ * Results per pre-token are cached (pre-tokens up to BPE_CACHE_MAX_WORD bytes, at
+ * most BPE_CACHE_MAX_ENTRIES of them); the cache sits behind a mutex, so one
+ * tokenizer may encode from several threads.
+ *
  * Symbols: V vocabulary size, M number of merges, W bytes in one pre-token.
  */
 #include <pthread.h>
@@ -59,7 +63,7 @@ static uint64_t pair_key(int a, int b) {
 
 static size_t pair_slot(const bpe_impl *p, uint64_t key) {
     size_t mask = p->pair_cap - 1;
-    size_t i = (size_t)pt_hash_bytes(&key, sizeof key) & mask;
+    size_t i = (size_t)((key * 0x9E3779B97F4A7C15ull) >> 32) & mask; /* Fibonacci hashing */
     while (p->pairs[i].key && p->pairs[i].key != key) i = (i + 1) & mask;
     return i;
 }
@@ -140,8 +144,9 @@ static void heap_pop(int *h, size_t *n, int *rank, int *pos) {
 }
 
 static void push_pair(const bpe_impl *p, bpe_scratch *s, size_t *hn, int pos) {
+    if (pos < 0) return;
     int merged, nx = s->next[pos];
-    if (pos < 0 || nx < 0) return;
+    if (nx < 0) return;
     int r = pair_rank(p, s->id[pos], s->id[nx], &merged);
     if (r >= 0) heap_push(s->heap, hn, r, pos);
 }
@@ -185,6 +190,7 @@ static pt_status bpe_word(const bpe_impl *p, bpe_scratch *s, const unsigned char
 static pt_status encode_word(bpe_impl *p, bpe_scratch *s, const unsigned char *word, size_t w,
                              pt_ivec *out) {
     int e;
+    if (w == 1) return pt_ivec_push(out, p->byte_id[word[0]]);
     if (w <= BPE_CACHE_MAX_WORD) {
         pthread_mutex_lock(&p->lock);
         int hit = pt_strmap_get(&p->cache, (const char *)word, w, &e);
