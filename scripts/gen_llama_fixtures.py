@@ -27,6 +27,7 @@ files hold exactly the values the reference used.
 import json
 import os
 import struct
+import sys
 
 import numpy as np
 import torch
@@ -126,46 +127,46 @@ def write_safetensors(path, tensors):
         f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
 
 
+# GGUF value and tensor type codes (the GGUF specification)
+UINT32, INT32, FLOAT32, STRING, ARRAY = 4, 5, 6, 8, 9
+GGML_F32, GGML_F16 = 0, 1
+
+
 def gguf_writer():
-    """scripts/gguf_write.py when it exists, else a minimal local writer."""
+    """write_gguf from scripts/gguf_write.py (the project's GGUF writer) when it
+    exists, else the minimal local writer below with the same interface."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     try:
-        import sys
-        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-        import gguf_write  # noqa: F401
-        if hasattr(gguf_write, "write_gguf"):
-            return gguf_write.write_gguf
+        from gguf_write import write_gguf
+        return write_gguf
     except ImportError:
-        pass
-    return write_gguf_local
+        return write_gguf_local
 
 
-def write_gguf_local(path, kvs, tensors, alignment=32):
-    """GGUF v3. kvs: list of (key, type, value) with type 'u32' 'f32' 'str'
-    'arr_str' 'arr_f32' 'arr_i32'; tensors: list of (name, numpy array) with
-    float32 or float16 dtype (row-major; ggml ne is the shape reversed)."""
+def write_gguf_local(path, kv, tensors=(), version=3, alignment=32):
+    """GGUF v3 subset. kv: (key, type, value) with type UINT32, INT32, FLOAT32,
+    STRING or ARRAY (value (element type, list) of those scalars); tensors:
+    (name, row-major array, GGML_F32 | GGML_F16); ggml ne = shape reversed."""
+    fmt = {UINT32: "<I", INT32: "<i", FLOAT32: "<f"}
+
     def s(x):
         b = x.encode()
         return struct.pack("<Q", len(b)) + b
 
-    out = [b"GGUF", struct.pack("<IQQ", 3, len(tensors), len(kvs))]
-    for key, ty, val in kvs:
-        out.append(s(key))
-        if ty == "u32": out.append(struct.pack("<II", 4, val))
-        elif ty == "f32": out.append(struct.pack("<If", 6, val))
-        elif ty == "str": out.append(struct.pack("<I", 8) + s(val))
-        elif ty == "arr_str":
-            out.append(struct.pack("<IIQ", 9, 8, len(val)) + b"".join(s(v) for v in val))
-        elif ty == "arr_f32":
-            out.append(struct.pack("<IIQ", 9, 6, len(val)) + struct.pack("<%df" % len(val), *val))
-        elif ty == "arr_i32":
-            out.append(struct.pack("<IIQ", 9, 5, len(val)) + struct.pack("<%di" % len(val), *val))
-        else: raise ValueError(ty)
+    def val(t, v):
+        if t == STRING: return s(v)
+        if t == ARRAY:
+            et, items = v
+            return struct.pack("<IQ", et, len(items)) + b"".join(val(et, i) for i in items)
+        return struct.pack(fmt[t], v)
+
+    out = [b"GGUF", struct.pack("<IQQ", version, len(tensors), len(kv))]
+    out += [s(k) + struct.pack("<I", t) + val(t, v) for k, t, v in kv]
     data, off = [], 0
-    for name, a in tensors:
-        ggml = {np.dtype(np.float32): 0, np.dtype(np.float16): 1}[a.dtype]
+    for name, a, ty in tensors:
+        a = np.asarray(a, dtype=np.float32 if ty == GGML_F32 else np.float16)
         ne = list(reversed(a.shape))
-        out.append(s(name) + struct.pack("<I", len(ne)) + struct.pack("<%dQ" % len(ne), *ne)
-                   + struct.pack("<IQ", ggml, off))
+        out.append(s(name) + struct.pack("<I%dQIQ" % len(ne), len(ne), *ne, ty, off))
         b = np.ascontiguousarray(a).tobytes()
         b += b"\0" * (-len(b) % alignment)
         data.append(b)
@@ -195,39 +196,41 @@ def save_hf(dirname, p, V, tied):
 
 
 def save_gguf(path, p, V, with_tokenizer):
-    kvs = [("general.architecture", "str", "llama"), ("general.name", "str", "ptune-tiny"),
-           ("llama.context_length", "u32", CTX), ("llama.embedding_length", "u32", DIM),
-           ("llama.block_count", "u32", LAYERS), ("llama.feed_forward_length", "u32", FFN),
-           ("llama.attention.head_count", "u32", HEADS),
-           ("llama.attention.head_count_kv", "u32", KV_HEADS),
-           ("llama.rope.dimension_count", "u32", HS),
-           ("llama.attention.layer_norm_rms_epsilon", "f32", EPS),
-           ("llama.rope.freq_base", "f32", THETA)]
+    kv = [("general.architecture", STRING, "llama"), ("general.name", STRING, "ptune-tiny"),
+          ("llama.context_length", UINT32, CTX), ("llama.embedding_length", UINT32, DIM),
+          ("llama.block_count", UINT32, LAYERS), ("llama.feed_forward_length", UINT32, FFN),
+          ("llama.attention.head_count", UINT32, HEADS),
+          ("llama.attention.head_count_kv", UINT32, KV_HEADS),
+          ("llama.rope.dimension_count", UINT32, HS),
+          ("llama.attention.layer_norm_rms_epsilon", FLOAT32, EPS),
+          ("llama.rope.freq_base", FLOAT32, THETA)]
     if with_tokenizer:
-        kvs += [("tokenizer.ggml.model", "str", "llama"), ("tokenizer.ggml.tokens", "arr_str", TOKENS),
-                ("tokenizer.ggml.scores", "arr_f32", SCORES),
-                ("tokenizer.ggml.token_type", "arr_i32", TYPES),
-                ("tokenizer.ggml.unknown_token_id", "u32", 0),
-                ("tokenizer.ggml.bos_token_id", "u32", 1), ("tokenizer.ggml.eos_token_id", "u32", 2)]
-    h16 = lambda t: t.numpy().astype(np.float16)
-    f32 = lambda t: t.numpy().astype(np.float32)  # llama.cpp keeps 1-D norms in F32
-    ts = [("token_embd.weight", h16(p["model.embed_tokens.weight"]))]
+        kv += [("tokenizer.ggml.model", STRING, "llama"),
+               ("tokenizer.ggml.tokens", ARRAY, (STRING, TOKENS)),
+               ("tokenizer.ggml.scores", ARRAY, (FLOAT32, SCORES)),
+               ("tokenizer.ggml.token_type", ARRAY, (INT32, TYPES)),
+               ("tokenizer.ggml.unknown_token_id", UINT32, 0),
+               ("tokenizer.ggml.bos_token_id", UINT32, 1),
+               ("tokenizer.ggml.eos_token_id", UINT32, 2)]
+    h16 = lambda t: (t.numpy().astype(np.float32), GGML_F16)
+    f32 = lambda t: (t.numpy().astype(np.float32), GGML_F32)  # llama.cpp keeps 1-D norms in F32
+    ts = [("token_embd.weight",) + h16(p["model.embed_tokens.weight"])]
     for l in range(LAYERS):
         w = lambda n: p["model.layers.%d.%s" % (l, n)]
         b = "blk.%d." % l
-        ts += [(b + "attn_norm.weight", f32(w("input_layernorm.weight"))),
-               (b + "attn_q.weight", h16(permute_qk(w("self_attn.q_proj.weight"), HEADS))),
-               (b + "attn_k.weight", h16(permute_qk(w("self_attn.k_proj.weight"), KV_HEADS))),
-               (b + "attn_v.weight", h16(w("self_attn.v_proj.weight"))),
-               (b + "attn_output.weight", h16(w("self_attn.o_proj.weight"))),
-               (b + "ffn_norm.weight", f32(w("post_attention_layernorm.weight"))),
-               (b + "ffn_gate.weight", h16(w("mlp.gate_proj.weight"))),
-               (b + "ffn_up.weight", h16(w("mlp.up_proj.weight"))),
-               (b + "ffn_down.weight", h16(w("mlp.down_proj.weight")))]
-    ts.append(("output_norm.weight", f32(p["model.norm.weight"])))
+        ts += [(b + "attn_norm.weight",) + f32(w("input_layernorm.weight")),
+               (b + "attn_q.weight",) + h16(permute_qk(w("self_attn.q_proj.weight"), HEADS)),
+               (b + "attn_k.weight",) + h16(permute_qk(w("self_attn.k_proj.weight"), KV_HEADS)),
+               (b + "attn_v.weight",) + h16(w("self_attn.v_proj.weight")),
+               (b + "attn_output.weight",) + h16(w("self_attn.o_proj.weight")),
+               (b + "ffn_norm.weight",) + f32(w("post_attention_layernorm.weight")),
+               (b + "ffn_gate.weight",) + h16(w("mlp.gate_proj.weight")),
+               (b + "ffn_up.weight",) + h16(w("mlp.up_proj.weight")),
+               (b + "ffn_down.weight",) + h16(w("mlp.down_proj.weight"))]
+    ts.append(("output_norm.weight",) + f32(p["model.norm.weight"]))
     if "lm_head.weight" in p:
-        ts.append(("output.weight", h16(p["lm_head.weight"])))
-    gguf_writer()(path, kvs, ts)
+        ts.append(("output.weight",) + h16(p["lm_head.weight"]))
+    gguf_writer()(path, kv, ts)
 
 
 # ---------------------------------------------------------------- references
