@@ -20,14 +20,16 @@
 #include "models/llama_impl.h"
 
 /* Activations for batches up to Bmax x Tmax, one allocation carved into
- * pieces. Per layer we keep only what the input-gradient backward needs. */
+ * pieces. Per layer we keep only what the input-gradient backward needs; the
+ * attention probabilities (B, NH, T, T), the largest piece, are recomputed
+ * from the saved q and k in backward (one extra attention forward per layer,
+ * small next to the matmuls) so that they are stored once, not per layer. */
 typedef struct llama_acts {
     float *h_in;  // (N, C)   residual stream entering the block (input of norm 1)
     float *rstd1; // (N)
     float *q;     // (N, C)   after RoPE
     float *k;     // (N, KVC) after RoPE
     float *v;     // (N, KVC)
-    float *att;   // (B, NH, T, T) softmax probabilities
     float *h_mid; // (N, C)   residual after attention (input of norm 2)
     float *rstd2; // (N)
     float *gate;  // (N, F)   n Wg^T, before silu
@@ -39,6 +41,7 @@ typedef struct llama_run {
     llama_acts *layers; // [L]
     float *h_fin;       // (N, C) residual after the last block (input of the final norm)
     float *rstd_f;      // (N)
+    float *att;         // (B, NH, T, T) softmax probabilities of the current layer
     /* scratch */
     float *n;     // (N, C) normalized activations / their gradient
     float *y;     // (N, C) attention output (forward) / its gradient (backward)
@@ -76,13 +79,14 @@ static pt_status llama_run_new(const pt_model *m, int Bmax, int Tmax, void **out
                        c->max_pos);
     size_t N, C = c->dim, KVC = (size_t)c->n_kv_heads * (C / c->n_heads), F = c->ffn_dim;
     size_t L = c->n_layers, NH = c->n_heads, attsz, per_layer, total, shared;
-    if (!pt_mul_ok((size_t)Bmax, (size_t)Tmax, &N) || !pt_mul_ok(N * NH, (size_t)Tmax, &attsz) ||
-        N > (size_t)1 << 40)
+    if (!pt_mul_ok((size_t)Bmax, (size_t)Tmax, &N) || N > (size_t)1 << 40 ||
+        !pt_mul_ok(N * NH, (size_t)Tmax, &attsz))
         return pt_fail(PT_ERR_NOMEM, "llama: batch %d x %d too large", Bmax, Tmax);
-    /* per layer: h_in, q, h_mid (C) + k, v (KVC) + gate, up (F) + rstd1, rstd2 + att */
-    per_layer = N * (3 * C + 2 * KVC + 2 * F + 2) + attsz;
-    /* h_fin, n, y, dres, dq (C) + dk, dv (KVC) + ffn, dgate, dup (F) + rstd_f */
-    shared = N * (5 * C + 2 * KVC + 3 * F + 1);
+    /* per layer: h_in, q, h_mid (C) + k, v (KVC) + gate, up (F) + rstd1, rstd2 */
+    per_layer = N * (3 * C + 2 * KVC + 2 * F + 2);
+    /* h_fin, n, y, dres, dq (C) + dk, dv (KVC) + ffn, dgate, dup (F) + rstd_f; att */
+    if (!pt_add_ok(N * (5 * C + 2 * KVC + 3 * F + 1), attsz, &shared))
+        return pt_fail(PT_ERR_NOMEM, "llama: batch %d x %d too large", Bmax, Tmax);
     if (!pt_mul_ok(per_layer, L, &total) || !pt_add_ok(total, shared, &total))
         return pt_fail(PT_ERR_NOMEM, "llama: activations for batch %d x %d too large", Bmax, Tmax);
     llama_run *r = calloc(1, sizeof *r);
@@ -110,7 +114,6 @@ static pt_status llama_run_new(const pt_model *m, int Bmax, int Tmax, void **out
         TAKE(a->q, N * C);
         TAKE(a->k, N * KVC);
         TAKE(a->v, N * KVC);
-        TAKE(a->att, attsz);
         TAKE(a->h_mid, N * C);
         TAKE(a->rstd2, N);
         TAKE(a->gate, N * F);
@@ -118,6 +121,7 @@ static pt_status llama_run_new(const pt_model *m, int Bmax, int Tmax, void **out
     }
     TAKE(r->h_fin, N * C);
     TAKE(r->rstd_f, N);
+    TAKE(r->att, attsz);
     TAKE(r->n, N * C);
     TAKE(r->y, N * C);
     TAKE(r->ffn, N * F);
@@ -139,11 +143,12 @@ static pt_status llama_forward(const pt_model *m, void *run, const float *x, con
     const llama_weights *w = m->impl;
     llama_run *r = run;
     int C = c->dim, NH = c->n_heads, NKV = c->n_kv_heads, HS = C / NH, KVC = NKV * HS;
-    int F = c->ffn_dim, L = c->n_layers, N = B * T;
+    int F = c->ffn_dim, L = c->n_layers;
     r->has_backward = 0;
     if (B < 1 || T < 1 || B > r->Bmax || T > r->Tmax)
         return pt_fail(PT_ERR_ARG, "llama: batch %d x %d outside the allocated %d x %d", B, T,
                        r->Bmax, r->Tmax);
+    int N = B * T;
     for (int b = 0; b < B; b++)
         if (len[b] < 1 || len[b] > T)
             return pt_fail(PT_ERR_ARG, "llama: row %d has length %d, expected 1..%d", b, len[b], T);
@@ -177,7 +182,7 @@ static pt_status llama_forward(const pt_model *m, void *run, const float *x, con
         pt_matmul_forward(a->v, r->n, lw->wv, NULL, N, C, KVC);
         pt_rope_forward(a->q, C, B, T, NH, HS, c->rope_theta);
         pt_rope_forward(a->k, KVC, B, T, NKV, HS, c->rope_theta);
-        pt_attention_forward(r->y, a->att, a->q, a->k, a->v, C, KVC, len, B, T, NH, NKV, HS, 1,
+        pt_attention_forward(r->y, r->att, a->q, a->k, a->v, C, KVC, len, B, T, NH, NKV, HS, 1,
                              scale);
         pt_matmul_forward(a->h_mid, r->y, lw->wo, NULL, N, C, C);
         pt_add_inplace(a->h_mid, a->h_in, (size_t)N * C);
@@ -239,10 +244,13 @@ static pt_status llama_backward(const pt_model *m, void *run, const float *dh, f
         /* attention: h_mid = h_in + attn(q, k, v) Wo^T, q/k/v from n = rmsnorm(h_in) */
         memset(r->y, 0, sizeof(float) * N * C);
         pt_matmul_backward_input(r->y, r->dres, lw->wo, N, C, C);
+        /* recompute this layer's attention probabilities (output discarded into n) */
+        pt_attention_forward(r->n, r->att, a->q, a->k, a->v, C, KVC, len, B, T, NH, NKV, HS, 1,
+                             scale);
         memset(r->dq, 0, sizeof(float) * N * C);
         memset(r->dk, 0, sizeof(float) * N * KVC);
         memset(r->dv, 0, sizeof(float) * N * KVC);
-        pt_attention_backward(r->dq, r->dk, r->dv, r->y, a->att, a->q, a->k, a->v, C, KVC, len, B,
+        pt_attention_backward(r->dq, r->dk, r->dv, r->y, r->att, a->q, a->k, a->v, C, KVC, len, B,
                               T, NH, NKV, HS, scale);
         pt_rope_backward(r->dq, C, B, T, NH, HS, c->rope_theta);
         pt_rope_backward(r->dk, KVC, B, T, NKV, HS, c->rope_theta);
