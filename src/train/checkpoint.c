@@ -62,6 +62,7 @@ pt_status pt_ckpt_save(const pt_trainer *tr, const char *path) {
     settings_string(tr, val, sizeof val);
     if (!s) s = pt_st_writer_meta(w, "ptune.ckpt.settings", val);
     if (!s) s = pt_st_writer_meta(w, "ptune.template", tr->t->tmpl.source);
+    if (!s && tr->p->argv_json) s = pt_st_writer_meta(w, "ptune.ckpt.argv", tr->p->argv_json);
     if (!s) s = pt_st_writer_save(w, path);
     pt_st_writer_free(w);
     return s;

@@ -316,7 +316,7 @@ pt_status pt_train(const pt_model *m, const pt_task *t, const pt_examples *train
             if ((s = pt_ckpt_save(&tr, ckpt))) goto done;
         }
         int stop_early = do_eval && p->patience && tr.bad_evals >= p->patience;
-        int interrupted = p->stop && *p->stop;
+        int interrupted = (p->stop && *p->stop) || (p->stop_at && tr.step >= p->stop_at && !last);
         if (p->progress && (do_eval || tr.step % report_every == 0 || last || stop_early ||
                             interrupted)) {
             double el = now_s() - t0;

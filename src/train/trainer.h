@@ -64,7 +64,9 @@ typedef struct pt_train_params {
     const char *resume; /* checkpoint to continue from (NULL = fresh) */
     const char *log;  /* JSON Lines metrics log (NULL = none) */
     const char *plot; /* SVG training curve (NULL = none) */
+    const char *argv_json; /* command line kept in the checkpoint (JSON list, may be NULL) */
     const volatile sig_atomic_t *stop; /* set by a signal handler: checkpoint and stop */
+    long stop_at;     /* testing aid: act as if interrupted after this step (0 = off) */
     pt_progress_fn progress;
     void *user;
     int report_every; /* steps between progress reports (0 = 10) */
