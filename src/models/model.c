@@ -80,8 +80,16 @@ pt_status pt_model_load_tokenizer(const char *path, pt_tokenizer **tok, pt_famil
         return pt_fail(PT_ERR_IO, "%s: no such model", path);
     char *dir = model_dir(path);
     if (!dir) return pt_fail(PT_ERR_NOMEM, "out of memory");
-    pt_status s = detect_family(dir, fam);
+    /* a tokenizer folder without config.json: the family follows the tokenizer */
+    char *cfg = pt_path_join(dir, "config.json");
+    int has_cfg = cfg && pt_file_exists(cfg);
+    free(cfg);
+    pt_status s = has_cfg ? detect_family(dir, fam) : PT_OK;
     if (!s) s = pt_tok_load_dir(tok, dir);
+    if (!s && !has_cfg)
+        *fam = (*tok)->kind == PT_TOK_WORDPIECE ? PT_FAMILY_BERT
+               : (*tok)->kind == PT_TOK_SPM     ? PT_FAMILY_LLAMA
+                                                : PT_FAMILY_GPT2;
     free(dir);
     return s;
 }
