@@ -5,7 +5,7 @@ Run with /usr/bin/python3 (Debian's python3-torch), from the repository root:
     /usr/bin/python3 scripts/gen_llama_fixtures.py
 
 Writes, under tests/fixtures/llama/:
-  tiny_hf/        config.json + model.safetensors   untied LM head, V = 272
+  tiny_hf/        config.json + model.safetensors   untied LM head, V = 282
   tiny.gguf       the same model as llama.cpp's converter writes it (Q/K rows
                   permuted for interleaved RoPE) + a SentencePiece tokenizer
   tiny_tied_hf/   config.json + model.safetensors   tied LM head, V = 64
