@@ -50,16 +50,10 @@ static pt_status ld(loader *ld_, const char *const *prefixes, const char *name, 
 static pt_status ld_ln(loader *l, const char *const *prefixes, const char *base, int64_t C,
                        float **w, float **b) {
     char wn[256], bn[256];
-    snprintf(wn, sizeof wn, "%s.weight", base);
-    snprintf(bn, sizeof bn, "%s.bias", base);
-    if (!pt_mu_has(l->f, prefixes, wn)) {
-        char gn[256];
-        snprintf(gn, sizeof gn, "%s.gamma", base);
-        if (pt_mu_has(l->f, prefixes, gn)) {
-            snprintf(wn, sizeof wn, "%s.gamma", base);
-            snprintf(bn, sizeof bn, "%s.beta", base);
-        }
-    }
+    snprintf(wn, sizeof wn, "%s.gamma", base);
+    if (!pt_mu_has(l->f, prefixes, wn)) snprintf(wn, sizeof wn, "%s.weight", base);
+    snprintf(bn, sizeof bn, "%s.beta", base);
+    if (!pt_mu_has(l->f, prefixes, bn)) snprintf(bn, sizeof bn, "%s.bias", base);
     pt_status s = ld(l, prefixes, wn, C, 0, w);
     if (s == PT_OK) s = ld(l, prefixes, bn, C, 0, b);
     return s;
