@@ -164,6 +164,9 @@ static void test_mlm(void) {
     }
     printf("  finite differences: max abs diff %.3g\n", maxerr);
     CHECK(fd_bad == 0, "%d finite-difference probes off", fd_bad);
+    /* the probes ran forward without need_backward: backward must refuse */
+    s = m->ops->backward(m, run, dh, dx);
+    CHECK(s == PT_ERR_ARG, "backward after a forward without need_backward: %d", s);
     free(dx);
 
     /* a run with head scratch for 2 rows: head_forward on 3 rows works in chunks */
