@@ -225,6 +225,9 @@ static void test_nohead(void) {
     want = ref_f32("nohead_dx", B * T * C);
     t_close("d (h . R) / d x", dx, want, B * T * C, 1e-4, 1e-5);
     free(want);
+    float lg[NOUT * NR];
+    m->ops->head_forward(m, run, lg, h, NOUT, rows, NR);
+    CHECK(isnan(lg[0]) && isnan(lg[NOUT * NR - 1]), "head_forward without a head: NaN logits");
     free(dx);
     free(dh);
     m->ops->run_free(run);

@@ -12,6 +12,8 @@
  *   e   = LN_2(r2)                                        next layer's input
  *   h   = e of the last layer at out_idx (no further norm)
  *   MLM head: logits = LN_h(gelu(Wt h + bt)) . dec[rows]^T + bias[rows]
+ *   (a checkpoint without the head has cfg.has_lm_head = 0; head_forward then
+ *   writes NaN logits and head_backward adds nothing: callers must not use it)
  *
  * Backward keeps, per layer, only what the input gradient needs: qkv, the
  * attention probabilities, r1 and r2 with their LayerNorm statistics, and the
@@ -290,6 +292,10 @@ static void bert_head_forward(const pt_model *m, void *run, float *logits, const
     int C = m->cfg.dim, V = m->cfg.vocab_size;
     const float *dec = w->dec ? w->dec : w->wte; // (V, C)
     if (!rows) nr = V;
+    if (!m->cfg.has_lm_head) { /* a caller bug: NaN logits trip the trainer's checks */
+        for (size_t i = 0; i < (size_t)n * nr; i++) logits[i] = NAN;
+        return;
+    }
     for (int i0 = 0; i0 < n; i0 += r->hcap) {
         int k = n - i0 < r->hcap ? n - i0 : r->hcap;
         head_transform(m, r, h + (size_t)i0 * C, k);
@@ -317,6 +323,7 @@ static void bert_head_backward(const pt_model *m, void *run, float *dh, const fl
     int C = m->cfg.dim, V = m->cfg.vocab_size;
     const float *dec = w->dec ? w->dec : w->wte; // (V, C)
     if (!rows) nr = V;
+    if (!m->cfg.has_lm_head) return; /* no head: nothing to add (see head_forward) */
     for (int i0 = 0; i0 < n; i0 += r->hcap) {
         int k = n - i0 < r->hcap ? n - i0 : r->hcap;
         head_transform(m, r, h + (size_t)i0 * C, k);
