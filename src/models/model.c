@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/io.h"
 #include "core/mem.h"
+#include "formats/gguf.h"
 #include "models/model_util.h"
 
 const char *pt_family_name(pt_family f) {
@@ -45,6 +46,51 @@ static pt_status detect_family(const char *dir, pt_family *fam) {
         s = pt_fail(PT_ERR_UNSUPPORTED, "%s/config.json: unsupported model_type \"%s\"", dir,
                     mt ? mt : (a0 ? a0 : "(none)"));
     pt_json_doc_free(&doc);
+    return s;
+}
+
+/* Directory holding config.json for a model path ("x/model.safetensors" -> "x"). */
+static char *model_dir(const char *path) {
+    if (pt_is_dir(path)) return pt_strdup(path);
+    char *dir = pt_strdup(path);
+    if (!dir) return NULL;
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = '\0';
+    else strcpy(dir, ".");
+    return dir;
+}
+
+pt_status pt_model_load_tokenizer(const char *path, pt_tokenizer **tok, pt_family *fam) {
+    *tok = NULL;
+    if (ends_with(path, ".gguf")) {
+        pt_gguf g;
+        pt_status s = pt_gguf_open(&g, path);
+        if (s) return s;
+        char *arch = pt_gguf_get_string(&g, "general.architecture");
+        if (!arch || strcmp(arch, "llama"))
+            s = pt_fail(PT_ERR_UNSUPPORTED, "%s: architecture \"%s\" is not supported (llama)",
+                        path, arch ? arch : "(none)");
+        free(arch);
+        if (!s) s = pt_spm_from_gguf(tok, &g);
+        pt_gguf_close(&g);
+        *fam = PT_FAMILY_LLAMA;
+        return s;
+    }
+    if (!pt_is_dir(path) && !pt_file_exists(path))
+        return pt_fail(PT_ERR_IO, "%s: no such model", path);
+    char *dir = model_dir(path);
+    if (!dir) return pt_fail(PT_ERR_NOMEM, "out of memory");
+    /* a tokenizer folder without config.json: the family follows the tokenizer */
+    char *cfg = pt_path_join(dir, "config.json");
+    int has_cfg = cfg && pt_file_exists(cfg);
+    free(cfg);
+    pt_status s = has_cfg ? detect_family(dir, fam) : PT_OK;
+    if (!s) s = pt_tok_load_dir(tok, dir);
+    if (!s && !has_cfg)
+        *fam = (*tok)->kind == PT_TOK_WORDPIECE ? PT_FAMILY_BERT
+               : (*tok)->kind == PT_TOK_SPM     ? PT_FAMILY_LLAMA
+                                                : PT_FAMILY_GPT2;
+    free(dir);
     return s;
 }
 

@@ -86,6 +86,10 @@ struct pt_model {
 pt_status pt_model_load(pt_model **out, const char *path);
 void pt_model_free(pt_model *m);
 
+/* Load only the tokenizer of a model path (directory, .safetensors beside its
+ * config, or .gguf) and tell its family. */
+pt_status pt_model_load_tokenizer(const char *path, pt_tokenizer **tok, pt_family *fam);
+
 /* out (n, C) = word embeddings of ids (no positions). Errors on ids out of range. */
 pt_status pt_model_embed(const pt_model *m, float *out, const int *ids, int n);
 /* 64-bit FNV-1a over the little-endian float32 bytes of the (V, C) word
