@@ -2,6 +2,7 @@
 # run_tests.sh TEST... - runs each test program (or .sh script) from the
 # repository root; exit 0 = passed, 77 = skipped, anything else = failed.
 # Ends with the summary line "N passed, M failed, K skipped".
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
 pass=0 fail=0 skip=0 failed=""
 for t in "$@"; do
     name=$(basename "$t")

@@ -43,9 +43,10 @@ check "render: label index" 'echo "$r" | grep -q "\"label\":0}"'
 # --- training: every encoder with the lm head, and the linear head -------------
 base=$($PT eval --model $M --template "{sentence} It is a [MASK]" --labels "$LABELS" --data $D/dev.jsonl --json)
 echo "    manual prompt: $base"
-for enc in lstm mlp embedding; do
+for setting in lstm:0.03:30 mlp:0.03:30 embedding:0.1:15; do
+    enc=${setting%%:*} lr=$(echo $setting | cut -d: -f2) ep=${setting##*:}
     $PT train --model $M --train $D/train.jsonl --dev $D/dev.jsonl --template "$TMPL" \
-        --labels "$LABELS" --encoder $enc --lr 0.02 --epochs 8 --batch 16 --seed 3 \
+        --labels "$LABELS" --encoder $enc --lr $lr --epochs $ep --batch 16 --seed 3 \
         --out $T/$enc.safetensors --quiet 2> $T/err.txt || { cat $T/err.txt; bad "train $enc"; }
     res=$($PT eval --model $M --prompt $T/$enc.safetensors --data $D/dev.jsonl --json)
     acc=$(echo "$res" | sed 's/.*"accuracy":\([0-9.]*\).*/\1/')
@@ -53,7 +54,7 @@ for enc in lstm mlp embedding; do
     check "$enc encoder learns the rule (dev accuracy $acc >= 0.85)" 'awk "BEGIN{exit !($acc >= 0.85)}"'
 done
 $PT train --model $M --train $D/train.jsonl --dev $D/dev.jsonl --template "$TMPL" \
-    --labels "animal,fruit" --head linear --encoder lstm --lr 0.02 --epochs 8 --batch 16 \
+    --labels "animal,fruit" --head linear --encoder lstm --lr 0.03 --epochs 30 --batch 16 \
     --seed 3 --out $T/linear.safetensors --quiet 2> $T/err.txt || { cat $T/err.txt; bad "train linear"; }
 res=$($PT eval --model $M --prompt $T/linear.safetensors --data $D/dev.jsonl --json)
 acc=$(echo "$res" | sed 's/.*"accuracy":\([0-9.]*\).*/\1/')

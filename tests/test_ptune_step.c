@@ -116,8 +116,10 @@ static void run_case(pt_model *m, const char *file, pt_encoder_kind kind, pt_hea
         for (int i = 0; i < enc.n_tensors; i++) {
             char name[96];
             snprintf(name, sizeof name, "%s.%s", optims[o], enc.tensors[i].name);
+            /* Adam's first step is lr * g / (|g| + eps): for the few gradients near zero it
+             * amplifies their last-digit differences, so allow 0.5% of lr absolute */
             t_close(name, enc.params + enc.tensors[i].offset, F32(&f, name), enc.tensors[i].numel,
-                    1e-4, 1e-6);
+                    1e-4, ok == PT_OPTIM_SGD ? 1e-6 : 5e-5);
         }
         pt_optim_free(&opt);
     }

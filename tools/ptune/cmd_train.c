@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "common.h"
 #include "core/error.h"
+#include "core/io.h"
 #include "core/vec.h"
 #include "formats/json.h"
 #include "formats/safetensors.h"
@@ -95,11 +96,12 @@ static char *argv_json(int argc, char **argv) {
     pt_buf_puts(&b, "[");
     int first = 1;
     for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--resume")) {
+        /* the checkpoint and the testing aid are not part of the run's definition */
+        if (!strcmp(argv[i], "--resume") || !strcmp(argv[i], "--interrupt-at")) {
             i++;
             continue;
         }
-        if (!strncmp(argv[i], "--resume=", 9)) continue;
+        if (!strncmp(argv[i], "--resume=", 9) || !strncmp(argv[i], "--interrupt-at=", 15)) continue;
         if (!first) pt_buf_puts(&b, ",");
         pt_json_write_string(&b, argv[i], strlen(argv[i]));
         first = 0;
@@ -213,6 +215,14 @@ int cmd_train(int argc, char **argv) {
     if (pt_train_check_params(&p)) {
         die("train", "%s", pt_last_error());
         goto out;
+    }
+    {   /* an unwritable --out fails now, not after the training */
+        pt_atomic_file af;
+        if (pt_atomic_open(&af, p.out)) {
+            die("train", "%s", pt_last_error());
+            goto out;
+        }
+        pt_atomic_abort(&af);
     }
     if (load_model("train", &a, &m)) goto out;
     if (task_from_args("train", &a, m, &t)) goto out;

@@ -1,6 +1,8 @@
 /* main.c - the ptune command-line tool: dispatch to subcommands. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "commands.h"
 
@@ -32,7 +34,24 @@ static void usage(FILE *f) {
                "  ptune eval --model gpt2/ --prompt sentiment.safetensors --data test.jsonl\n");
 }
 
+/* OpenMP threads that spin while waiting burn the cores other work needs; on a
+ * busy machine that made small models 30x slower. The runtime reads its
+ * settings when the program loads, so set a passive wait policy (unless the
+ * user chose one) and start again once. */
+static void prefer_passive_wait(char **argv) {
+#ifdef _OPENMP
+    if (getenv("OMP_WAIT_POLICY") || getenv("PTUNE_NO_REEXEC")) return;
+    setenv("OMP_WAIT_POLICY", "passive", 1);
+    setenv("PTUNE_NO_REEXEC", "1", 1);
+    execv("/proc/self/exe", argv);
+    /* exec failed: carry on with the default policy */
+#else
+    (void)argv;
+#endif
+}
+
 int main(int argc, char **argv) {
+    prefer_passive_wait(argv);
     if (argc < 2) {
         usage(stderr);
         return 2;
