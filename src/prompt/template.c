@@ -324,6 +324,10 @@ pt_status pt_label_word_id(const pt_model *m, const char *word, int mask_space, 
                     text.v, ids.n, msg.v ? msg.v : "");
         pt_buf_free(&msg);
     }
+    if (!s && ids.v[0] == tok->unk_id && tok->unk_id >= 0 &&
+        strcmp(word, pt_tok_piece(tok, tok->unk_id)))
+        s = pt_fail(PT_ERR_ARG, "label word \"%s\" is not in the vocabulary (it becomes %s)",
+                    word, pt_tok_piece(tok, tok->unk_id));
     if (!s) *id = ids.v[0];
     pt_buf_free(&text);
     pt_ivec_free(&ids);
