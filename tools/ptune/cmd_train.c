@@ -157,6 +157,12 @@ int cmd_train(int argc, char **argv) {
         argc = sargc;
         argv = sargv;
     }
+    /* from here on a signal is a request to stop cleanly at the next step boundary */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     pt_train_params p;
     pt_train_default_params(&p);
     pt_model *m = NULL;
@@ -241,11 +247,6 @@ int cmd_train(int argc, char **argv) {
     ui u = {isatty(2), arg_flag(&a, "quiet"), t.kind == PT_TASK_KNOWLEDGE ? "P@1" : "acc"};
     p.progress = on_progress;
     p.user = &u;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
     if (!u.quiet)
         fprintf(stderr, "ptune train: %s, %d train%s examples, %d virtual tokens, %s encoder, %s head\n",
                 pt_family_name(m->cfg.family), etr.n, "", t.tmpl.n_virtual,
