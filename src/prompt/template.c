@@ -295,6 +295,7 @@ pt_status pt_template_render(const pt_template *t, const pt_model *m, const char
     for (int i = 0; i < t->n_fields; i++) free(vals[i]);
     free(vals);
     if (s == PT_OK) out->truncated = removed;
+    else pt_rendered_free(out);
     return s;
 }
 
@@ -323,6 +324,10 @@ pt_status pt_label_word_id(const pt_model *m, const char *word, int mask_space, 
                     text.v, ids.n, msg.v ? msg.v : "");
         pt_buf_free(&msg);
     }
+    if (!s && ids.v[0] == tok->unk_id && tok->unk_id >= 0 &&
+        strcmp(word, pt_tok_piece(tok, tok->unk_id)))
+        s = pt_fail(PT_ERR_ARG, "label word \"%s\" is not in the vocabulary (it becomes %s)",
+                    word, pt_tok_piece(tok, tok->unk_id));
     if (!s) *id = ids.v[0];
     pt_buf_free(&text);
     pt_ivec_free(&ids);

@@ -31,7 +31,7 @@ static const opt OPTS[] = {
                   "FILE (default: normal)"},
     {"optimizer", "O", "adamw (default), adam (L2 decay) or sgd"},
     {"lr", "X", "learning rate (default 1e-3)"},
-    {"weight-decay", "X", "weight decay (default 0.01)"},
+    {"weight-decay", "X", "weight decay (default 0.01 for adamw, 0 for adam and sgd)"},
     {"batch", "N", "examples per step (default 8)"},
     {"epochs", "N", "passes over the training data (default 3)"},
     {"steps", "N", "total optimizer steps (overrides --epochs)"},
