@@ -99,5 +99,6 @@ err "unknown field" $PT generate --model $M --prompt-file $T/cls.safetensors --f
 err "missing field" $PT generate --model $M --prompt-file $T/cls.safetensors
 err "bad temperature" $PT generate --model $M --temperature -1
 err "no model" $PT generate --text hi
+err "masked LM (BERT)" $PT generate --model tests/fixtures/bert/tiny --text hi
 [ $fail -eq 0 ] && echo "  all generate checks passed"
 exit $fail
