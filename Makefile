@@ -61,6 +61,10 @@ examples: $(EXAMPLES)
 test: tests
 	@PTUNE_BIN=$(BIN) BUILD=$(BUILD) sh scripts/run_tests.sh $(TESTS) $(sort $(wildcard tests/test_*.sh))
 
+# The main job: P-tune stories260K and compare with a manual prompt (README).
+demo: all
+	@PTUNE_BIN=$(BIN) sh scripts/demo.sh
+
 asan:
 	$(MAKE) BUILD=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
 
