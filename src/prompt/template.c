@@ -295,6 +295,7 @@ pt_status pt_template_render(const pt_template *t, const pt_model *m, const char
     for (int i = 0; i < t->n_fields; i++) free(vals[i]);
     free(vals);
     if (s == PT_OK) out->truncated = removed;
+    else pt_rendered_free(out); /* an error leaves nothing for the caller to free */
     return s;
 }
 
