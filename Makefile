@@ -103,4 +103,4 @@ $(FUZZ_BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_targets.h $(LIB)
 CPPCHECK_FLAGS := --enable=warning,performance,portability --error-exitcode=1 --inline-suppr -q \
                   --std=c11 -D__GNUC__ -Iinclude -Isrc --suppressions-list=.cppcheck
 lint:
-	cppcheck $(CPPCHECK_FLAGS) src tools tests
+	cppcheck $(CPPCHECK_FLAGS) src tools tests/fuzz

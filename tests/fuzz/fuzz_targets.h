@@ -245,14 +245,16 @@ static FZ_UNUSED int fz_tokjson(const uint8_t *data, size_t size) {
     pt_json_doc doc;
     pt_tokenizer *t = NULL;
     if (pt_json_parse(&doc, (const char *)data, size) == PT_OK) {
-        pt_status (*load[3])(pt_tokenizer **, const pt_json *, const char *) = {
-            pt_bpe_from_tokenizer_json, pt_wordpiece_from_tokenizer_json,
-            pt_spm_from_tokenizer_json};
-        for (int k = 0; k < 3; k++)
-            if (load[k](&t, doc.root, "tokenizer.json") == PT_OK) {
+        for (int k = 0; k < 3; k++) {
+            pt_status s = k == 0 ? pt_bpe_from_tokenizer_json(&t, doc.root, "tokenizer.json")
+                          : k == 1
+                              ? pt_wordpiece_from_tokenizer_json(&t, doc.root, "tokenizer.json")
+                              : pt_spm_from_tokenizer_json(&t, doc.root, "tokenizer.json");
+            if (s == PT_OK) {
                 fz_use_tokenizer(t, fz_sample, sizeof fz_sample - 1);
                 pt_tok_free(t);
             }
+        }
         pt_json_doc_free(&doc);
     }
     /* the dispatching file loader */
@@ -449,6 +451,9 @@ static FZ_UNUSED int fz_dataset(const uint8_t *data, size_t size) {
             }
         for (int f = 0; f < d.n_fields; f++)
             if (pt_dataset_field(&d, d.fields[f]) < 0) abort();
+        /* limits instead of trust: the table stays proportional to the input */
+        size_t cells = (size_t)d.n * (size_t)d.n_fields;
+        if (cells > ((size_t)1 << 24) && cells / 64 > size) abort();
         pt_dataset_free(&d);
     }
     return 0;
