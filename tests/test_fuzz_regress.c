@@ -56,6 +56,64 @@ static int replay_dir(const fz_target *t, long *n_runs) {
     return n;
 }
 
+/* The limits added for issue 7 (each fails without its fix). */
+static void check_limits(void) {
+    /* dataset: 4096 fields x 4097 mostly empty rows from a 40 KB file is refused */
+    pt_buf b = {0};
+    for (int i = 0; i < 4096; i++) pt_buf_printf(&b, "{\"k%d\": 1}\n", i);
+    pt_buf_puts(&b, "{}\n");
+    pt_dataset d;
+    pt_status s = pt_dataset_parse(&d, b.v, b.n, "jsonl", "sparse.jsonl");
+    CHECK(s == PT_ERR_FORMAT && strstr(pt_last_error(), "implausibly many"),
+          "sparse dataset: status %d: %s", s, pt_last_error());
+    if (!s) pt_dataset_free(&d);
+    /* ... while the same fields with every row filled (a dense table) load */
+    b.n = 0;
+    pt_buf_puts(&b, "a,b\n");
+    for (int i = 0; i < 1000; i++) pt_buf_puts(&b, "x,y\n");
+    s = pt_dataset_parse(&d, b.v, b.n, "csv", "dense.csv");
+    CHECK(s == PT_OK && d.n == 1000, "dense dataset: %s", s ? pt_last_error() : "");
+    if (!s) pt_dataset_free(&d);
+    /* template: 200 KB of literal text parses into one segment (linear time) */
+    b.n = 0;
+    for (int i = 0; i < 50000; i++) pt_buf_puts(&b, "ab[{{");
+    pt_buf_puts(&b, "[MASK]");
+    pt_template t;
+    s = pt_template_parse(&t, b.v);
+    CHECK(s == PT_OK && t.n_segs == 2 && t.segs[0].kind == PT_SEG_TEXT &&
+              strlen(t.segs[0].text) == 200000,
+          "long template: %s", s ? pt_last_error() : "segments");
+    if (!s) pt_template_free(&t);
+    pt_buf_free(&b);
+    /* GPT-2 config.json: epsilon and vocabulary size bounded */
+    const char *bad[] = {
+        "{\"model_type\":\"gpt2\",\"n_embd\":8,\"n_layer\":1,\"n_head\":2,\"vocab_size\":9,"
+        "\"n_positions\":8,\"layer_norm_epsilon\":-1}",
+        "{\"model_type\":\"gpt2\",\"n_embd\":8,\"n_layer\":1,\"n_head\":2,"
+        "\"vocab_size\":2000000000,\"n_positions\":8}"};
+    const char *want[] = {"layer_norm_epsilon", "implausible dimensions"};
+    for (int i = 0; i < 2; i++) {
+        fz_file(0, "config.json", bad[i], strlen(bad[i]));
+        pt_model *m = NULL;
+        s = pt_model_load(&m, fz_dir());
+        CHECK(s == PT_ERR_FORMAT && strstr(pt_last_error(), want[i]), "gpt2 config %d: %s", i,
+              pt_last_error());
+    }
+    /* WordPiece: max_input_chars_per_word bounded */
+    const char *wj = "{\"model\":{\"type\":\"WordPiece\",\"max_input_chars_per_word\":"
+                     "100000000,\"vocab\":{\"[UNK]\":0}}}";
+    pt_json_doc doc;
+    pt_tokenizer *tok = NULL;
+    if (pt_json_parse(&doc, wj, strlen(wj)) == PT_OK) {
+        s = pt_wordpiece_from_tokenizer_json(&tok, doc.root, "tokenizer.json");
+        CHECK(s == PT_ERR_FORMAT && strstr(pt_last_error(), "at most"), "wordpiece: %s",
+              s ? pt_last_error() : "loaded");
+        if (!s) pt_tok_free(tok);
+        pt_json_doc_free(&doc);
+    }
+    printf("  limits: sparse dataset, long template, GPT-2 config, WordPiece word length\n");
+}
+
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0); /* the last line shows which target crashed */
     for (int k = 0; k < FZ_N_TARGETS; k++) {
@@ -66,5 +124,6 @@ int main(void) {
                fz_targets[k].name, n, runs);
         CHECK(n > 0, "tests/fuzz/corpus/%s: no corpus files", fz_targets[k].name);
     }
+    check_limits();
     return t_done();
 }
