@@ -121,8 +121,9 @@ static void fz_free_parts(char **parts, int n) {
     for (int i = 0; i < n; i++) free(parts[i]);
 }
 
-/* Encode text, decode the ids back, and decode some arbitrary ids. */
-static void fz_use_tokenizer(const pt_tokenizer *t, const char *text, size_t len) {
+/* Encode text, decode the ids back; with sweep, also decode and look up
+ * every id below 300 (and the ones just outside the vocabulary). */
+static void fz_use_tokenizer(const pt_tokenizer *t, const char *text, size_t len, int sweep) {
     pt_ivec ids = {0};
     pt_buf out = {0};
     for (int flags = 0; flags <= PT_TOK_NO_PREFIX; flags += PT_TOK_NO_PREFIX) {
@@ -134,7 +135,7 @@ static void fz_use_tokenizer(const pt_tokenizer *t, const char *text, size_t len
             pt_tok_decode(t, ids.v, ids.n, &out);
         }
     }
-    for (int id = -1; id <= t->vocab_size && id < 300; id++) {
+    for (int id = -1; sweep && id <= t->vocab_size && id < 300; id++) {
         out.n = 0;
         pt_tok_decode(t, &id, 1, &out);
         const char *p = pt_tok_piece(t, id);
@@ -232,7 +233,7 @@ static FZ_UNUSED int fz_gguf(const uint8_t *data, size_t size) {
     }
     pt_tokenizer *tok = NULL;
     if (pt_spm_from_gguf(&tok, &g) == PT_OK) {
-        fz_use_tokenizer(tok, fz_sample, sizeof fz_sample - 1);
+        fz_use_tokenizer(tok, fz_sample, sizeof fz_sample - 1, 1);
         pt_tok_free(tok);
     }
     pt_gguf_close(&g);
@@ -251,7 +252,7 @@ static FZ_UNUSED int fz_tokjson(const uint8_t *data, size_t size) {
                               ? pt_wordpiece_from_tokenizer_json(&t, doc.root, "tokenizer.json")
                               : pt_spm_from_tokenizer_json(&t, doc.root, "tokenizer.json");
             if (s == PT_OK) {
-                fz_use_tokenizer(t, fz_sample, sizeof fz_sample - 1);
+                fz_use_tokenizer(t, fz_sample, sizeof fz_sample - 1, 1);
                 pt_tok_free(t);
             }
         }
@@ -271,7 +272,7 @@ static FZ_UNUSED int fz_bpefiles(const uint8_t *data, size_t size) {
     const char *m = fz_file(1, "merges.txt", n > 1 ? parts[1] : "", n > 1 ? lens[1] : 0);
     pt_tokenizer *t = NULL;
     if (pt_bpe_load_files(&t, v, m) == PT_OK) {
-        fz_use_tokenizer(t, fz_sample, sizeof fz_sample - 1);
+        fz_use_tokenizer(t, fz_sample, sizeof fz_sample - 1, 1);
         pt_tok_free(t);
     }
     fz_free_parts(parts, n);
@@ -282,7 +283,7 @@ static FZ_UNUSED int fz_vocabtxt(const uint8_t *data, size_t size) {
     const char *p = fz_file(0, "vocab.txt", data, size);
     pt_tokenizer *t = NULL;
     if (pt_wordpiece_load_vocab(&t, p, size & 1) == PT_OK) {
-        fz_use_tokenizer(t, fz_sample, sizeof fz_sample - 1);
+        fz_use_tokenizer(t, fz_sample, sizeof fz_sample - 1, 1);
         pt_tok_free(t);
     }
     return 0;
@@ -377,7 +378,7 @@ static const pt_tokenizer *fz_tok(int kind) {
 }
 
 static FZ_UNUSED int fz_encode(const uint8_t *data, size_t size) {
-    for (int k = 0; k < 3; k++) fz_use_tokenizer(fz_tok(k), (const char *)data, size);
+    for (int k = 0; k < 3; k++) fz_use_tokenizer(fz_tok(k), (const char *)data, size, 0);
     /* the input as token ids */
     if (size >= sizeof(int)) {
         int *ids = malloc(size);
