@@ -6,7 +6,9 @@ fruit. The frozen random tiny model knows nothing of this, so a manual prompt
 scores near chance; the rule must be carried by what is trained (the virtual
 tokens, and the linear head). Every word is a single token of the tiny
 vocabulary (scripts/tiny_bpe.py). Deterministic.
-Writes tests/fixtures/learn/{train,dev}.jsonl.
+Writes tests/fixtures/learn/{train,dev}.jsonl, and bert_{train,dev}.jsonl: the
+same rule (animal or not) in words of the tiny BERT's vocabulary
+(tests/fixtures/bert/tiny/vocab.txt).
 """
 import json
 import os
@@ -32,12 +34,35 @@ def make(rng, n):
     return rows
 
 
+BERT_ANIMALS = ["cat", "dog"]
+BERT_THINGS = ["book", "film"]
+BERT_ADJ = ["big", "small", "red", "blue", "green", "old", "new", "good", "bad", "nice",
+            "very big", "not small", "so old"]
+BERT_FRAMES = ["the {t} is {a}", "a {a} {t}", "the {a} {t} is good", "this {t} was {a}",
+               "that {t} is not {a}", "the {t} and the {t2} was {a}"]
+
+
+def make_bert(rng, n):
+    rows = []
+    for _ in range(n):
+        label = rng.choice(["animal", "thing"])
+        group = BERT_ANIMALS if label == "animal" else BERT_THINGS
+        s = rng.choice(BERT_FRAMES).format(t=rng.choice(group), t2=rng.choice(group),
+                                           a=rng.choice(BERT_ADJ))
+        rows.append({"sentence": s, "label": label})
+    return rows
+
+
 def main():
     rng = random.Random(7)
     os.makedirs(OUT, exist_ok=True)
     for name, n in [("train", 96), ("dev", 48)]:
         with open(os.path.join(OUT, f"{name}.jsonl"), "w") as f:
             for r in make(rng, n):
+                f.write(json.dumps(r) + "\n")
+    for name, n in [("bert_train", 96), ("bert_dev", 48)]:
+        with open(os.path.join(OUT, f"{name}.jsonl"), "w") as f:
+            for r in make_bert(rng, n):
                 f.write(json.dumps(r) + "\n")
 
 

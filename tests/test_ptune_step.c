@@ -33,7 +33,7 @@ static void run_case(pt_model *m, const char *file, pt_encoder_kind kind, pt_hea
         exit(1);
     }
     printf("%s:\n", file);
-    int S = 4, C = m->cfg.dim, H = 16, B = 3, T = 8;
+    int S = 4, C = m->cfg.dim, H = 16, B = 3, T = (int)need(&f, "ids")->shape[1];
     pt_rng rng;
     pt_rng_seed(&rng, 1);
     pt_encoder enc;
@@ -79,7 +79,7 @@ static void run_case(pt_model *m, const char *file, pt_encoder_kind kind, pt_hea
     CHECK(pt_engine_init(&e, m, &task, B, T) == PT_OK, "engine: %s", pt_last_error());
     const float *W = head == PT_HEAD_LINEAR ? F32(&f, "head.W") : NULL;
     const float *bb = head == PT_HEAD_LINEAR ? F32(&f, "head.b") : NULL;
-    float dW[2 * 64] = {0}, db[2] = {0};
+    float dW[2 * 64] = {0}, db[2] = {0}; /* C <= 64 in the fixtures */
     double loss;
     CHECK(pt_engine_run(&e, batch, B, table, W, bb, &loss, NULL, dtable, dW, db) == PT_OK,
           "engine run: %s", pt_last_error());
@@ -95,8 +95,8 @@ static void run_case(pt_model *m, const char *file, pt_encoder_kind kind, pt_hea
         char name[80], what[96];
         snprintf(name, sizeof name, "grad.%s", enc.tensors[i].name);
         snprintf(what, sizeof what, "grad %s", enc.tensors[i].name);
-        t_close(what, enc.grads + enc.tensors[i].offset, F32(&f, name), enc.tensors[i].numel,
-                2e-4, 1e-6);
+        t_close(what, enc.grads + enc.tensors[i].offset, F32(&f, name), enc.tensors[i].numel, 2e-4,
+                1e-6);
     }
     /* optimizer steps from these gradients after clipping at 1.0 */
     float *g0 = malloc(sizeof(float) * enc.n_params), *p0 = malloc(sizeof(float) * enc.n_params);
@@ -133,21 +133,37 @@ static void run_case(pt_model *m, const char *file, pt_encoder_kind kind, pt_hea
     pt_st_close(&f);
 }
 
-int main(void) {
+static pt_model *load(const char *path) {
     pt_model *m;
-    if (pt_model_load(&m, "tests/fixtures/gpt2/tiny")) {
+    if (pt_model_load(&m, path)) {
         fprintf(stderr, "%s\n", pt_last_error());
-        return 1;
+        exit(1);
     }
-    const char *all[] = {"adamw", "adam", "sgd"}, *adamw[] = {"adamw"}, *sgd[] = {"sgd"};
-    run_case(m, "tests/fixtures/ptune/step_lstm_lm.safetensors", PT_ENCODER_LSTM, PT_HEAD_LM,
-             PT_TASK_CLASSIFY, all, 3);
-    run_case(m, "tests/fixtures/ptune/step_mlp_lm.safetensors", PT_ENCODER_MLP, PT_HEAD_LM,
-             PT_TASK_CLASSIFY, adamw, 1);
-    run_case(m, "tests/fixtures/ptune/step_embedding_linear.safetensors", PT_ENCODER_EMBEDDING,
-             PT_HEAD_LINEAR, PT_TASK_CLASSIFY, sgd, 1);
-    run_case(m, "tests/fixtures/ptune/step_embedding_knowledge.safetensors", PT_ENCODER_EMBEDDING,
-             PT_HEAD_LM, PT_TASK_KNOWLEDGE, adamw, 1);
+    return m;
+}
+
+int main(void) {
+    const char *all[] = {"adamw", "adam", "sgd"}, *adamw[] = {"adamw"}, *adam[] = {"adam"},
+               *sgd[] = {"sgd"};
+    const pt_encoder_kind LSTM = PT_ENCODER_LSTM, MLP = PT_ENCODER_MLP, EMB = PT_ENCODER_EMBEDDING;
+    const pt_head_kind LM = PT_HEAD_LM, LIN = PT_HEAD_LINEAR;
+    const pt_task_kind CLS = PT_TASK_CLASSIFY, KNOW = PT_TASK_KNOWLEDGE;
+#define FX(n) "tests/fixtures/ptune/step_" n ".safetensors"
+    pt_model *m = load("tests/fixtures/gpt2/tiny");
+    run_case(m, FX("lstm_lm"), LSTM, LM, CLS, all, 3);
+    run_case(m, FX("mlp_lm"), MLP, LM, CLS, adamw, 1);
+    run_case(m, FX("embedding_linear"), EMB, LIN, CLS, sgd, 1);
+    run_case(m, FX("embedding_knowledge"), EMB, LM, KNOW, adamw, 1);
+    pt_model_free(m);
+    m = load("tests/fixtures/bert/tiny");
+    run_case(m, FX("bert_lstm_lm"), LSTM, LM, CLS, adamw, 1);
+    run_case(m, FX("bert_mlp_linear"), MLP, LIN, CLS, adamw, 1);
+    run_case(m, FX("bert_embedding_knowledge"), EMB, LM, KNOW, sgd, 1);
+    pt_model_free(m);
+    m = load("tests/fixtures/llama/tiny_hf");
+    run_case(m, FX("llama_lstm_lm"), LSTM, LM, CLS, adamw, 1);
+    run_case(m, FX("llama_mlp_linear"), MLP, LIN, CLS, adam, 1);
+    run_case(m, FX("llama_embedding_knowledge"), EMB, LM, KNOW, sgd, 1);
     pt_model_free(m);
     return t_done();
 }
