@@ -75,7 +75,7 @@ format-check:
 	clang-format --dry-run --Werror $(LIB_SRC) $(TOOL_SRC) $(TEST_SRC) $(EX_SRC) $(wildcard src/*/*.h include/*.h tests/*.h tools/ptune/*.h)
 
 clean:
-	rm -rf build build-asan ptune
+	rm -rf build build-asan build-fuzz ptune
 
 -include $(LIB_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(TESTS:=.d) $(EXAMPLES:=.d)
 .PRECIOUS: $(BUILD)/tests/%.o $(BUILD)/examples/%.o

@@ -130,6 +130,11 @@ mkdir -p $T/other && cp $M/config.json $M/vocab.json $M/merges.txt $M/model.safe
 hlen=$(od -An -t u8 -N8 $M/model.safetensors | tr -d ' ')
 printf '\177' | dd of=$T/other/model.safetensors bs=1 seek=$((8 + hlen + 3)) conv=notrunc 2>/dev/null
 expect_err "prompt for another model" "another model" $PT eval --model $T/other --prompt $T/lstm.safetensors --data $D/dev.jsonl
+# a model directory without tokenizer files
+mkdir -p $T/notok && cp $M/config.json $M/model.safetensors $T/notok/
+expect_err "tokenize without a tokenizer" "no tokenizer found" $PT tokenize --model $T/notok "hi"
+expect_err "train without a tokenizer" "no tokenizer" $PT train --model $T/notok --train $D/train.jsonl --template "$TMPL" --labels $LABELS --out $T/x.safetensors
+expect_err "truncated weights file" "model.safetensors" sh -c "mkdir -p $T/trunc && cp $M/* $T/trunc/ && head -c 50000 $M/model.safetensors > $T/trunc/model.safetensors && $PT info $T/trunc"
 
 # --- the C API example ------------------------------------------------------------
 EX=${BUILD:-build}/examples/classify
