@@ -5,10 +5,7 @@
 PT=${PTUNE_BIN:-build/ptune}
 T=$(mktemp -d /tmp/ptune_llama.XXXXXX)
 trap 'rm -rf "$T"' EXIT
-fail=0
-ok() { printf '  ok   %s\n' "$1"; }
-bad() { printf '  FAIL %s\n' "$1"; fail=1; }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+. tests/cli_lib.sh
 
 # --- render on tests/fixtures/llama/tiny.gguf --------------------------------------
 # Its vocabulary (scripts/gen_llama_fixtures.py): <unk>=0 <s>=1 </s>=2, 256 byte tokens,

@@ -19,10 +19,7 @@ D=tests/fixtures/learn
 F=tests/fixtures/stories
 T=$(mktemp -d /tmp/ptune_gen.XXXXXX)
 trap 'rm -rf "$T"' EXIT
-fail=0
-ok() { printf '  ok   %s\n' "$1"; }
-bad() { printf '  FAIL %s\n' "$1"; fail=1; }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+. tests/cli_lib.sh
 
 # --- stories260K against the PyTorch reference --------------------------------
 S=$SH/models/stories260K/stories260K.gguf
