@@ -174,6 +174,19 @@ int main(void) {
     CHECK(pt_f32_to_bf16(-2.5f) == 0xc020, "bf16(-2.5)");
     CHECK(pt_bf16_to_f32(0x3f81) == 1.0f + 1.0f / 128, "f32(0x3f81)");
 
+    /* OpenBLAS core-type rule: "Prescott" (SSE3 kernels) on any AVX CPU asks for
+     * better kernels, and what it asks for is itself accepted */
+    const char *fix = pt_gemm_core_fix("Prescott");
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx")) {
+        CHECK(fix != NULL, "core fix for Prescott on an AVX CPU");
+        CHECK(!fix || !pt_gemm_core_fix(fix), "core fix %s accepted", fix ? fix : "");
+        printf("OpenBLAS core rule: Prescott on this CPU -> %s\n", fix ? fix : "(none)");
+    }
+#endif
+    CHECK(!pt_gemm_core_fix("SkylakeX") || !pt_gemm_core_fix("Zen"), "best cores accepted");
+
     char name[64];
     snprintf(name, sizeof name, "seam(%s)", info.engine);
     check_engine(name, pt_matmul_forward, pt_matmul_backward_input, 0, 2e-5);

@@ -71,6 +71,7 @@ typedef struct pt_gemm_info {
     const char *engine; /* "builtin", "openblas" or "dnnl" */
     char version[64];   /* library version ("" for builtin) */
     char core[64];      /* OpenBLAS core name, oneDNN ISA, or builtin SIMD level */
+    char detail[64];    /* e.g. how the library runs its threads */
     const char *simd;   /* builtin engine's SIMD level */
     int threads;        /* OpenMP threads (1 without OpenMP) */
 } pt_gemm_info;
@@ -83,5 +84,9 @@ const char *pt_gemm_openblas_core(void);
  * NULL. Only tells; changing it needs a fresh process (OpenBLAS reads the
  * variable when it loads). */
 const char *pt_gemm_openblas_better_core(void);
+/* The rule behind it: the core type to ask for when OpenBLAS detected
+ * `detected` on this CPU, or NULL when `detected` already uses what the CPU
+ * has (x86 only; NULL elsewhere). */
+const char *pt_gemm_core_fix(const char *detected);
 
 #endif

@@ -72,6 +72,19 @@ const char *pt_gemm_openblas_core(void) {
     return openblas_get_corename();
 }
 
+const char *pt_gemm_openblas_better_core(void) {
+    if (getenv("OPENBLAS_CORETYPE")) return NULL; /* the user chose */
+    return pt_gemm_core_fix(openblas_get_corename());
+}
+#else
+const char *pt_gemm_openblas_core(void) {
+    return NULL;
+}
+const char *pt_gemm_openblas_better_core(void) {
+    return NULL;
+}
+#endif
+
 /* 3: AVX-512 kernels, 2: AVX2, 1: AVX, 0: SSE-only (or unknown). */
 static int core_rank(const char *core) {
     static const char *const r3[] = {"skylakex", "cooperlake", "sapphirerapids"};
@@ -89,9 +102,8 @@ static int core_rank(const char *core) {
     return 0;
 }
 
-const char *pt_gemm_openblas_better_core(void) {
+const char *pt_gemm_core_fix(const char *detected) {
 #if defined(__x86_64__) && defined(__GNUC__)
-    if (getenv("OPENBLAS_CORETYPE")) return NULL; /* the user chose */
     __builtin_cpu_init();
     int cpu = 0;
     if (__builtin_cpu_supports("avx")) cpu = 1;
@@ -99,22 +111,15 @@ const char *pt_gemm_openblas_better_core(void) {
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
         cpu = 3;
-    if (core_rank(openblas_get_corename()) >= cpu) return NULL;
+    if (core_rank(detected) >= cpu) return NULL;
     if (cpu == 3) return "SkylakeX";
     if (cpu == 2) return __builtin_cpu_is("amd") ? "Zen" : "Haswell";
     return "Sandybridge";
 #else
+    (void)core_rank;
     return NULL;
 #endif
 }
-#else
-const char *pt_gemm_openblas_core(void) {
-    return NULL;
-}
-const char *pt_gemm_openblas_better_core(void) {
-    return NULL;
-}
-#endif
 
 void pt_gemm_get_info(pt_gemm_info *info) {
     memset(info, 0, sizeof *info);
@@ -132,15 +137,18 @@ void pt_gemm_get_info(pt_gemm_info *info) {
     snprintf(info->version, sizeof info->version, "%.*s", v ? (int)strcspn(v + 1, " ") : 0,
              v ? v + 1 : "");
     int par = openblas_get_parallel();
-    snprintf(info->core, sizeof info->core, "%s, %s threads", openblas_get_corename(),
+    snprintf(info->core, sizeof info->core, "%s", openblas_get_corename());
+    snprintf(info->detail, sizeof info->detail, "%s threads",
              par == 2   ? "OpenMP"
              : par == 1 ? "pthreads"
                         : "no");
 #elif defined(PT_GEMM_DNNL)
     info->engine = "dnnl";
     pt_gemm_dnnl_describe(info->version, sizeof info->version, info->core, sizeof info->core);
+    snprintf(info->detail, sizeof info->detail, "OpenMP threads");
 #else
     info->engine = "builtin";
-    snprintf(info->core, sizeof info->core, "%s micro-kernel", info->simd);
+    snprintf(info->core, sizeof info->core, "%s", info->simd);
+    snprintf(info->detail, sizeof info->detail, "packed micro-kernel");
 #endif
 }

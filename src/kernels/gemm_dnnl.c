@@ -142,7 +142,7 @@ void pt_gemm_dnnl_describe(char *version, size_t vn, char *isa, size_t in) {
                        : i == dnnl_cpu_isa_avx2_vnni        ? "avx2_vnni"
                        : i == dnnl_cpu_isa_avx2             ? "avx2"
                                                             : "other";
-    snprintf(isa, in, "ISA %s", name);
+    snprintf(isa, in, "%s", name);
 }
 #else
 typedef int pt_gemm_dnnl_unused; /* builds without oneDNN: nothing here */
