@@ -48,7 +48,7 @@ int pt_gemm_lib_backward_input_bf16(float *dinp, const float *dout, const uint16
 void pt_gemm_dnnl_describe(char *version, size_t vn, char *isa, size_t in);
 
 /* float32 <-> bf16 (round to nearest even; NaN stays NaN). */
-static inline uint16_t pt_f32_to_bf16(float f) {
+static inline uint16_t pt_gemm_f32_to_bf16(float f) {
     union {
         float f;
         uint32_t u;
@@ -57,7 +57,7 @@ static inline uint16_t pt_f32_to_bf16(float f) {
     v.u += 0x7fffu + ((v.u >> 16) & 1u);
     return (uint16_t)(v.u >> 16);
 }
-static inline float pt_bf16_to_f32(uint16_t h) {
+static inline float pt_gemm_bf16_to_f32(uint16_t h) {
     union {
         uint32_t u;
         float f;

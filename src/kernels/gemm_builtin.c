@@ -164,7 +164,7 @@ const char *pt_gemm_simd_name(int level) {
 }
 
 void pt_bf16_from_f32(uint16_t *dst, const float *src, size_t n) {
-    for (size_t i = 0; i < n; i++) dst[i] = pt_f32_to_bf16(src[i]);
+    for (size_t i = 0; i < n; i++) dst[i] = pt_gemm_f32_to_bf16(src[i]);
 }
 
 /* bp: B (kc, nc) block into NR-column panels (kc, NR). b points at B(0, 0) of the block. */
@@ -177,7 +177,7 @@ static void pack_b(float *restrict bp, const void *b, int ldb, int trans, int bf
                 size_t off = (size_t)(j0 + j) * ldb;
                 if (bf16) {
                     const uint16_t *src = (const uint16_t *)b + off; // (kc)
-                    for (int k = 0; k < kc; k++) bp[k * nr + j] = pt_bf16_to_f32(src[k]);
+                    for (int k = 0; k < kc; k++) bp[k * nr + j] = pt_gemm_bf16_to_f32(src[k]);
                 } else {
                     const float *src = (const float *)b + off; // (kc)
                     for (int k = 0; k < kc; k++) bp[k * nr + j] = src[k];
@@ -189,7 +189,7 @@ static void pack_b(float *restrict bp, const void *b, int ldb, int trans, int bf
                 float *dst = bp + k * nr;
                 if (bf16) {
                     const uint16_t *src = (const uint16_t *)b + off; // (cols)
-                    for (int j = 0; j < cols; j++) dst[j] = pt_bf16_to_f32(src[j]);
+                    for (int j = 0; j < cols; j++) dst[j] = pt_gemm_bf16_to_f32(src[j]);
                 } else {
                     const float *src = (const float *)b + off; // (cols)
                     for (int j = 0; j < cols; j++) dst[j] = src[j];
