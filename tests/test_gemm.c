@@ -125,24 +125,34 @@ static int cmp_d(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-/* median GFLOP/s of 5 runs (after one warm-up) of forward or backward */
-static double gflops(fwd_fn f, bwd_fn b, int N, int C, int OC) {
+static double cpu_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* median GFLOP/s of 5 runs (after one warm-up) of forward or backward, by the
+ * wall clock; *per_cpu: the same by process CPU time / 2 threads (what the
+ * machine would give unloaded, roughly, when other work shares its cores) */
+static double gflops(fwd_fn f, bwd_fn b, int N, int C, int OC, double *per_cpu) {
     float *inp = kt_randn((size_t)N * C, 1.0f), *W = kt_randn((size_t)OC * C, 0.03f);
     float *dout = kt_randn((size_t)N * OC, 1.0f);
     float *out = kt_zeros((size_t)N * OC), *dinp = kt_zeros((size_t)N * C);
     g_w16 = malloc((size_t)OC * C * sizeof *g_w16); /* for the bf16 engines */
     if (!g_w16) abort();
     pt_bf16_from_f32(g_w16, W, (size_t)OC * C);
-    double t[5];
+    double t[5], tc[5];
     for (int r = -1; r < 5; r++) {
-        double t0 = now_s();
+        double t0 = now_s(), c0 = cpu_s();
         if (f)
             f(out, inp, W, NULL, N, C, OC);
         else
             b(dinp, dout, W, N, C, OC);
-        if (r >= 0) t[r] = now_s() - t0;
+        if (r >= 0) t[r] = now_s() - t0, tc[r] = (cpu_s() - c0) / 2;
     }
     qsort(t, 5, sizeof *t, cmp_d);
+    qsort(tc, 5, sizeof *tc, cmp_d);
+    *per_cpu = 2.0 * N * C * OC / tc[2] / 1e9;
     free(inp), free(W), free(dout), free(out), free(dinp), free(g_w16);
     g_w16 = NULL;
     return 2.0 * N * C * OC / t[2] / 1e9;
@@ -150,12 +160,15 @@ static double gflops(fwd_fn f, bwd_fn b, int N, int C, int OC) {
 
 static void bench(const char *name, fwd_fn f, bwd_fn b) {
     static const int S[][2] = {{768, 2304}, {768, 768}, {768, 3072}, {3072, 768}};
-    printf("  %-22s", name);
+    double cf[4], cb[4];
+    printf("  %-22s wall", name);
     for (int s = 0; s < 4; s++) {
-        double gf = gflops(f, NULL, 1024, S[s][0], S[s][1]);
-        double gb = gflops(NULL, b, 1024, S[s][0], S[s][1]);
+        double gf = gflops(f, NULL, 1024, S[s][0], S[s][1], &cf[s]);
+        double gb = gflops(NULL, b, 1024, S[s][0], S[s][1], &cb[s]);
         printf(" %4d->%-4d %6.1f/%6.1f", S[s][0], S[s][1], gf, gb);
     }
+    printf("\n  %-22s cpu ", "");
+    for (int s = 0; s < 4; s++) printf(" %4d->%-4d %6.1f/%6.1f", S[s][0], S[s][1], cf[s], cb[s]);
     printf("\n");
 }
 
