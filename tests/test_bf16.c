@@ -22,6 +22,7 @@ enum { B = 2, T = 7, NOUT = 4 };
 
 typedef struct outs {
     float *h, *logits, *dx;
+    float *hdec; // (C) decode's last hidden state (causal families)
 } outs;
 
 static int run_model(pt_model *m, const float *x, const float *dh, outs *o) {
@@ -38,11 +39,18 @@ static int run_model(pt_model *m, const float *x, const float *dh, outs *o) {
     if (ok && m->cfg.has_lm_head) m->ops->head_forward(m, run, o->logits, o->h, NOUT, NULL, V);
     if (ok) ok = m->ops->backward(m, run, dh, o->dx) == PT_OK;
     m->ops->run_free(run);
+    if (ok && m->ops->decode) { /* incremental decoding of row 0 uses the same weights */
+        void *cache = NULL;
+        o->hdec = calloc((size_t)C, sizeof(float));
+        ok = o->hdec && m->ops->cache_new(m, T, &cache) == PT_OK &&
+             m->ops->decode(m, cache, x, T, o->hdec) == PT_OK;
+        if (cache) m->ops->cache_free(cache);
+    }
     return ok;
 }
 
 static void outs_free(outs *o) {
-    free(o->h), free(o->logits), free(o->dx);
+    free(o->h), free(o->logits), free(o->dx), free(o->hdec);
 }
 
 /* t_close with atol = frac * max|want| */
@@ -87,6 +95,10 @@ static void check_family(const char *name, const char *path) {
     }
     snprintf(what, sizeof what, "%s dx bf16 vs f32", name);
     close_scaled(what, h.dx, f.dx, (size_t)B * T * C, 0.03);
+    if (f.hdec && h.hdec) {
+        snprintf(what, sizeof what, "%s decode h_last bf16 vs f32", name);
+        close_scaled(what, h.hdec, f.hdec, (size_t)C, 0.03);
+    }
     /* and bf16 really changed something (the products use the rounded weights) */
     double d = 0;
     for (int i = 0; i < NOUT * C; i++) d = fmax(d, fabs(h.h[i] - f.h[i]));

@@ -13,28 +13,9 @@
 #include "core/error.h"
 #include "core/mem.h"
 #include "kernels/kernels.h"
+#include "models/gpt2_impl.h"
 #include "models/model.h"
 #include "models/model_util.h"
-
-typedef struct gpt2_layer {
-    float *ln1w, *ln1b; // (C)
-    float *qkvw;        // (3C, C)  transposed from Conv1D's (C, 3C)
-    float *qkvb;        // (3C)
-    float *projw;       // (C, C)
-    float *projb;       // (C)
-    float *ln2w, *ln2b; // (C)
-    float *fcw;         // (4C, C)
-    float *fcb;         // (4C)
-    float *fcprojw;     // (C, 4C)
-    float *fcprojb;     // (C)
-} gpt2_layer;
-
-typedef struct gpt2_weights {
-    float *wte;        // (V, C)
-    float *wpe;        // (maxT, C)
-    gpt2_layer *layers; // (L)
-    float *lnfw, *lnfb; // (C)
-} gpt2_weights;
 
 /* Activations of one layer kept for the backward pass. */
 typedef struct gpt2_layer_acts {
@@ -340,6 +321,10 @@ static const pt_model_ops GPT2_OPS = {
     .head_forward = gpt2_head_forward,
     .head_backward = gpt2_head_backward,
     .free_impl = gpt2_free_impl,
+    .cache_new = pt_gpt2_cache_new,
+    .cache_free = pt_gpt2_cache_free,
+    .decode = pt_gpt2_decode,
+    .cache_reset = pt_gpt2_cache_reset,
     .to_bf16 = gpt2_to_bf16,
 };
 

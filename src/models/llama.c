@@ -343,5 +343,9 @@ const pt_model_ops pt_llama_ops = {
     .head_forward = llama_head_forward,
     .head_backward = llama_head_backward,
     .free_impl = llama_free_impl,
+    .cache_new = pt_llama_cache_new,
+    .cache_free = pt_llama_cache_free,
+    .decode = pt_llama_decode,
+    .cache_reset = pt_llama_cache_reset,
     .to_bf16 = llama_to_bf16,
 };

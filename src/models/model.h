@@ -68,6 +68,19 @@ typedef struct pt_model_ops {
     void (*head_backward)(const pt_model *m, void *run, float *dh, const float *dlogits,
                           const float *h, int n, const int *rows, int nr);
     void (*free_impl)(pt_model *m);
+
+    /* Incremental decoding with a key/value cache (causal families; NULL for
+     * BERT). One cache holds one sequence of at most Tmax tokens (allocated
+     * once in cache_new). decode appends n input embeddings x (n, C) at
+     * positions pos .. pos+n-1 (pos = tokens already cached) and writes the
+     * final hidden state (after the final norm) of the last appended row into
+     * h_last (C); error if pos + n would exceed Tmax. cache_reset truncates
+     * the cache back to its first pos tokens (0 <= pos <= current length), so
+     * a shared prefix is decoded once and reused. */
+    pt_status (*cache_new)(const pt_model *m, int Tmax, void **cache);
+    void (*cache_free)(void *cache);
+    pt_status (*decode)(const pt_model *m, void *cache, const float *x, int n, float *h_last);
+    void (*cache_reset)(void *cache, int pos);
     /* Replace the big matrices of the blocks by bf16 copies (see
      * pt_model_set_precision); NULL: the family has no bf16 mode. */
     pt_status (*to_bf16)(pt_model *m);

@@ -17,6 +17,7 @@ static const command COMMANDS[] = {
     {"train", cmd_train, "P-tune a frozen model on a task; writes a prompt file"},
     {"eval", cmd_eval, "loss, accuracy and F1 / P@1 of a prompt (or a manual template)"},
     {"predict", cmd_predict, "predict labels for new data, one JSON line per example"},
+    {"generate", cmd_generate, "generate text with a causal model, optionally P-tuned"},
     {"render", cmd_render, "show the token layout the model sees for each example"},
     {"tokenize", cmd_tokenize, "text to token ids and back"},
     {"info", cmd_info, "describe a model"},
