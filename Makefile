@@ -85,6 +85,10 @@ examples: $(EXAMPLES)
 test: tests
 	@PTUNE_BIN=$(BIN) BUILD=$(BUILD) sh scripts/run_tests.sh $(TESTS) $(sort $(wildcard tests/test_*.sh))
 
+# The main job: P-tune stories260K and compare with a manual prompt (README).
+demo: all
+	@PTUNE_BIN=$(BIN) sh scripts/demo.sh
+
 asan:
 	$(MAKE) BUILD=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
 
@@ -99,3 +103,32 @@ clean:
 
 -include $(LIB_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(TESTS:=.d) $(EXAMPLES:=.d)
 .PRECIOUS: $(BUILD)/tests/%.o $(BUILD)/examples/%.o
+
+# ---- fuzzing (libFuzzer, clang) and static analysis --------------------------
+# `make fuzz` builds the library with -fsanitize=fuzzer-no-link,address,undefined
+# into build-fuzz/, links every tests/fuzz/fuzz_<name>.c with -fsanitize=fuzzer,
+# runs each for FUZZ_SECONDS on its corpus tests/fuzz/corpus/<name>/ and fails
+# if any finds a crash, leak, timeout or sanitizer report (artifacts are kept in
+# build-fuzz/artifacts/). `make lint` runs cppcheck with the project's settings.
+FUZZ_SECONDS ?= 10
+FUZZ_CC      ?= clang
+FUZZ_BUILD   := build-fuzz
+FUZZ_NAMES   := $(sort $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_SANS    := address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+
+.PHONY: fuzz fuzz-build lint
+fuzz: fuzz-build
+	@sh tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_NAMES)
+
+fuzz-build:
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) OMP= OPT=-O1 WERROR=0 \
+	    SAN="-fsanitize=fuzzer-no-link,$(FUZZ_SANS)" $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz/fuzz_%)
+
+$(FUZZ_BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_targets.h $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(filter-out -MMD -MP,$(CFLAGS)) -fsanitize=fuzzer,$(FUZZ_SANS) -o $@ $< $(LIB) -lm -lpthread
+
+CPPCHECK_FLAGS := --enable=warning,performance,portability --error-exitcode=1 --inline-suppr -q \
+                  --std=c11 -D__GNUC__ -Iinclude -Isrc --suppressions-list=.cppcheck
+lint:
+	cppcheck $(CPPCHECK_FLAGS) src tools tests/fuzz

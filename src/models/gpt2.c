@@ -373,6 +373,11 @@ static pt_status read_config(const char *dir, pt_model_config *c) {
     if (pt_json_get(j, "layer_norm_epsilon") &&
         (s = pt_mu_cfg_float(j, path, "layer_norm_epsilon", &c->norm_eps)))
         goto done;
+    if (!(c->norm_eps > 0 && c->norm_eps < 1)) {
+        s = pt_fail(PT_ERR_FORMAT, "%s: layer_norm_epsilon %g out of range (0, 1)", path,
+                    (double)c->norm_eps);
+        goto done;
+    }
     const char *act = "gelu_new";
     pt_json_get_str(j, "activation_function", &act);
     if (strcmp(act, "gelu_new") && strcmp(act, "gelu_pytorch_tanh")) {
@@ -382,7 +387,8 @@ static pt_status read_config(const char *dir, pt_model_config *c) {
         goto done;
     }
     if (c->dim < 1 || c->n_layers < 1 || c->n_heads < 1 || c->vocab_size < 1 || c->max_pos < 1 ||
-        c->dim % c->n_heads || c->dim > 65536 || c->n_layers > 1024 || c->max_pos > 1 << 20) {
+        c->dim % c->n_heads || c->dim > 65536 || c->n_layers > 1024 || c->max_pos > 1 << 20 ||
+        c->vocab_size > 1 << 24) {
         s = pt_fail(PT_ERR_FORMAT,
                     "%s: implausible dimensions (n_embd %d, n_layer %d, n_head %d, vocab_size %d, "
                     "n_positions %d; n_embd must be a multiple of n_head)",
