@@ -121,7 +121,7 @@ fuzz: fuzz-build
 	@sh tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_NAMES)
 
 fuzz-build:
-	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) OMP= OPT=-O1 WERROR=0 \
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) OMP= OPT=-O1 WERROR=0 GEMM=builtin \
 	    SAN="-fsanitize=fuzzer-no-link,$(FUZZ_SANS)" $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz/fuzz_%)
 
 $(FUZZ_BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_targets.h $(LIB)

@@ -248,6 +248,8 @@ void pt_gemm_builtin(int level, float *c, int ldc, const float *a, int lda, cons
     int threads = 1;
 #ifdef _OPENMP
     if (par) threads = omp_get_max_threads();
+#else
+    (void)par;
 #endif
     /* column blocks first (each packs its B block once for all its rows); rows
      * are split only as far as needed to give every thread about two tasks */
