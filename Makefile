@@ -9,6 +9,23 @@ SAN     ?=
 # OpenMP when the compiler has it.
 OMP := $(shell echo 'int main(void){return 0;}' | $(CC) -fopenmp -x c - -o /dev/null 2>/dev/null && echo -fopenmp)
 
+# GEMM engine behind the matmul seam (src/kernels/gemm.h): openblas, dnnl or
+# builtin. Default: OpenBLAS when pkg-config finds it (Debian libopenblas-dev;
+# the OpenMP flavour libopenblas-openmp-dev shares our threads), else builtin.
+GEMM    ?= $(shell pkg-config --exists openblas 2>/dev/null && echo openblas || echo builtin)
+ifeq ($(GEMM),openblas)
+GEMM_CFLAGS := -DPT_GEMM_OPENBLAS $(shell pkg-config --cflags openblas)
+GEMM_LIBS   := $(shell pkg-config --libs openblas)
+else ifeq ($(GEMM),dnnl)
+GEMM_CFLAGS := -DPT_GEMM_DNNL
+GEMM_LIBS   := -ldnnl
+else ifeq ($(GEMM),builtin)
+GEMM_CFLAGS :=
+GEMM_LIBS   :=
+else
+$(error GEMM must be openblas, dnnl or builtin, not "$(GEMM)")
+endif
+
 WARN    := -Wall -Wextra -Wshadow -Wno-unused-parameter
 ifeq ($(WERROR),1)
 WARN    += -Werror
@@ -16,7 +33,7 @@ endif
 CFLAGS  ?=
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) -g -ffp-contract=fast $(WARN) $(OMP) $(SAN) \
            -Iinclude -Isrc -MMD -MP
-LDLIBS  += $(OMP) $(SAN) -lm -lpthread
+LDLIBS  += $(GEMM_LIBS) $(OMP) $(SAN) -lm -lpthread
 
 LIB_SRC  := $(sort $(wildcard src/*/*.c))
 TOOL_SRC := $(sort $(wildcard tools/ptune/*.c))
@@ -24,6 +41,13 @@ TEST_SRC := $(sort $(wildcard tests/test_*.c))
 EX_SRC   := $(sort $(wildcard examples/*.c))
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+# The engine's objects are rebuilt when GEMM changes (the stamp names it).
+.DEFAULT_GOAL := all
+GEMM_STAMP := $(BUILD)/gemm-engine
+$(shell mkdir -p $(BUILD); [ "$$(cat $(GEMM_STAMP) 2>/dev/null)" = "$(GEMM)" ] || echo $(GEMM) > $(GEMM_STAMP))
+GEMM_OBJ := $(filter $(BUILD)/src/kernels/matmul.o $(BUILD)/src/kernels/gemm_%.o,$(LIB_OBJ))
+$(GEMM_OBJ): $(GEMM_STAMP)
+$(GEMM_OBJ): CFLAGS += $(GEMM_CFLAGS)
 TOOL_OBJ := $(TOOL_SRC:%.c=$(BUILD)/%.o)
 TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 EXAMPLES := $(EX_SRC:examples/%.c=$(BUILD)/examples/%)
@@ -97,7 +121,7 @@ fuzz: fuzz-build
 	@sh tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_NAMES)
 
 fuzz-build:
-	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) OMP= OPT=-O1 WERROR=0 \
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) OMP= OPT=-O1 WERROR=0 GEMM=builtin \
 	    SAN="-fsanitize=fuzzer-no-link,$(FUZZ_SANS)" $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz/fuzz_%)
 
 $(FUZZ_BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_targets.h $(LIB)

@@ -38,7 +38,8 @@ void pt_attention_forward(float *out, float *att, const float *q, const float *k
                           int NKV, int HS, int causal, float scale) {
     // out (B, T, NH*HS), att (B, NH, T, T), q (B, T, q_stride), k, v (B, T, kv_stride)
     int group = NH / NKV; // query heads per kv head
-#pragma omp parallel for collapse(2) schedule(static) if ((double)B * NH * T * T * HS >= PT_PAR_FLOPS)
+#pragma omp parallel for collapse(2)                                                               \
+    schedule(static) if ((double)B * NH * T * T * HS >= PT_PAR_FLOPS)
     for (int b = 0; b < B; b++) {
         for (int h = 0; h < NH; h++) {
             int L = valid_len(len, b, T);
@@ -88,7 +89,8 @@ void pt_attention_backward(float *dq, float *dk, float *dv, const float *dout, c
     // sum_l p_l dp_l is a first pass over the row, so no scratch buffer is needed.
     // One task per (b, kv head) owns every write to its dk, dv and its query heads' dq.
     int group = NH / NKV;
-#pragma omp parallel for collapse(2) schedule(static) if ((double)B * NH * T * T * HS >= PT_PAR_FLOPS)
+#pragma omp parallel for collapse(2)                                                               \
+    schedule(static) if ((double)B * NH * T * T * HS >= PT_PAR_FLOPS)
     for (int b = 0; b < B; b++) {
         for (int kvh = 0; kvh < NKV; kvh++) {
             int L = valid_len(len, b, T);

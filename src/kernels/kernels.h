@@ -14,6 +14,7 @@
 #define PT_KERNELS_KERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Work (in multiply-adds) below which a kernel stays on one thread: starting a
  * parallel region costs microseconds, and on a busy machine much more. */
@@ -26,6 +27,17 @@ void pt_matmul_forward(float *out, const float *inp, const float *W, const float
                        int C, int OC);
 /* dinp (N, C) += dout (N, OC) . W; W (OC, C). */
 void pt_matmul_backward_input(float *dinp, const float *dout, const float *W, int N, int C, int OC);
+/* The same with W in bf16 (uint16_t: the upper half of a float32, see
+ * kernels/gemm.h): half the memory, float32 inputs, outputs and accumulation. */
+void pt_matmul_forward_bf16(float *out, const float *inp, const uint16_t *W, const float *bias,
+                            int N, int C, int OC);
+void pt_matmul_backward_input_bf16(float *dinp, const float *dout, const uint16_t *W, int N, int C,
+                                   int OC);
+/* The builtin engine whatever the build chose (tests compare engines). */
+void pt_matmul_forward_builtin(float *out, const float *inp, const float *W, const float *bias,
+                               int N, int C, int OC);
+void pt_matmul_backward_input_builtin(float *dinp, const float *dout, const float *W, int N, int C,
+                                      int OC);
 /* Naive references (plain triple loops, double accumulation) for the tests. */
 void pt_matmul_forward_ref(float *out, const float *inp, const float *W, const float *bias, int N,
                            int C, int OC);

@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "core/mem.h"
 #include "kernels/kernels.h"
+#include "models/model_util.h"
 #include "models/gpt2_impl.h"
 
 typedef struct gpt2_cache {
@@ -92,19 +93,19 @@ static void decode_chunk(const pt_model *m, gpt2_cache *r, const float *x, int n
         float *kc = r->k + (size_t)l * r->Tmax * C; // (Tmax, C)
         float *vc = r->v + (size_t)l * r->Tmax * C; // (Tmax, C)
         pt_layernorm_forward(r->ln, NULL, NULL, r->h, lw->ln1w, lw->ln1b, n, C, eps);
-        pt_matmul_forward(r->qkv, r->ln, lw->qkvw, lw->qkvb, n, C, 3 * C);
+        pt_mu_matmul_forward(m, r->qkv, r->ln, lw->qkvw, lw->qkvb, n, C, 3 * C);
         for (int i = 0; i < n; i++) {
             const float *row = r->qkv + (size_t)i * 3 * C;
             memcpy(kc + (size_t)(pos + i) * C, row + C, sizeof(float) * C);
             memcpy(vc + (size_t)(pos + i) * C, row + 2 * C, sizeof(float) * C);
         }
         pt_attention_decode(r->y, r->qkv, kc, vc, 3 * C, C, n, pos, NH, NH, HS, scale);
-        pt_matmul_forward(r->tmp, r->y, lw->projw, lw->projb, n, C, C);
+        pt_mu_matmul_forward(m, r->tmp, r->y, lw->projw, lw->projb, n, C, C);
         pt_add_inplace(r->h, r->tmp, nC);
         pt_layernorm_forward(r->ln, NULL, NULL, r->h, lw->ln2w, lw->ln2b, n, C, eps);
-        pt_matmul_forward(r->fch, r->ln, lw->fcw, lw->fcb, n, C, 4 * C);
+        pt_mu_matmul_forward(m, r->fch, r->ln, lw->fcw, lw->fcb, n, C, 4 * C);
         pt_gelu_tanh_forward(r->fcg, r->fch, nC * 4);
-        pt_matmul_forward(r->tmp, r->fcg, lw->fcprojw, lw->fcprojb, n, 4 * C, C);
+        pt_mu_matmul_forward(m, r->tmp, r->fcg, lw->fcprojw, lw->fcprojb, n, 4 * C, C);
         pt_add_inplace(r->h, r->tmp, nC);
     }
     if (h_last)

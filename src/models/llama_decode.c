@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "core/mem.h"
 #include "kernels/kernels.h"
+#include "models/model_util.h"
 #include "models/llama_impl.h"
 
 typedef struct llama_cache {
@@ -92,19 +93,19 @@ static void decode_chunk(const pt_model *m, llama_cache *r, const float *x, int 
         float *vc = r->v + (size_t)l * r->Tmax * KVC;                         // (Tmax, KVC)
         float *knew = kc + (size_t)pos * KVC, *vnew = vc + (size_t)pos * KVC; // (n, KVC)
         pt_rmsnorm_forward(r->n, NULL, r->h, lw->attn_norm, n, C, c->norm_eps);
-        pt_matmul_forward(r->q, r->n, lw->wq, NULL, n, C, C);
-        pt_matmul_forward(knew, r->n, lw->wk, NULL, n, C, KVC);
-        pt_matmul_forward(vnew, r->n, lw->wv, NULL, n, C, KVC);
+        pt_mu_matmul_forward(m, r->q, r->n, lw->wq, NULL, n, C, C);
+        pt_mu_matmul_forward(m, knew, r->n, lw->wk, NULL, n, C, KVC);
+        pt_mu_matmul_forward(m, vnew, r->n, lw->wv, NULL, n, C, KVC);
         pt_rope_forward_at(r->q, C, n, NH, HS, c->rope_theta, pos);
         pt_rope_forward_at(knew, KVC, n, NKV, HS, c->rope_theta, pos);
         pt_attention_decode(r->y, r->q, kc, vc, C, KVC, n, pos, NH, NKV, HS, scale);
-        pt_matmul_forward(r->tmp, r->y, lw->wo, NULL, n, C, C);
+        pt_mu_matmul_forward(m, r->tmp, r->y, lw->wo, NULL, n, C, C);
         pt_add_inplace(r->h, r->tmp, (size_t)n * C);
         pt_rmsnorm_forward(r->n, NULL, r->h, lw->ffn_norm, n, C, c->norm_eps);
-        pt_matmul_forward(r->gate, r->n, lw->w_gate, NULL, n, C, F);
-        pt_matmul_forward(r->up, r->n, lw->w_up, NULL, n, C, F);
+        pt_mu_matmul_forward(m, r->gate, r->n, lw->w_gate, NULL, n, C, F);
+        pt_mu_matmul_forward(m, r->up, r->n, lw->w_up, NULL, n, C, F);
         pt_swiglu_forward(r->ffn, r->gate, r->up, (size_t)n * F);
-        pt_matmul_forward(r->tmp, r->ffn, lw->w_down, NULL, n, F, C);
+        pt_mu_matmul_forward(m, r->tmp, r->ffn, lw->w_down, NULL, n, F, C);
         pt_add_inplace(r->h, r->tmp, (size_t)n * C);
     }
     if (h_last)

@@ -41,6 +41,8 @@ static const opt OPTS[] = {
     {"clip", "X", "clip the global gradient norm at X; 0 = off (default 1)"},
     {"seed", "N", "random seed: a fixed seed gives a bit-identical run (default 42)"},
     {"threads", "N", "threads (default: all cores)"},
+    {"precision", "f32|bf16", "bf16: block weights stored and multiplied in bf16 (half the "
+                              "memory; float32 accumulation; default f32)"},
     {"eval-every", "N", "evaluate on --dev every N steps (default: once per epoch)"},
     {"patience", "N", "stop after N evaluations without improvement (default: never)"},
     {"max-len", "N", "truncate examples to N tokens (default: the model's limit)"},
@@ -241,7 +243,7 @@ int cmd_train(int argc, char **argv) {
         }
         pt_atomic_abort(&af);
     }
-    if (load_model("train", &a, &m)) goto out;
+    if (load_model_prec("train", &a, &m)) goto out;
     if (task_from_args("train", &a, m, &t)) goto out;
     have_task = 1;
     const char *vf = arg_str(&a, "vocab-filter", NULL);
