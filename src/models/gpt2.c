@@ -14,6 +14,7 @@
 #include "core/mem.h"
 #include "kernels/kernels.h"
 #include "models/model.h"
+#include "models/model_random.h"
 #include "models/model_util.h"
 
 typedef struct gpt2_layer {
@@ -464,4 +465,59 @@ fail:
         free(w);
     }
     return s;
+}
+
+/* Random GPT-2 of the shape in cfg (model_random.c checks the sizes; the MLP
+ * width is 4 * dim in GPT-2). */
+pt_status pt_gpt2_random(pt_model **out, const pt_model_config *cfg, uint64_t seed) {
+    *out = NULL;
+    if (cfg->ffn_dim != 4 * cfg->dim)
+        return pt_fail(PT_ERR_ARG, "random gpt2: ffn %d must be 4 x dim (%d)", cfg->ffn_dim,
+                       4 * cfg->dim);
+    pt_model *m = pt_mu_model_new("random:gpt2");
+    gpt2_weights *w = calloc(1, sizeof *w);
+    int L = cfg->n_layers;
+    if (!m || !w || !(w->layers = calloc((size_t)L, sizeof(gpt2_layer)))) {
+        free(w);
+        pt_model_free(m);
+        return pt_fail(PT_ERR_NOMEM, "random gpt2 model: out of memory");
+    }
+    m->cfg = *cfg;
+    m->cfg.family = PT_FAMILY_GPT2;
+    m->cfg.causal = 1;
+    m->cfg.has_lm_head = 1;
+    size_t C = (size_t)cfg->dim, V = (size_t)cfg->vocab_size;
+    pt_mr r = {seed, 0, 0};
+    w->wte = pt_mr_normal(&r, V * C, PT_RANDOM_STD);
+    w->wpe = pt_mr_normal(&r, (size_t)cfg->max_pos * C, PT_RANDOM_STD);
+    w->lnfw = pt_mr_const(&r, C, 1.0f);
+    w->lnfb = pt_mr_const(&r, C, 0.0f);
+    for (int l = 0; l < L && !r.fail; l++) {
+        gpt2_layer *x = &w->layers[l];
+        x->ln1w = pt_mr_const(&r, C, 1.0f);
+        x->ln1b = pt_mr_const(&r, C, 0.0f);
+        x->qkvw = pt_mr_normal(&r, 3 * C * C, PT_RANDOM_STD);
+        x->qkvb = pt_mr_const(&r, 3 * C, 0.0f);
+        x->projw = pt_mr_normal(&r, C * C, PT_RANDOM_STD);
+        x->projb = pt_mr_const(&r, C, 0.0f);
+        x->ln2w = pt_mr_const(&r, C, 1.0f);
+        x->ln2b = pt_mr_const(&r, C, 0.0f);
+        x->fcw = pt_mr_normal(&r, 4 * C * C, PT_RANDOM_STD);
+        x->fcb = pt_mr_const(&r, 4 * C, 0.0f);
+        x->fcprojw = pt_mr_normal(&r, 4 * C * C, PT_RANDOM_STD);
+        x->fcprojb = pt_mr_const(&r, C, 0.0f);
+    }
+    if (r.fail) {
+        free_weights(w, L);
+        pt_model_free(m);
+        return pt_fail(PT_ERR_NOMEM, "random gpt2 model: out of memory");
+    }
+    m->ops = &GPT2_OPS;
+    m->impl = w;
+    m->wte = w->wte;
+    m->n_params = (int64_t)(V * C) + (int64_t)cfg->max_pos * (int64_t)C + 2 * (int64_t)C +
+                  (int64_t)L * (12 * (int64_t)C * (int64_t)C + 13 * (int64_t)C);
+    snprintf(m->dtype, sizeof m->dtype, "F32");
+    *out = m;
+    return PT_OK;
 }
