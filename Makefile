@@ -75,3 +75,13 @@ clean:
 
 -include $(LIB_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(TESTS:=.d) $(EXAMPLES:=.d)
 .PRECIOUS: $(BUILD)/tests/%.o $(BUILD)/examples/%.o
+
+# ptune against PyTorch at GPT-2-small and BERT-base shapes (bench/compare.sh;
+# knobs: ROUNDS, REPS, LAYERS, THREADS, FAMILIES - see the script).
+.PHONY: bench-compare
+$(BUILD)/peak: bench/peak.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -march=native $(OMP) $< -o $@
+
+bench-compare: $(BIN) $(BUILD)/peak
+	PTUNE=$(BIN) PEAK=$(BUILD)/peak sh bench/compare.sh
