@@ -76,10 +76,10 @@ typedef struct pt_task_options {
 typedef struct pt_train_report {
     long step, total_steps;
     int epoch;
-    double loss;          /* mean training loss since the last report */
-    int evaluated;        /* 1: the dev fields below are fresh */
+    double loss;   /* mean training loss since the last report */
+    int evaluated; /* 1: the dev fields below are fresh */
     double dev_loss, dev_accuracy, dev_f1;
-    double best;          /* best dev accuracy so far (-1: none) */
+    double best; /* best dev accuracy so far (-1: none) */
     double examples_per_s, eta_s;
 } pt_train_report;
 
@@ -91,11 +91,11 @@ typedef struct pt_train_options {
     const char *optimizer; /* "adamw" (default), "adam", "sgd" */
     float lr, weight_decay, clip;
     int batch, epochs;
-    long steps, warmup;    /* steps 0: from epochs */
+    long steps, warmup; /* steps 0: from epochs */
     uint64_t seed;
     int eval_every, patience;
-    const char *out;       /* prompt file (required); out.ckpt is the checkpoint */
-    const char *resume;    /* checkpoint to continue from, or NULL */
+    const char *out;        /* prompt file (required); out.ckpt is the checkpoint */
+    const char *resume;     /* checkpoint to continue from, or NULL */
     const char *log, *plot; /* optional JSON Lines metrics log, SVG curve */
     pt_train_callback progress;
     void *user;

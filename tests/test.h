@@ -40,11 +40,12 @@ static inline int t_close(const char *what, const float *got, const float *want,
         if (d > maxabs || d != d) maxabs = d, worst = bad ? worst : i;
         if (r > maxrel) maxrel = r;
     }
-    printf("  %-40s max abs diff %.3g, max rel diff %.3g over %zu values%s\n", what, maxabs,
-           maxrel, n, bad ? "  <-- FAIL" : "");
+    printf("  %-40s max abs diff %.3g, max rel diff %.3g over %zu values%s\n", what, maxabs, maxrel,
+           n, bad ? "  <-- FAIL" : "");
     t_checks++;
     if (bad) {
-        fprintf(stderr, "FAIL %s: %zu of %zu values out of tolerance; first at %zu: got %.8g want %.8g\n",
+        fprintf(stderr,
+                "FAIL %s: %zu of %zu values out of tolerance; first at %zu: got %.8g want %.8g\n",
                 what, bad, n, worst, got[worst], want[worst]);
         t_failures++;
         return 0;

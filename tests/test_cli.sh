@@ -61,6 +61,22 @@ acc=$(echo "$res" | sed 's/.*"accuracy":\([0-9.]*\).*/\1/')
 echo "    lstm (linear head): $res"
 check "linear head learns the rule (dev accuracy $acc >= 0.85)" 'awk "BEGIN{exit !($acc >= 0.85)}"'
 
+# --- knowledge probing: the label is the answer word, scored over the whole vocabulary ---
+kb=$($PT eval --model $M --template "{sentence} It is a [MASK]" --knowledge --data $D/dev.jsonl --json)
+$PT train --model $M --train $D/train.jsonl --dev $D/dev.jsonl --template "$TMPL" --knowledge \
+    --encoder mlp --lr 0.03 --epochs 20 --batch 16 --seed 3 --out $T/know.safetensors --quiet
+res=$($PT eval --model $M --prompt $T/know.safetensors --data $D/dev.jsonl --json)
+p1=$(echo "$res" | sed 's/.*"p_at_1":\([0-9.]*\).*/\1/')
+echo "    knowledge: manual $kb; P-tuned $res"
+check "knowledge probing learns (P@1 $p1 >= 0.6 over the 391-token vocabulary)" 'awk "BEGIN{exit !($p1 >= 0.6)}"'
+printf 'animal\nfruit\n' > $T/filter.txt
+check "--vocab-filter restricts P@1 to a word list" '$PT eval --model $M --prompt $T/know.safetensors --data $D/dev.jsonl --vocab-filter $T/filter.txt | grep -q "P@1"'
+$PT predict --model $M --prompt $T/know.safetensors --data $D/dev.jsonl --top 3 > $T/kp.jsonl
+check "knowledge predict lists the top candidates" 'head -1 $T/kp.jsonl | grep -q "\"top\":\[{\"word\":"'
+# seed vectors from the vocabulary or from words
+check "--init vocab" '$PT train --model $M --train $D/train.jsonl --template "$TMPL" --labels $LABELS --init vocab --steps 2 --out $T/iv.safetensors --quiet'
+check "--init words:..." '$PT train --model $M --train $D/train.jsonl --template "$TMPL" --labels $LABELS --init "words:the cat is" --encoder embedding --steps 2 --out $T/iw.safetensors --quiet'
+
 # --- predict -----------------------------------------------------------------
 $PT predict --model $M --prompt $T/lstm.safetensors --data $D/dev.jsonl > $T/pred.jsonl
 check "predict: one line per example" '[ $(wc -l < $T/pred.jsonl) -eq $(wc -l < $D/dev.jsonl) ]'

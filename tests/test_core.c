@@ -78,8 +78,8 @@ static void test_atomic(void) {
     free(buf);
     unlink(path);
     pt_status s = pt_write_file_atomic("/nonexistent-dir/x", "a", 1);
-    CHECK(s == PT_ERR_IO && strstr(pt_last_error(), "/nonexistent-dir/x"),
-          "unwritable path: %s", pt_last_error());
+    CHECK(s == PT_ERR_IO && strstr(pt_last_error(), "/nonexistent-dir/x"), "unwritable path: %s",
+          pt_last_error());
     s = pt_read_file("/nonexistent-file", &buf, &len);
     CHECK(s == PT_ERR_IO, "missing file read");
 }

@@ -65,8 +65,8 @@ static void check_model_against_ref(pt_model *m, const pt_st_file *ref, int full
           pt_last_error());
     t_close("final hidden h at outputs", h, ref_f32(ref, "h", NULL), (size_t)n_out * C, 1e-4, 1e-5);
     m->ops->head_forward(m, run, logits, h, n_out, NULL, V);
-    t_close("logits, full vocabulary", logits, ref_f32(ref, "logits_full", NULL),
-            (size_t)n_out * V, 1e-4, 1e-4);
+    t_close("logits, full vocabulary", logits, ref_f32(ref, "logits_full", NULL), (size_t)n_out * V,
+            1e-4, 1e-4);
     m->ops->head_forward(m, run, logits, h, n_out, rows, nr);
     t_close("logits, label rows", logits, ref_f32(ref, "logits_sub", NULL), (size_t)n_out * nr,
             1e-4, 1e-4);
@@ -113,10 +113,12 @@ static void check_model_against_ref(pt_model *m, const pt_st_file *ref, int full
             memcpy(xp, x, sizeof(float) * B * T * C);
             xp[probe[i]] += eps;
             m->ops->forward(m, run, xp, lens, B, T, out_idx, n_out, h, 0);
-            double lp = head_loss(m, run, h, n_out, rows, nr, ref_i32(ref, "targets_sub", NULL), NULL);
+            double lp =
+                head_loss(m, run, h, n_out, rows, nr, ref_i32(ref, "targets_sub", NULL), NULL);
             xp[probe[i]] -= 2 * eps;
             m->ops->forward(m, run, xp, lens, B, T, out_idx, n_out, h, 0);
-            double lm = head_loss(m, run, h, n_out, rows, nr, ref_i32(ref, "targets_sub", NULL), NULL);
+            double lm =
+                head_loss(m, run, h, n_out, rows, nr, ref_i32(ref, "targets_sub", NULL), NULL);
             fd[i] = (float)((lp - lm) / (2 * eps));
             an[i] = dx[probe[i]];
         }

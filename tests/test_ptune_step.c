@@ -95,8 +95,8 @@ static void run_case(pt_model *m, const char *file, pt_encoder_kind kind, pt_hea
         char name[80], what[96];
         snprintf(name, sizeof name, "grad.%s", enc.tensors[i].name);
         snprintf(what, sizeof what, "grad %s", enc.tensors[i].name);
-        t_close(what, enc.grads + enc.tensors[i].offset, F32(&f, name), enc.tensors[i].numel,
-                2e-4, 1e-6);
+        t_close(what, enc.grads + enc.tensors[i].offset, F32(&f, name), enc.tensors[i].numel, 2e-4,
+                1e-6);
     }
     /* optimizer steps from these gradients after clipping at 1.0 */
     float *g0 = malloc(sizeof(float) * enc.n_params), *p0 = malloc(sizeof(float) * enc.n_params);

@@ -43,7 +43,8 @@ static void check_layout(const char *name, const char *tmpl, const char *const *
     CHECK(pt_template_render(&t, M, vals, 0, &r) == PT_OK, "%s: render: %s", name, pt_last_error());
     int ok = r.n == n && !memcmp(r.ids, want, sizeof(int) * n);
     CHECK(ok, "%s: ids differ (got %d tokens, want %d)", name, r.n, n);
-    CHECK(t.n_virtual == nv && !memcmp(r.virt_pos, virt, sizeof(int) * nv), "%s: virtual positions", name);
+    CHECK(t.n_virtual == nv && !memcmp(r.virt_pos, virt, sizeof(int) * nv), "%s: virtual positions",
+          name);
     CHECK(r.answer == answer, "%s: answer %d, want %d", name, r.answer, answer);
     CHECK(r.mask_space == mask_space, "%s: mask_space %d", name, r.mask_space);
     printf("  %-34s %s\n", name, ok && r.answer == answer ? "ok" : "WRONG");
@@ -52,22 +53,23 @@ static void check_layout(const char *name, const char *tmpl, const char *const *
 }
 
 static void test_layouts(void) {
-    {   /* markers at the start, middle and end; space before [P] dropped, before [MASK] kept
-         * as the label's leading space */
+    { /* markers at the start, middle and end; space before [P] dropped, before [MASK] kept
+       * as the label's leading space */
         const char *v[] = {"the movie"};
         const char *p[] = {"P", "P", " the movie", "P", " It was"};
         int virt[] = {0, 1, 4};
-        check_layout("start/middle/end markers", "[P*2] {s} [P] It was [MASK]", v, p, 5, virt, 3, 6, 1);
+        check_layout("start/middle/end markers", "[P*2] {s} [P] It was [MASK]", v, p, 5, virt, 3, 6,
+                     1);
     }
-    {   /* no spaces around markers: text joins directly */
+    { /* no spaces around markers: text joins directly */
         const char *v[] = {"the movie"};
         const char *p[] = {"P", "the movie", "P", "P", " It was"};
         /* "the" without a space is three byte tokens in the tiny vocabulary */
         int virt[] = {0, 5, 6};
         check_layout("tight markers", "[P]{s}[P*2] It was[MASK]", v, p, 5, virt, 3, 8, 0);
     }
-    {   /* field with leading and trailing spaces: leading kept (joined with the template's
-         * space), trailing ones belong to the next marker */
+    { /* field with leading and trailing spaces: leading kept (joined with the template's
+       * space), trailing ones belong to the next marker */
         const char *v[] = {"  the movie  "};
         const char *p[] = {"P", "   the movie", "P", " It was"};
         int virt[] = {0, 3};
@@ -84,19 +86,20 @@ static void test_layouts(void) {
         pt_rendered_free(&r);
         pt_template_free(&t);
     }
-    {   /* a field value that ends in a space right before [MASK]: the space belongs to the
-         * answer slot */
+    { /* a field value that ends in a space right before [MASK]: the space belongs to the
+       * answer slot */
         const char *v[] = {"the movie was "};
         const char *p[] = {"P", "the movie was"};
         int virt[] = {0};
         check_layout("field's space before [MASK]", "[P]{s}[MASK]", v, p, 2, virt, 1, 5, 1);
     }
-    {   /* two fields in one text run, several groups, literal braces */
+    { /* two fields in one text run, several groups, literal braces */
         const char *v[] = {"the cat", "the dog"};
         const char *p[] = {"P", "P", "P", " the cat and the dog", "P", " {x} is"};
         /* " {x} is" is five tokens: "Ġ" "{" "x" "}" "Ġis" */
         int virt[] = {0, 1, 2, 8};
-        check_layout("two fields, braces", "[P*3] {a} and {b} [P] {{x}} is [MASK]", v, p, 6, virt, 4, 13, 1);
+        check_layout("two fields, braces", "[P*3] {a} and {b} [P] {{x}} is [MASK]", v, p, 6, virt,
+                     4, 13, 1);
     }
 }
 
@@ -109,7 +112,8 @@ static void test_label_words(void) {
     pt_ivec_free(&ids);
     pt_status s = pt_label_word_id(M, "great", 0, &id_nosp);
     printf("  label without space: %s\n", s ? pt_last_error() : "single token");
-    CHECK(s != PT_OK && strstr(pt_last_error(), "tokens"), "\"great\" without space is several tokens here");
+    CHECK(s != PT_OK && strstr(pt_last_error(), "tokens"),
+          "\"great\" without space is several tokens here");
     s = pt_label_word_id(M, "wonderful", 1, &id_nosp);
     printf("  multi-token label: %s\n", pt_last_error());
     CHECK(s == PT_ERR_ARG && strstr(pt_last_error(), "wonderful"), "multi-token label named");
@@ -125,7 +129,8 @@ static void test_truncation(void) {
      * a (8 tokens, the longest) is cut to 3 */
     const char *p[] = {"P", "P", " the movie the", "P", " the cat It was"};
     int want[32], n = expect(want, p, 5);
-    CHECK(r.n == 10 && n == 10 && !memcmp(r.ids, want, sizeof(int) * 10), "truncated layout (n=%d)", r.n);
+    CHECK(r.n == 10 && n == 10 && !memcmp(r.ids, want, sizeof(int) * 10), "truncated layout (n=%d)",
+          r.n);
     CHECK(r.truncated == 5, "truncated %d tokens, want 5", r.truncated);
     printf("  truncation to 10 tokens: %d tokens removed from the longest field\n", r.truncated);
     pt_rendered_free(&r);
@@ -152,7 +157,8 @@ static void test_errors(void) {
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         pt_status s = pt_template_parse(&t, bad[i].tmpl);
         printf("  %-24s -> %s\n", bad[i].tmpl, pt_last_error());
-        CHECK(s == PT_ERR_FORMAT && strstr(pt_last_error(), bad[i].needle), "template %s", bad[i].tmpl);
+        CHECK(s == PT_ERR_FORMAT && strstr(pt_last_error(), bad[i].needle), "template %s",
+              bad[i].tmpl);
     }
     CHECK(pt_template_parse(&t, "[MASK] {s}") == PT_OK, "parse");
     pt_status s = pt_template_check(&t, M);

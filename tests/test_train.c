@@ -24,7 +24,8 @@ int main(void) {
     pt_dataset d;
     pt_examples ex;
     if (pt_model_load(&m, "tests/fixtures/gpt2/tiny") ||
-        pt_task_init(&t, m, TMPL, PT_TASK_CLASSIFY, PT_HEAD_LM, "animal:animal,fruit:fruit", NULL) ||
+        pt_task_init(&t, m, TMPL, PT_TASK_CLASSIFY, PT_HEAD_LM, "animal:animal,fruit:fruit",
+                     NULL) ||
         pt_dataset_load(&d, "tests/fixtures/learn/train.jsonl") ||
         pt_examples_build(&ex, &t, m, &d, 1, 0)) {
         fprintf(stderr, "setup: %s\n", pt_last_error());

@@ -44,10 +44,9 @@ pt_status pt_tuner_new(pt_tuner **out, pt_model *m, const pt_task_options *o) {
         free(t);
         return pt_fail(PT_ERR_ARG, "pt_tuner_new: a template is required");
     }
-    pt_status s = pt_task_init(&t->task, m, o->template_text,
-                               o->knowledge ? PT_TASK_KNOWLEDGE : PT_TASK_CLASSIFY,
-                               o->linear_head ? PT_HEAD_LINEAR : PT_HEAD_LM, o->labels,
-                               o->label_field);
+    pt_status s = pt_task_init(
+        &t->task, m, o->template_text, o->knowledge ? PT_TASK_KNOWLEDGE : PT_TASK_CLASSIFY,
+        o->linear_head ? PT_HEAD_LINEAR : PT_HEAD_LM, o->labels, o->label_field);
     if (s) {
         free(t);
         return s;
@@ -77,8 +76,10 @@ pt_status pt_tuner_load(pt_tuner **out, pt_model *m, const char *path) {
         return s;
     }
     if (t->task.tmpl.n_virtual != t->prompt.S) {
-        s = pt_fail(PT_ERR_FORMAT, "%s: table rows (%d) differ from the template's virtual "
-                                   "tokens (%d)", path, t->prompt.S, t->task.tmpl.n_virtual);
+        s = pt_fail(PT_ERR_FORMAT,
+                    "%s: table rows (%d) differ from the template's virtual "
+                    "tokens (%d)",
+                    path, t->prompt.S, t->task.tmpl.n_virtual);
         pt_tuner_free(t);
         return s;
     }
@@ -88,9 +89,9 @@ pt_status pt_tuner_load(pt_tuner **out, pt_model *m, const char *path) {
 
 static void relay_progress(const pt_progress *p, void *user) {
     const pt_train_options *o = user;
-    pt_train_report r = {p->step, p->total_steps, p->epoch, p->loss_avg, p->evaluated,
-                         p->dev.loss, p->dev.accuracy, p->dev.f1, p->best, p->examples_per_s,
-                         p->eta_s};
+    pt_train_report r = {p->step,      p->total_steps,    p->epoch,        p->loss_avg,
+                         p->evaluated, p->dev.loss,       p->dev.accuracy, p->dev.f1,
+                         p->best,      p->examples_per_s, p->eta_s};
     o->progress(&r, o->user);
 }
 
@@ -157,8 +158,8 @@ pt_status pt_tuner_eval(pt_tuner *t, const char *data_path, double *loss, double
     if ((s = pt_dataset_load(&d, data_path))) return s;
     if (!(s = pt_examples_build(&ex, &t->task, t->m, &d, 1, 0))) {
         if (!(s = pt_engine_init(&e, t->m, &t->task, ex.n < 16 ? ex.n : 16, ex.max_len))) {
-            s = pt_evaluate(&e, &ex, t->prompt.table, t->prompt.head_w, t->prompt.head_b, &r,
-                            NULL, NULL);
+            s = pt_evaluate(&e, &ex, t->prompt.table, t->prompt.head_w, t->prompt.head_b, &r, NULL,
+                            NULL);
             pt_engine_free(&e);
         }
         pt_examples_free(&ex);

@@ -46,15 +46,24 @@ pt_status pt_fail_ctx(pt_status s, const char *fmt, ...) {
 
 const char *pt_status_name(pt_status s) {
     switch (s) {
-    case PT_OK: return "PT_OK";
-    case PT_ERR_IO: return "PT_ERR_IO";
-    case PT_ERR_FORMAT: return "PT_ERR_FORMAT";
-    case PT_ERR_NOMEM: return "PT_ERR_NOMEM";
-    case PT_ERR_ARG: return "PT_ERR_ARG";
-    case PT_ERR_UNSUPPORTED: return "PT_ERR_UNSUPPORTED";
-    case PT_ERR_NUMERIC: return "PT_ERR_NUMERIC";
-    case PT_ERR_MISMATCH: return "PT_ERR_MISMATCH";
-    case PT_ERR_INTERRUPTED: return "PT_ERR_INTERRUPTED";
+    case PT_OK:
+        return "PT_OK";
+    case PT_ERR_IO:
+        return "PT_ERR_IO";
+    case PT_ERR_FORMAT:
+        return "PT_ERR_FORMAT";
+    case PT_ERR_NOMEM:
+        return "PT_ERR_NOMEM";
+    case PT_ERR_ARG:
+        return "PT_ERR_ARG";
+    case PT_ERR_UNSUPPORTED:
+        return "PT_ERR_UNSUPPORTED";
+    case PT_ERR_NUMERIC:
+        return "PT_ERR_NUMERIC";
+    case PT_ERR_MISMATCH:
+        return "PT_ERR_MISMATCH";
+    case PT_ERR_INTERRUPTED:
+        return "PT_ERR_INTERRUPTED";
     }
     return "PT_ERR_UNKNOWN";
 }

@@ -136,8 +136,10 @@ pt_status pt_atomic_commit(pt_atomic_file *af) {
     af->f = NULL;
     if (s == PT_OK && rename(af->tmp, af->path) != 0)
         s = pt_fail(PT_ERR_IO, "%s: cannot rename into place: %s", af->path, strerror(errno));
-    if (s == PT_OK) fsync_parent_dir(af->path);
-    else unlink(af->tmp);
+    if (s == PT_OK)
+        fsync_parent_dir(af->path);
+    else
+        unlink(af->tmp);
     free(af->path);
     free(af->tmp);
     memset(af, 0, sizeof *af);

@@ -30,14 +30,14 @@ typedef enum pt_json_type {
 typedef struct pt_json pt_json;
 struct pt_json {
     pt_json_type type;
-    int boolean;      /* PT_JSON_BOOL */
-    double number;    /* PT_JSON_NUMBER */
+    int boolean;          /* PT_JSON_BOOL */
+    double number;        /* PT_JSON_NUMBER */
     const char *num_text; /* PT_JSON_NUMBER: the literal as written (NUL-terminated) */
-    const char *str;  /* PT_JSON_STRING: unescaped, NUL-terminated (may contain NULs: use len) */
-    size_t len;       /* string length in bytes; for ARRAY/OBJECT: number of children */
-    pt_json **items;  /* ARRAY: elements; OBJECT: values */
-    const char **keys;  /* OBJECT: keys (unescaped, NUL-terminated) */
-    size_t *key_lens;   /* OBJECT: key lengths */
+    const char *str;   /* PT_JSON_STRING: unescaped, NUL-terminated (may contain NULs: use len) */
+    size_t len;        /* string length in bytes; for ARRAY/OBJECT: number of children */
+    pt_json **items;   /* ARRAY: elements; OBJECT: values */
+    const char **keys; /* OBJECT: keys (unescaped, NUL-terminated) */
+    size_t *key_lens;  /* OBJECT: key lengths */
 };
 
 typedef struct pt_json_doc {

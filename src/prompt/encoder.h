@@ -47,9 +47,9 @@ typedef struct pt_enc_tensor {
 
 typedef struct pt_encoder {
     pt_encoder_kind kind;
-    int S; /* virtual tokens */
-    int d; /* model width */
-    int H; /* MLP hidden width (mlp only) */
+    int S;         /* virtual tokens */
+    int d;         /* model width */
+    int H;         /* MLP hidden width (mlp only) */
     float *params; /* (n_params) */
     float *grads;  /* (n_params), accumulated by backward */
     size_t n_params;

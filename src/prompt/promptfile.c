@@ -32,7 +32,9 @@ pt_status pt_prompt_save(const pt_prompt *p, const pt_task *t, const char *path)
         if (!s) s = pt_st_writer_add_f32(w, "head.bias", 1, hb, p->head_b);
     }
     if (!s) s = pt_st_writer_meta(w, "ptune.template", p->template_src);
-    if (!s) s = pt_st_writer_meta(w, "ptune.task", p->task == PT_TASK_KNOWLEDGE ? "knowledge" : "classify");
+    if (!s)
+        s = pt_st_writer_meta(w, "ptune.task",
+                              p->task == PT_TASK_KNOWLEDGE ? "knowledge" : "classify");
     if (!s) s = pt_st_writer_meta(w, "ptune.head", p->head == PT_HEAD_LINEAR ? "linear" : "lm");
     if (!s && t && t->kind == PT_TASK_CLASSIFY) {
         s = pt_buf_puts(&labels, "{");
@@ -69,7 +71,8 @@ static pt_status labels_from_json(const char *json, char **spec, const char *pat
     if (s) return pt_fail_ctx(s, "%s: ptune.labels", path);
     pt_buf b = {0};
     if (doc.root->type != PT_JSON_OBJECT || doc.root->len < 2)
-        s = pt_fail(PT_ERR_FORMAT, "%s: ptune.labels must be an object of at least two labels", path);
+        s = pt_fail(PT_ERR_FORMAT, "%s: ptune.labels must be an object of at least two labels",
+                    path);
     for (size_t i = 0; !s && i < doc.root->len; i++) {
         const pt_json *v = doc.root->items[i];
         if (v->type != PT_JSON_STRING) {
@@ -120,7 +123,8 @@ pt_status pt_prompt_load(pt_prompt *p, const char *path) {
     const char *enc = pt_st_meta(&f, "ptune.encoder");
     int64_t sh[2] = {-1, -1};
     if (!tmpl) {
-        s = pt_fail(PT_ERR_FORMAT, "%s: not a ptune prompt file (no ptune.template metadata)", path);
+        s = pt_fail(PT_ERR_FORMAT, "%s: not a ptune prompt file (no ptune.template metadata)",
+                    path);
         goto done;
     }
     p->task = task && !strcmp(task, "knowledge") ? PT_TASK_KNOWLEDGE : PT_TASK_CLASSIFY;

@@ -67,8 +67,7 @@ pt_status pt_task_init(pt_task *t, const pt_model *m, const char *tmpl, pt_task_
         return pt_fail(PT_ERR_NOMEM, "out of memory");
     if ((s = pt_template_check(&t->tmpl, m))) goto fail;
     if (head == PT_HEAD_LM && !m->cfg.has_lm_head) {
-        s = pt_fail(PT_ERR_ARG, "%s: this checkpoint has no LM head; use --head linear",
-                    m->path);
+        s = pt_fail(PT_ERR_ARG, "%s: this checkpoint has no LM head; use --head linear", m->path);
         goto fail;
     }
     if (kind == PT_TASK_KNOWLEDGE) {
@@ -132,12 +131,15 @@ pt_status pt_task_load_vocab_filter(pt_task *t, const pt_model *m, const char *p
         if (!e) e = p + strlen(p);
         line++;
         char *w = trim_dup(p, e > p && e[-1] == '\r' ? e - 1 : e);
-        if (!w) s = pt_fail(PT_ERR_NOMEM, "out of memory");
+        if (!w)
+            s = pt_fail(PT_ERR_NOMEM, "out of memory");
         else if (*w) {
             int id;
             s = pt_label_word_id(m, w, m->tok->space_sensitive, &id);
-            if (s) pt_fail_ctx(s, "%s line %d", path, line);
-            else s = pt_ivec_push(&ids, id);
+            if (s)
+                pt_fail_ctx(s, "%s line %d", path, line);
+            else
+                s = pt_ivec_push(&ids, id);
         }
         free(w);
         p = *e ? e + 1 : e;

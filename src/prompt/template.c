@@ -121,8 +121,7 @@ pt_status pt_template_parse(pt_template *t, const char *src) {
             p += 6;
         } else if ((mlen = parse_virtual(p, &count, &s, col)) > 0) {
             if (t->n_virtual + count > PT_MAX_VIRTUAL) {
-                s = pt_fail(PT_ERR_FORMAT, "template: more than %d virtual tokens",
-                            PT_MAX_VIRTUAL);
+                s = pt_fail(PT_ERR_FORMAT, "template: more than %d virtual tokens", PT_MAX_VIRTUAL);
                 break;
             }
             s = add_seg(t, PT_SEG_VIRTUAL, NULL, 0, count);
@@ -190,8 +189,10 @@ static pt_status render_once(const pt_template *t, const pt_model *m, const char
     r->virt_pos = pt_alloc((size_t)t->n_virtual + 1, sizeof(int));
     r->answer = -1;
     if (!r->virt_pos) return pt_fail(PT_ERR_NOMEM, "out of memory");
-    if (m->cfg.family == PT_FAMILY_BERT) s = pt_ivec_push(&ids, tok->cls_id);
-    else if (m->cfg.family == PT_FAMILY_LLAMA && tok->bos_id >= 0) s = pt_ivec_push(&ids, tok->bos_id);
+    if (m->cfg.family == PT_FAMILY_BERT)
+        s = pt_ivec_push(&ids, tok->cls_id);
+    else if (m->cfg.family == PT_FAMILY_LLAMA && tok->bos_id >= 0)
+        s = pt_ivec_push(&ids, tok->bos_id);
     for (int i = 0; i <= t->n_segs && s == PT_OK; i++) {
         const pt_seg *g = i < t->n_segs ? &t->segs[i] : NULL;
         if (g && g->kind == PT_SEG_TEXT) {
@@ -294,8 +295,10 @@ pt_status pt_template_render(const pt_template *t, const pt_model *m, const char
     }
     for (int i = 0; i < t->n_fields; i++) free(vals[i]);
     free(vals);
-    if (s == PT_OK) out->truncated = removed;
-    else pt_rendered_free(out);
+    if (s == PT_OK)
+        out->truncated = removed;
+    else
+        pt_rendered_free(out);
     return s;
 }
 
@@ -319,15 +322,16 @@ pt_status pt_label_word_id(const pt_model *m, const char *word, int mask_space, 
             const char *p = pt_tok_piece(tok, ids.v[i]);
             pt_buf_printf(&msg, "%s'%s'", i ? " " : "", p ? p : "?");
         }
-        s = pt_fail(PT_ERR_ARG, "label word \"%s\" is %zu tokens (%s), not one: choose a word "
-                                "that is a single token of this model",
+        s = pt_fail(PT_ERR_ARG,
+                    "label word \"%s\" is %zu tokens (%s), not one: choose a word "
+                    "that is a single token of this model",
                     text.v, ids.n, msg.v ? msg.v : "");
         pt_buf_free(&msg);
     }
     if (!s && ids.v[0] == tok->unk_id && tok->unk_id >= 0 &&
         strcmp(word, pt_tok_piece(tok, tok->unk_id)))
-        s = pt_fail(PT_ERR_ARG, "label word \"%s\" is not in the vocabulary (it becomes %s)",
-                    word, pt_tok_piece(tok, tok->unk_id));
+        s = pt_fail(PT_ERR_ARG, "label word \"%s\" is not in the vocabulary (it becomes %s)", word,
+                    pt_tok_piece(tok, tok->unk_id));
     if (!s) *id = ids.v[0];
     pt_buf_free(&text);
     pt_ivec_free(&ids);

@@ -57,12 +57,12 @@ pt_status pt_template_check(const pt_template *t, const pt_model *m);
 
 /* One example as the model sees it. */
 typedef struct pt_rendered {
-    int *ids;      /* (n) token ids; -1 at virtual-token positions */
+    int *ids; /* (n) token ids; -1 at virtual-token positions */
     int n;
-    int *virt_pos; /* (S) position of virtual token k (template order) */
-    int answer;    /* position whose output scores the labels */
+    int *virt_pos;  /* (S) position of virtual token k (template order) */
+    int answer;     /* position whose output scores the labels */
     int mask_space; /* the answer slot had whitespace before it */
-    int truncated; /* tokens removed from fields */
+    int truncated;  /* tokens removed from fields */
 } pt_rendered;
 
 /* Render with field values (values[i] for t->fields[i]; NULL = missing field

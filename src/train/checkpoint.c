@@ -22,7 +22,8 @@ static void settings_string(const pt_trainer *tr, char *buf, size_t n) {
              "warmup=%ld seed=%" PRIu64 " S=%d d=%d labels=%d head=%s",
              pt_encoder_kind_name(p->encoder), p->hidden, pt_optim_kind_name(p->optimizer),
              (double)p->lr, (double)p->weight_decay, (double)p->clip, tr->eng.Bmax, tr->total,
-             p->warmup, p->seed, tr->S, tr->d, tr->nl, tr->t->head == PT_HEAD_LINEAR ? "linear" : "lm");
+             p->warmup, p->seed, tr->S, tr->d, tr->nl,
+             tr->t->head == PT_HEAD_LINEAR ? "linear" : "lm");
 }
 
 static pt_status add_flat(pt_st_writer *w, const char *name, const float *data, size_t n) {

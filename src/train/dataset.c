@@ -127,15 +127,21 @@ static pt_status parse_jsonl(builder *b, const char *text, size_t len, const cha
                 break;
             }
             switch (v->type) {
-            case PT_JSON_STRING: s = row_add(&r, f, v->str, v->len); break;
-            case PT_JSON_NUMBER: s = row_add(&r, f, v->num_text, strlen(v->num_text)); break;
+            case PT_JSON_STRING:
+                s = row_add(&r, f, v->str, v->len);
+                break;
+            case PT_JSON_NUMBER:
+                s = row_add(&r, f, v->num_text, strlen(v->num_text));
+                break;
             case PT_JSON_BOOL:
                 s = row_add(&r, f, v->boolean ? "true" : "false", v->boolean ? 4 : 5);
                 break;
-            case PT_JSON_NULL: break;
+            case PT_JSON_NULL:
+                break;
             default:
-                s = pt_fail(PT_ERR_FORMAT, "%s line %d: field \"%s\" is an %s; only strings, "
-                                           "numbers and booleans are supported",
+                s = pt_fail(PT_ERR_FORMAT,
+                            "%s line %d: field \"%s\" is an %s; only strings, "
+                            "numbers and booleans are supported",
                             name, line, doc.root->keys[i],
                             v->type == PT_JSON_ARRAY ? "array" : "object");
             }
@@ -163,7 +169,8 @@ static pt_status read_record(const char *text, size_t len, size_t *pos, int *lin
     for (;;) {
         if (out->n == out->cap) {
             int nc = out->cap ? out->cap * 2 : 16;
-            if (nc > PT_MAX_FIELDS) return pt_fail(PT_ERR_FORMAT, "%s line %d: too many columns", name, start_line);
+            if (nc > PT_MAX_FIELDS)
+                return pt_fail(PT_ERR_FORMAT, "%s line %d: too many columns", name, start_line);
             pt_buf *ncs = pt_realloc(out->c, (size_t)nc, sizeof(pt_buf));
             if (!ncs) return pt_fail(PT_ERR_NOMEM, "out of memory");
             memset(ncs + out->cap, 0, sizeof(pt_buf) * (size_t)(nc - out->cap));
@@ -277,14 +284,18 @@ pt_status pt_dataset_parse(pt_dataset *d, const char *text, size_t len, const ch
     text += i, len -= i;
     if (!format) {
         size_t k = 0;
-        while (k < len && (text[k] == ' ' || text[k] == '\n' || text[k] == '\r' || text[k] == '\t')) k++;
+        while (k < len && (text[k] == ' ' || text[k] == '\n' || text[k] == '\r' || text[k] == '\t'))
+            k++;
         const char *nl = memchr(text, '\n', len);
         size_t first = nl ? (size_t)(nl - text) : len;
         format = k < len && text[k] == '{' ? "jsonl" : memchr(text, '\t', first) ? "tsv" : "csv";
     }
-    if (!strcmp(format, "jsonl")) s = parse_jsonl(&b, text, len, name);
-    else if (!strcmp(format, "tsv")) s = parse_delimited(&b, text, len, '\t', name);
-    else s = parse_delimited(&b, text, len, ',', name);
+    if (!strcmp(format, "jsonl"))
+        s = parse_jsonl(&b, text, len, name);
+    else if (!strcmp(format, "tsv"))
+        s = parse_delimited(&b, text, len, '\t', name);
+    else
+        s = parse_delimited(&b, text, len, ',', name);
     pt_status s2 = builder_finish(&b);
     if (s == PT_OK) s = s2;
     if (s == PT_OK && d->n == 0) s = pt_fail(PT_ERR_FORMAT, "%s: no examples", name);
@@ -296,14 +307,18 @@ pt_status pt_dataset_load(pt_dataset *d, const char *path) {
     char *text = NULL;
     size_t len = 0;
     pt_status s;
-    if (!strcmp(path, "-")) s = pt_read_file("/dev/stdin", &text, &len);
-    else s = pt_read_file(path, &text, &len);
+    if (!strcmp(path, "-"))
+        s = pt_read_file("/dev/stdin", &text, &len);
+    else
+        s = pt_read_file(path, &text, &len);
     if (s) return s;
     const char *fmt = NULL;
     if (ends_with(path, ".jsonl") || ends_with(path, ".json") || ends_with(path, ".ndjson"))
         fmt = "jsonl";
-    else if (ends_with(path, ".tsv")) fmt = "tsv";
-    else if (ends_with(path, ".csv")) fmt = "csv";
+    else if (ends_with(path, ".tsv"))
+        fmt = "tsv";
+    else if (ends_with(path, ".csv"))
+        fmt = "csv";
     s = pt_dataset_parse(d, text, len, fmt, path);
     free(text);
     return s;

@@ -30,8 +30,8 @@ pt_status pt_plot_svg(const char *path, const pt_trainer *tr, const char *metric
     if (ymax <= 0) ymax = 1;
     double pw = W - ML - MR, ph = H - MT - MB;
 #define X(s) (ML + (s) / xmax * pw)
-#define YL(v) (MT + ph - ((v) - ymin) / (ymax - ymin) * ph)
-#define YR(v) (MT + ph - (v) * ph)
+#define YL(v) (MT + ph - ((v)-ymin) / (ymax - ymin) * ph)
+#define YR(v) (MT + ph - (v)*ph)
     pt_buf_printf(&b,
                   "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
                   "font-family=\"sans-serif\" font-size=\"12\">\n"
@@ -39,12 +39,15 @@ pt_status pt_plot_svg(const char *path, const pt_trainer *tr, const char *metric
                   "<text x=\"%d\" y=\"22\" font-size=\"15\">ptune training: loss and %s</text>\n",
                   W, H, ML, metric_name);
     /* axes and grid */
-    pt_buf_printf(&b, "<rect x=\"%d\" y=\"%d\" width=\"%g\" height=\"%g\" fill=\"none\" "
-                      "stroke=\"#333\"/>\n", ML, MT, pw, ph);
+    pt_buf_printf(&b,
+                  "<rect x=\"%d\" y=\"%d\" width=\"%g\" height=\"%g\" fill=\"none\" "
+                  "stroke=\"#333\"/>\n",
+                  ML, MT, pw, ph);
     double ys = nice_step(ymax - ymin);
     for (double v = 0; v <= ymax + 1e-9; v += ys)
-        pt_buf_printf(&b, "<line x1=\"%d\" x2=\"%g\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>"
-                          "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\" fill=\"#1f77b4\">%g</text>\n",
+        pt_buf_printf(&b,
+                      "<line x1=\"%d\" x2=\"%g\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>"
+                      "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\" fill=\"#1f77b4\">%g</text>\n",
                       ML, ML + pw, YL(v), YL(v), ML - 6, YL(v) + 4, v);
     for (int k = 0; k <= 5; k++)
         pt_buf_printf(&b, "<text x=\"%g\" y=\"%.1f\" fill=\"#d62728\">%.1f</text>\n", ML + pw + 6,
@@ -62,7 +65,8 @@ pt_status pt_plot_svg(const char *path, const pt_trainer *tr, const char *metric
                   ML + pw / 2, H - 12, MT + ph / 2, W - 14, MT + ph / 2, metric_name);
     /* loss curve */
     if (n > 0) {
-        pt_buf_puts(&b, "<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"1.5\" points=\"");
+        pt_buf_puts(&b,
+                    "<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"1.5\" points=\"");
         for (long i = 0; i < n; i++)
             pt_buf_printf(&b, "%.1f,%.1f ", X((double)(i + 1)), YL((double)tr->losses.v[i]));
         pt_buf_puts(&b, "\"/>\n");
@@ -71,7 +75,8 @@ pt_status pt_plot_svg(const char *path, const pt_trainer *tr, const char *metric
     if (tr->ev_step.n > 0) {
         pt_buf_puts(&b, "<polyline fill=\"none\" stroke=\"#d62728\" stroke-width=\"2\" points=\"");
         for (size_t i = 0; i < tr->ev_step.n; i++)
-            pt_buf_printf(&b, "%.1f,%.1f ", X((double)tr->ev_step.v[i]), YR((double)tr->ev_metric.v[i]));
+            pt_buf_printf(&b, "%.1f,%.1f ", X((double)tr->ev_step.v[i]),
+                          YR((double)tr->ev_metric.v[i]));
         pt_buf_puts(&b, "\"/>\n");
         for (size_t i = 0; i < tr->ev_step.n; i++)
             pt_buf_printf(&b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"#d62728\"/>\n",

@@ -12,26 +12,26 @@ typedef struct pt_trainer {
     const pt_model *m;
     const pt_task *t;
     const pt_train_params *p;
-    int S, d, nl;      /* virtual tokens, width, linear-head labels (0: lm head) */
+    int S, d, nl; /* virtual tokens, width, linear-head labels (0: lm head) */
     pt_encoder enc;
     pt_optim opt_enc, opt_head;
-    float *table;      // (S, d) encoder output
-    float *dtable;     // (S, d)
-    float *head;       // (nl*d + nl) linear head: W (nl, d) then b (nl)
-    float *dhead;      // (nl*d + nl)
+    float *table;  // (S, d) encoder output
+    float *dtable; // (S, d)
+    float *head;   // (nl*d + nl) linear head: W (nl, d) then b (nl)
+    float *dhead;  // (nl*d + nl)
     size_t n_head;
     pt_engine eng;
-    long step, total;  /* steps done; steps planned */
-    int spe;           /* steps per epoch */
-    int *perm;         // (n_train) this epoch's order
+    long step, total;    /* steps done; steps planned */
+    int spe;             /* steps per epoch */
+    int *perm;           // (n_train) this epoch's order
     uint64_t *order_tmp; // (2 n_train) scratch for grouping by length
     int perm_epoch;
-    double best;       /* best dev metric (-1: none yet) */
+    double best; /* best dev metric (-1: none yet) */
     long best_step;
     int bad_evals;
-    float *best_table; // (S, d)
-    float *best_head;  // (n_head)
-    pt_fvec losses;    /* training loss of every step */
+    float *best_table;                   // (S, d)
+    float *best_head;                    // (n_head)
+    pt_fvec losses;                      /* training loss of every step */
     pt_fvec ev_step, ev_metric, ev_loss; /* dev evaluations */
 } pt_trainer;
 

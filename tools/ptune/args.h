@@ -13,8 +13,8 @@ typedef struct opt {
 typedef struct args {
     const opt *opts;
     int n_opts;
-    const char **vals;   /* (n_opts) value, "1" for a set flag, NULL if absent */
-    const char *pos[8];  /* positional arguments */
+    const char **vals;  /* (n_opts) value, "1" for a set flag, NULL if absent */
+    const char *pos[8]; /* positional arguments */
     int n_pos;
 } args;
 

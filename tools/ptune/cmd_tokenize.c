@@ -76,7 +76,8 @@ int cmd_tokenize(int argc, char **argv) {
         rc = die("tokenize", "give one TEXT argument (quote it)") + 1;
         goto done;
     }
-    if (a.n_pos == 1 && strcmp(a.pos[0], "-")) pt_buf_puts(&text, a.pos[0]);
+    if (a.n_pos == 1 && strcmp(a.pos[0], "-"))
+        pt_buf_puts(&text, a.pos[0]);
     else if (read_stdin(&text)) {
         die("tokenize", "%s", pt_last_error());
         goto done;
@@ -105,8 +106,10 @@ int cmd_tokenize(int argc, char **argv) {
         if (i) pt_buf_puts(&out, json ? "," : " ");
         if (pieces) {
             const char *p = pt_tok_piece(tok, ids.v[i]);
-            if (json) pt_json_write_string(&out, p, strlen(p));
-            else pt_buf_puts(&out, p);
+            if (json)
+                pt_json_write_string(&out, p, strlen(p));
+            else
+                pt_buf_puts(&out, p);
         } else {
             pt_buf_printf(&out, "%d", ids.v[i]);
         }

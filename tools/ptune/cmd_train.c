@@ -22,13 +22,15 @@ static const opt OPTS[] = {
     {"labels", "L", "value:word pairs for classification, e.g. \"pos:great,neg:terrible\""},
     {"knowledge", NULL, "knowledge probing: the label field is the answer word (P@1)"},
     {"vocab-filter", "FILE", "knowledge probing: P@1 over these words only (one per line)"},
-    {"head", "lm|linear", "lm: score label words with the LM head (default); linear: train a "
-                          "classifier on the answer's hidden state"},
+    {"head", "lm|linear",
+     "lm: score label words with the LM head (default); linear: train a "
+     "classifier on the answer's hidden state"},
     {"label-field", "NAME", "data field holding the label (default label)"},
     {"encoder", "E", "prompt encoder: lstm (default), mlp or embedding"},
     {"hidden", "H", "mlp encoder hidden width (default: the model width)"},
-    {"init", "I", "seed vectors: vocab (random token embeddings), words:\"a b c\", or a prompt "
-                  "FILE (default: normal)"},
+    {"init", "I",
+     "seed vectors: vocab (random token embeddings), words:\"a b c\", or a prompt "
+     "FILE (default: normal)"},
     {"optimizer", "O", "adamw (default), adam (L2 decay) or sgd"},
     {"lr", "X", "learning rate (default 1e-3)"},
     {"weight-decay", "X", "weight decay (default 0.01 for adamw, 0 for adam and sgd)"},
@@ -45,8 +47,9 @@ static const opt OPTS[] = {
     {"eval-every", "N", "evaluate on --dev every N steps (default: once per epoch)"},
     {"patience", "N", "stop after N evaluations without improvement (default: never)"},
     {"max-len", "N", "truncate examples to N tokens (default: the model's limit)"},
-    {"out", "FILE", "prompt file to write (default prompt.safetensors); FILE.ckpt holds the "
-                    "checkpoint"},
+    {"out", "FILE",
+     "prompt file to write (default prompt.safetensors); FILE.ckpt holds the "
+     "checkpoint"},
     {"resume", "FILE.ckpt", "continue an interrupted run from its checkpoint"},
     {"log", "FILE", "metrics log, one JSON line per evaluation"},
     {"plot", "FILE.svg", "training curve: loss and dev metric against step"},
@@ -67,8 +70,10 @@ typedef struct ui {
 
 static void fmt_time(char *b, size_t n, double s) {
     long t = (long)(s + 0.5);
-    if (t >= 3600) snprintf(b, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
-    else snprintf(b, n, "%ld:%02ld", t / 60, t % 60);
+    if (t >= 3600)
+        snprintf(b, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    else
+        snprintf(b, n, "%ld:%02ld", t / 60, t % 60);
 }
 
 static void on_progress(const pt_progress *p, void *user) {
@@ -120,8 +125,10 @@ static int argv_from_ckpt(const char *path, int *argc, char ***argv, pt_json_doc
     const char *js = pt_st_meta(&f, "ptune.ckpt.argv");
     if (!js) {
         pt_st_close(&f);
-        return die("train", "%s: the checkpoint does not record its command line; repeat the "
-                            "original options with --resume", path);
+        return die("train",
+                   "%s: the checkpoint does not record its command line; repeat the "
+                   "original options with --resume",
+                   path);
     }
     int bad = pt_json_parse(doc, js, strlen(js)) || doc->root->type != PT_JSON_ARRAY;
     pt_st_close(&f);
@@ -160,6 +167,12 @@ int cmd_train(int argc, char **argv) {
         argc = sargc;
         argv = sargv;
     }
+    /* from here on a signal is a request to stop cleanly at the next step boundary */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     pt_train_params p;
     pt_train_default_params(&p);
     pt_model *m = NULL;
@@ -172,7 +185,8 @@ int cmd_train(int argc, char **argv) {
     double lr, wd, clip;
     const char *enc = arg_str(&a, "encoder", "lstm"), *optname = arg_str(&a, "optimizer", "adamw");
     const char *init = arg_str(&a, "init", NULL);
-    if (!arg_int(&a, "batch", 8, 1, 4096, &batch) || !arg_int(&a, "epochs", 3, 1, 100000, &epochs) ||
+    if (!arg_int(&a, "batch", 8, 1, 4096, &batch) ||
+        !arg_int(&a, "epochs", 3, 1, 100000, &epochs) ||
         !arg_int(&a, "steps", 0, 0, 100000000, &steps) ||
         !arg_int(&a, "warmup", 0, 0, 100000000, &warmup) ||
         !arg_int(&a, "seed", 42, 0, 0x7fffffffffffffffL, &seed) ||
@@ -194,9 +208,12 @@ int cmd_train(int argc, char **argv) {
         goto out;
     }
     if (init) {
-        if (!strcmp(init, "vocab")) p.init = PT_INIT_VOCAB;
-        else if (!strncmp(init, "words:", 6)) p.init = PT_INIT_WORDS, p.init_arg = init + 6;
-        else p.init = PT_INIT_FILE, p.init_arg = init;
+        if (!strcmp(init, "vocab"))
+            p.init = PT_INIT_VOCAB;
+        else if (!strncmp(init, "words:", 6))
+            p.init = PT_INIT_WORDS, p.init_arg = init + 6;
+        else
+            p.init = PT_INIT_FILE, p.init_arg = init;
     }
     p.batch = (int)batch, p.epochs = (int)epochs, p.steps = steps, p.warmup = warmup;
     p.no_length_groups = arg_flag(&a, "no-length-groups");
@@ -220,7 +237,7 @@ int cmd_train(int argc, char **argv) {
         die("train", "%s", pt_last_error());
         goto out;
     }
-    {   /* an unwritable --out fails now, not after the training */
+    { /* an unwritable --out fails now, not after the training */
         pt_atomic_file af;
         if (pt_atomic_open(&af, p.out)) {
             die("train", "%s", pt_last_error());
@@ -245,20 +262,17 @@ int cmd_train(int argc, char **argv) {
     ui u = {isatty(2), arg_flag(&a, "quiet"), t.kind == PT_TASK_KNOWLEDGE ? "P@1" : "acc"};
     p.progress = on_progress;
     p.user = &u;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
     if (!u.quiet)
-        fprintf(stderr, "ptune train: %s, %d train%s examples, %d virtual tokens, %s encoder, %s head\n",
+        fprintf(stderr,
+                "ptune train: %s, %d train%s examples, %d virtual tokens, %s encoder, %s head\n",
                 pt_family_name(m->cfg.family), etr.n, "", t.tmpl.n_virtual,
                 pt_encoder_kind_name(p.encoder), t.head == PT_HEAD_LM ? "lm" : "linear");
     pt_train_result res;
     pt_status s = pt_train(m, &t, &etr, have_dev ? &edev : NULL, &p, &res);
     if (s == PT_ERR_INTERRUPTED) {
-        fprintf(stderr, "\nptune train: interrupted after step %ld. The checkpoint is %s.ckpt and "
-                        "the best prompt so far is %s.\nResume with: ptune train --resume %s.ckpt\n",
+        fprintf(stderr,
+                "\nptune train: interrupted after step %ld. The checkpoint is %s.ckpt and "
+                "the best prompt so far is %s.\nResume with: ptune train --resume %s.ckpt\n",
                 res.steps, p.out, p.out, p.out);
         rc = 130;
         goto out;

@@ -19,11 +19,16 @@ int load_model(const char *cmd, const args *a, pt_model **m) {
 int task_from_args(const char *cmd, const args *a, const pt_model *m, pt_task *t) {
     const char *tmpl = arg_str(a, "template", NULL);
     const char *head = arg_str(a, "head", "lm");
-    if (!tmpl) return die(cmd, "--template is required, e.g. --template \"[P*3] {sentence} It was [MASK]\"");
+    if (!tmpl)
+        return die(cmd,
+                   "--template is required, e.g. --template \"[P*3] {sentence} It was [MASK]\"");
     pt_head_kind hk;
-    if (!strcmp(head, "lm")) hk = PT_HEAD_LM;
-    else if (!strcmp(head, "linear")) hk = PT_HEAD_LINEAR;
-    else return die(cmd, "--head must be lm or linear, not \"%s\"", head);
+    if (!strcmp(head, "lm"))
+        hk = PT_HEAD_LM;
+    else if (!strcmp(head, "linear"))
+        hk = PT_HEAD_LINEAR;
+    else
+        return die(cmd, "--head must be lm or linear, not \"%s\"", head);
     int know = arg_flag(a, "knowledge");
     const char *labels = arg_str(a, "labels", NULL);
     if (know && labels) return die(cmd, "--labels and --knowledge exclude each other");
@@ -59,8 +64,9 @@ int load_examples(const char *cmd, const char *path, const pt_task *t, const pt_
         return die(cmd, "%s", pt_last_error());
     }
     if (ex->truncated)
-        fprintf(stderr, "ptune %s: warning: %d of %d examples in %s were too long; their "
-                        "longest field was truncated to fit %d positions\n",
+        fprintf(stderr,
+                "ptune %s: warning: %d of %d examples in %s were too long; their "
+                "longest field was truncated to fit %d positions\n",
                 cmd, ex->truncated, ex->n, path, max_len > 0 ? max_len : m->cfg.max_pos);
     return 0;
 }
