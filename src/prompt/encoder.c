@@ -20,28 +20,41 @@
 
 #include "core/error.h"
 #include "core/mem.h"
-#include "kernels/kernels.h"
 
 /* ------------------------------------------------------------------------ */
-/* the products go through the kernels' matmul seam (fast engines, threads) */
+/* temporary naive kernels until src/kernels lands (same signatures) */
 
 static void mm_forward(float *out, const float *inp, const float *W, const float *bias, int N,
                        int C, int OC) {
-    pt_matmul_forward(out, inp, W, bias, N, C, OC);
+    for (int n = 0; n < N; n++)
+        for (int o = 0; o < OC; o++) {
+            float s = bias ? bias[o] : 0.0f;
+            for (int c = 0; c < C; c++) s += inp[(size_t)n * C + c] * W[(size_t)o * C + c];
+            out[(size_t)n * OC + o] = s;
+        }
 }
 static void mm_backward_input(float *dinp, const float *dout, const float *W, int N, int C,
                               int OC) {
-    pt_matmul_backward_input(dinp, dout, W, N, C, OC);
+    for (int n = 0; n < N; n++)
+        for (int o = 0; o < OC; o++) {
+            float g = dout[(size_t)n * OC + o];
+            for (int c = 0; c < C; c++) dinp[(size_t)n * C + c] += g * W[(size_t)o * C + c];
+        }
 }
 static void mm_backward_weight(float *dW, float *dbias, const float *dout, const float *inp, int N,
                                int C, int OC) {
-    pt_matmul_backward_weight(dW, dbias, dout, inp, N, C, OC);
+    for (int n = 0; n < N; n++)
+        for (int o = 0; o < OC; o++) {
+            float g = dout[(size_t)n * OC + o];
+            for (int c = 0; c < C; c++) dW[(size_t)o * C + c] += g * inp[(size_t)n * C + c];
+            if (dbias) dbias[o] += g;
+        }
 }
 static void relu_forward(float *out, const float *inp, size_t n) {
-    pt_relu_forward(out, inp, n);
+    for (size_t i = 0; i < n; i++) out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;
 }
 static void relu_backward(float *dinp, const float *dout, const float *out, size_t n) {
-    pt_relu_backward(dinp, dout, out, n);
+    for (size_t i = 0; i < n; i++) dinp[i] += out[i] > 0.0f ? dout[i] : 0.0f;
 }
 
 /* ------------------------------------------------------------------------ */
