@@ -68,4 +68,8 @@ for fam in $FAMILIES; do
     done
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+# the peak again: a busy moment only lowers it, so keep the higher measurement
+OMP_NUM_THREADS=$THREADS $PEAK > $T/peak2.json
+$PYTHON -c "import json; a, b = (json.load(open('$T/' + f)) for f in ('peak.json', 'peak2.json')); json.dump(max(a, b, key=lambda d: d['peak_gflops']), open('$T/peak.json', 'w'))"
+echo "fp32 FMA peak, best of before and after: $(cat $T/peak.json)"
 $PYTHON bench/report.py $T "$FAMILIES" $best_ct
