@@ -41,8 +41,8 @@ static void run_once(const pt_model *m) {
     int finite = 1, nonzero = 0;
     for (int i = 0; i < 2 * C; i++) finite &= isfinite(h[i]) != 0;
     for (int i = 0; i < B * T * C; i++) finite &= isfinite(dx[i]) != 0, nonzero |= dx[i] != 0;
-    CHECK(finite && nonzero, "%s: finite %d, nonzero gradient %d",
-          pt_family_name(m->cfg.family), finite, nonzero);
+    CHECK(finite && nonzero, "%s: finite %d, nonzero gradient %d", pt_family_name(m->cfg.family),
+          finite, nonzero);
     m->ops->run_free(run);
     pt_afree(x);
     pt_afree(dx);
@@ -63,8 +63,7 @@ int main(void) {
         double s1 = 0, s2 = 0;
         for (size_t i = 0; i < n; i++) s1 += m->wte[i], s2 += (double)m->wte[i] * m->wte[i];
         double mean = s1 / n, sd = sqrt(s2 / n - mean * mean);
-        printf("  %-6s wte mean %.2e std %.5f (want 0, 0.02)\n", pt_family_name(fams[f]), mean,
-               sd);
+        printf("  %-6s wte mean %.2e std %.5f (want 0, 0.02)\n", pt_family_name(fams[f]), mean, sd);
         CHECK(fabs(mean) < 2.6e-4 && fabs(sd - 0.02) < 2e-4, "wte statistics");
         run_once(m);
         /* same seed, one thread: same weights; another seed: different */
