@@ -9,10 +9,7 @@ M=tests/fixtures/gpt2/tiny
 D=tests/fixtures/learn
 T=$(mktemp -d /tmp/ptune_cli.XXXXXX)
 trap 'rm -rf "$T"' EXIT
-fail=0
-ok() { printf '  ok   %s\n' "$1"; }
-bad() { printf '  FAIL %s\n' "$1"; fail=1; }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+. tests/cli_lib.sh
 TMPL='[P*4] {sentence} [P*2] It is a [MASK]'
 LABELS='animal:animal,fruit:fruit'
 
@@ -102,13 +99,6 @@ check "metrics log: one JSON line per evaluation" '[ $(wc -l < $T/log.jsonl) -eq
 check "training curve SVG" 'grep -q "<polyline" $T/curve.svg'
 
 # --- bad input: one clear error line, non-zero exit ------------------------------
-expect_err() { # name, expected text, command...
-    name=$1 want=$2
-    shift 2
-    "$@" > $T/o.txt 2> $T/e.txt
-    rc=$?
-    if [ $rc -ne 0 ] && grep -q "$want" $T/e.txt; then ok "$name: $(head -1 $T/e.txt)"; else bad "$name (rc $rc): $(cat $T/e.txt)"; fi
-}
 tr_args="--model $M --train $D/train.jsonl --labels $LABELS --out $T/x.safetensors --steps 1"
 expect_err "unknown field" "{nosuch}" $PT train $tr_args --template "[P] {nosuch} [MASK]"
 expect_err "no [MASK]" "no \[MASK\]" $PT train $tr_args --template "[P] {sentence}"
@@ -130,6 +120,11 @@ mkdir -p $T/other && cp $M/config.json $M/vocab.json $M/merges.txt $M/model.safe
 hlen=$(od -An -t u8 -N8 $M/model.safetensors | tr -d ' ')
 printf '\177' | dd of=$T/other/model.safetensors bs=1 seek=$((8 + hlen + 3)) conv=notrunc 2>/dev/null
 expect_err "prompt for another model" "another model" $PT eval --model $T/other --prompt $T/lstm.safetensors --data $D/dev.jsonl
+# a model directory without tokenizer files
+mkdir -p $T/notok && cp $M/config.json $M/model.safetensors $T/notok/
+expect_err "tokenize without a tokenizer" "no tokenizer found" $PT tokenize --model $T/notok "hi"
+expect_err "train without a tokenizer" "no tokenizer" $PT train --model $T/notok --train $D/train.jsonl --template "$TMPL" --labels $LABELS --out $T/x.safetensors
+expect_err "truncated weights file" "model.safetensors" sh -c "mkdir -p $T/trunc && cp $M/* $T/trunc/ && head -c 50000 $M/model.safetensors > $T/trunc/model.safetensors && $PT info $T/trunc"
 
 # --- the C API example ------------------------------------------------------------
 EX=${BUILD:-build}/examples/classify

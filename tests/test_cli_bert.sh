@@ -8,10 +8,7 @@ M=tests/fixtures/bert/tiny
 D=tests/fixtures/learn
 T=$(mktemp -d /tmp/ptune_bert.XXXXXX)
 trap 'rm -rf "$T"' EXIT
-fail=0
-ok() { printf '  ok   %s\n' "$1"; }
-bad() { printf '  FAIL %s\n' "$1"; fail=1; }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+. tests/cli_lib.sh
 TMPL='[P*2] {sentence} [P] [MASK] [P*2] .'
 LABELS='animal:yes,thing:no'
 # token ids straight from vocab.txt (line number - 1), not from the tokenizer
@@ -42,13 +39,6 @@ for setting in lstm:0.01:60:lm mlp:0.1:30:lm embedding:0.1:30:lm lstm:0.03:30:li
 done
 
 # --- errors ----------------------------------------------------------------------
-expect_err() {
-    name=$1 want=$2
-    shift 2
-    "$@" > $T/o.txt 2> $T/e.txt
-    rc=$?
-    if [ $rc -ne 0 ] && grep -q "$want" $T/e.txt; then ok "$name: $(head -1 $T/e.txt)"; else bad "$name (rc $rc): $(cat $T/e.txt)"; fi
-}
 expect_err "template without [MASK]" "no \[MASK\]" $PT render --model $M --template "[P] {sentence}" --labels "$LABELS" --data $T/one.jsonl
 mkdir -p $T/nomask && cp $M/config.json $M/model.safetensors $T/nomask/
 sed 's/^\[MASK\]$/[MASKX]/' $M/vocab.txt > $T/nomask/vocab.txt

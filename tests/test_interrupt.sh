@@ -9,9 +9,7 @@ M=tests/fixtures/gpt2/tiny
 D=tests/fixtures/learn
 T=$(mktemp -d /tmp/ptune_int.XXXXXX)
 trap 'rm -rf "$T"' EXIT
-fail=0
-ok() { printf '  ok   %s\n' "$1"; }
-bad() { printf '  FAIL %s\n' "$1"; fail=1; }
+. tests/cli_lib.sh
 # --eval-every 1: a checkpoint and a prompt file are written after every step,
 # so the signals often land during a write
 run() {

@@ -377,7 +377,9 @@ static void check_stories(void) {
     /* right padding: the short row alone (B=1, T=len0) == inside the padded batch */
     story_nll(m, run, x1, &len[0], 1, len[0], 0, ids[0].v, h, lg1, NULL, 0);
     double nll0 = story_nll(m, run, x, len, SB, T2, 0, ids[0].v, h, lg, dlg, 1);
-    t_close("stories260K padded row vs alone", lg, lg1, (size_t)(len[0] - 1) * SV, 1e-5, 1e-5);
+    /* equal up to float rounding: a BLAS engine may block a 1-row and a batched
+     * product differently (OpenBLAS: 1.2e-5 here; the builtin engine: 0) */
+    t_close("stories260K padded row vs alone", lg, lg1, (size_t)(len[0] - 1) * SV, 1e-4, 5e-5);
 
     /* directional finite difference of the short row's NLL: <dx, u> vs FD along u */
     m->ops->head_backward(m, run, dh, dlg, h, len[0] - 1, NULL, SV);

@@ -38,7 +38,8 @@ void pt_attention_forward(float *out, float *att, const float *q, const float *k
                           int NKV, int HS, int causal, float scale) {
     // out (B, T, NH*HS), att (B, NH, T, T), q (B, T, q_stride), k, v (B, T, kv_stride)
     int group = NH / NKV; // query heads per kv head
-#pragma omp parallel for collapse(2) schedule(static) if ((double)B * NH * T * T * HS >= PT_PAR_FLOPS)
+#pragma omp parallel for collapse(2)                                                               \
+    schedule(static) if ((double)B * NH * T * T * HS >= PT_PAR_FLOPS)
     for (int b = 0; b < B; b++) {
         for (int h = 0; h < NH; h++) {
             int L = valid_len(len, b, T);
@@ -88,7 +89,8 @@ void pt_attention_backward(float *dq, float *dk, float *dv, const float *dout, c
     // sum_l p_l dp_l is a first pass over the row, so no scratch buffer is needed.
     // One task per (b, kv head) owns every write to its dk, dv and its query heads' dq.
     int group = NH / NKV;
-#pragma omp parallel for collapse(2) schedule(static) if ((double)B * NH * T * T * HS >= PT_PAR_FLOPS)
+#pragma omp parallel for collapse(2)                                                               \
+    schedule(static) if ((double)B * NH * T * T * HS >= PT_PAR_FLOPS)
     for (int b = 0; b < B; b++) {
         for (int kvh = 0; kvh < NKV; kvh++) {
             int L = valid_len(len, b, T);
@@ -117,6 +119,36 @@ void pt_attention_backward(float *dq, float *dk, float *dv, const float *dout, c
                     }
                 }
             }
+        }
+    }
+}
+
+void pt_attention_decode(float *out, const float *q, const float *k, const float *v, int q_stride,
+                         int kv_stride, int n, int pos0, int NH, int NKV, int HS, float scale) {
+    // out (n, NH*HS), q (n, q_stride), k, v (pos0 + n, kv_stride)
+    // Two passes over the visible keys, no scratch: the maximum score, then
+    // o = sum_j exp(s_j - max) v_j / sum_j exp(s_j - max).
+    int group = NH / NKV;
+#pragma omp parallel for collapse(2) schedule(static) if ((double)n * NH * (pos0 + n) * HS >= PT_PAR_FLOPS)
+    for (int i = 0; i < n; i++) {
+        for (int h = 0; h < NH; h++) {
+            int kvh = h / group, nk = pos0 + i + 1;
+            const float *qi = q + (size_t)i * q_stride + h * HS; // (HS)
+            float *o = out + ((size_t)i * NH + h) * HS;          // (HS)
+            float mx = -INFINITY;
+            for (int j = 0; j < nk; j++) {
+                float s = scale * dot(qi, k + (size_t)j * kv_stride + kvh * HS, HS);
+                mx = s > mx ? s : mx;
+            }
+            for (int c = 0; c < HS; c++) o[c] = 0.0f;
+            float sum = 0.0f;
+            for (int j = 0; j < nk; j++) {
+                float e = expf(scale * dot(qi, k + (size_t)j * kv_stride + kvh * HS, HS) - mx);
+                sum += e;
+                axpy(o, e, v + (size_t)j * kv_stride + kvh * HS, HS);
+            }
+            float inv = 1.0f / sum;
+            for (int c = 0; c < HS; c++) o[c] *= inv;
         }
     }
 }

@@ -14,6 +14,7 @@
 #define PT_KERNELS_KERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Work (in multiply-adds) below which a kernel stays on one thread: starting a
  * parallel region costs microseconds, and on a busy machine much more. */
@@ -26,6 +27,17 @@ void pt_matmul_forward(float *out, const float *inp, const float *W, const float
                        int C, int OC);
 /* dinp (N, C) += dout (N, OC) . W; W (OC, C). */
 void pt_matmul_backward_input(float *dinp, const float *dout, const float *W, int N, int C, int OC);
+/* The same with W in bf16 (uint16_t: the upper half of a float32, see
+ * kernels/gemm.h): half the memory, float32 inputs, outputs and accumulation. */
+void pt_matmul_forward_bf16(float *out, const float *inp, const uint16_t *W, const float *bias,
+                            int N, int C, int OC);
+void pt_matmul_backward_input_bf16(float *dinp, const float *dout, const uint16_t *W, int N, int C,
+                                   int OC);
+/* The builtin engine whatever the build chose (tests compare engines). */
+void pt_matmul_forward_builtin(float *out, const float *inp, const float *W, const float *bias,
+                               int N, int C, int OC);
+void pt_matmul_backward_input_builtin(float *dinp, const float *dout, const float *W, int N, int C,
+                                      int OC);
 /* Naive references (plain triple loops, double accumulation) for the tests. */
 void pt_matmul_forward_ref(float *out, const float *inp, const float *W, const float *bias, int N,
                            int C, int OC);
@@ -84,12 +96,22 @@ void pt_attention_backward(float *dq, float *dk, float *dv, const float *dout, c
                            int kv_stride, const int *len, int B, int T, int NH, int NKV, int HS,
                            float scale);
 
+/* Incremental (KV-cache) attention for n new rows of one sequence at positions
+ * pos0 .. pos0+n-1. q (n, q_stride): the new rows' queries; k, v (pos0+n,
+ * kv_stride): every cached key/value row including the new ones. Row i sees
+ * keys 0 .. pos0+i (causal). out (n, NH*HS). Grouped heads as above. */
+void pt_attention_decode(float *out, const float *q, const float *k, const float *v, int q_stride,
+                         int kv_stride, int n, int pos0, int NH, int NKV, int HS, float scale);
+
 /* ---- rotary position embedding (Hugging Face "rotate_half" layout) ----
  * x row (b, t) at x + (b*T + t)*stride holds NHX heads of HS floats; the pair
  * (i, i + HS/2) of each head is rotated by angle pos * theta^(-2i/HS), pos = t.
  * In place. backward applies the inverse rotation to the gradient, in place. */
 void pt_rope_forward(float *x, int stride, int B, int T, int NHX, int HS, float theta);
 void pt_rope_backward(float *dx, int stride, int B, int T, int NHX, int HS, float theta);
+/* Incremental decoding: n rows of one sequence, row i of x (at x + i*stride) at
+ * position pos0 + i (pt_rope_forward with B = 1 is pos0 = 0). In place. */
+void pt_rope_forward_at(float *x, int stride, int n, int NHX, int HS, float theta, int pos0);
 
 /* ---- softmax and cross-entropy ---- */
 

@@ -10,28 +10,32 @@
 
 #include "kernels/kernels.h"
 
-/* Rotates every pair of every head of every row by +angle (dir = 1) or -angle (dir = -1). */
+/* Rotates every pair of every head of one row by +angle (dir = 1) or -angle
+ * (dir = -1), angle = pos * inv_freq[i]. */
+static void rope_rotate_row(float *row, int NHX, int HS, float theta, int pos, float dir) {
+    // row (NHX * HS)
+    int half = HS / 2;
+    for (int i = 0; i < half; i++) {
+        float inv_freq = 1.0f / powf(theta, (float)(2 * i) / (float)HS);
+        float ang = (float)pos * inv_freq;
+        float c = cosf(ang), s = dir * sinf(ang);
+        for (int h = 0; h < NHX; h++) {
+            float *p = row + h * HS;
+            float x1 = p[i], x2 = p[i + half];
+            p[i] = x1 * c - x2 * s;
+            p[i + half] = x2 * c + x1 * s;
+        }
+    }
+}
+
+/* Every row (b, t) of x at position t. */
 static void rope_rotate(float *x, int stride, int B, int T, int NHX, int HS, float theta,
                         float dir) {
     // x (B, T, stride), each row holding NHX heads of HS floats
-    int half = HS / 2;
 #pragma omp parallel for collapse(2) schedule(static) if (B * T > 8)
-    for (int b = 0; b < B; b++) {
-        for (int t = 0; t < T; t++) {
-            float *row = x + ((size_t)b * T + t) * stride; // (NHX * HS)
-            for (int i = 0; i < half; i++) {
-                float inv_freq = 1.0f / powf(theta, (float)(2 * i) / (float)HS);
-                float ang = (float)t * inv_freq;
-                float c = cosf(ang), s = dir * sinf(ang);
-                for (int h = 0; h < NHX; h++) {
-                    float *p = row + h * HS;
-                    float x1 = p[i], x2 = p[i + half];
-                    p[i] = x1 * c - x2 * s;
-                    p[i + half] = x2 * c + x1 * s;
-                }
-            }
-        }
-    }
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++)
+            rope_rotate_row(x + ((size_t)b * T + t) * stride, NHX, HS, theta, t, dir);
 }
 
 void pt_rope_forward(float *x, int stride, int B, int T, int NHX, int HS, float theta) {
@@ -41,4 +45,10 @@ void pt_rope_forward(float *x, int stride, int B, int T, int NHX, int HS, float 
 void pt_rope_backward(float *dx, int stride, int B, int T, int NHX, int HS, float theta) {
     // the rotation is orthogonal: its transpose (the gradient map) is the rotation by -angle
     rope_rotate(dx, stride, B, T, NHX, HS, theta, -1.0f);
+}
+
+void pt_rope_forward_at(float *x, int stride, int n, int NHX, int HS, float theta, int pos0) {
+    // x (n, stride): row i at position pos0 + i
+    for (int i = 0; i < n; i++)
+        rope_rotate_row(x + (size_t)i * stride, NHX, HS, theta, pos0 + i, 1.0f);
 }

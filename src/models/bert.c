@@ -26,6 +26,7 @@
 #include "core/error.h"
 #include "core/mem.h"
 #include "kernels/kernels.h"
+#include "models/model_util.h"
 #include "models/bert_impl.h"
 
 typedef struct bert_run {
@@ -205,15 +206,15 @@ static pt_status bert_forward(const pt_model *m, void *run, const float *x, cons
         float *f = r->f + sl * N * F;              // (N, F)
         float *r2 = r->r2 + sl * N * C;            // (N, C)
         float *r2s = r->r2_stats + sl * 2 * N;     // (2, N)
-        pt_matmul_forward(qkv, r->cur, y->wqkv, y->bqkv, (int)N, C, 3 * C);
+        pt_mu_matmul_forward(m, qkv, r->cur, y->wqkv, y->bqkv, (int)N, C, 3 * C);
         pt_attention_forward(r->atty, att, qkv, qkv + C, qkv + 2 * C, 3 * C, 3 * C, len, B, T, NH,
                              NH, HS, 0, scale);
-        pt_matmul_forward(r1, r->atty, y->wo, y->bo, (int)N, C, C);
+        pt_mu_matmul_forward(m, r1, r->atty, y->wo, y->bo, (int)N, C, C);
         pt_add_inplace(r1, r->cur, N * C);
         pt_layernorm_forward(r->a, r1s, r1s + N, r1, y->ln1w, y->ln1b, (int)N, C, c->norm_eps);
-        pt_matmul_forward(f, r->a, y->w1, y->b1, (int)N, C, F);
+        pt_mu_matmul_forward(m, f, r->a, y->w1, y->b1, (int)N, C, F);
         gelu_fwd(w->act, r->g, f, N * F);
-        pt_matmul_forward(r2, r->g, y->w2, y->b2, (int)N, F, C);
+        pt_mu_matmul_forward(m, r2, r->g, y->w2, y->b2, (int)N, F, C);
         pt_add_inplace(r2, r->a, N * C);
         pt_layernorm_forward(r->cur, r2s, r2s + N, r2, y->ln2w, y->ln2b, (int)N, C, c->norm_eps);
     }
@@ -256,21 +257,21 @@ static pt_status bert_backward(const pt_model *m, void *run, const float *dh, fl
         /* da = dr (residual) + W1^T gelu'(f) W2^T dr */
         memcpy(r->da, r->dr, sizeof(float) * N * C);
         memset(r->dg, 0, sizeof(float) * N * F);
-        pt_matmul_backward_input(r->dg, r->dr, y->w2, (int)N, F, C);
+        pt_mu_matmul_backward_input(m, r->dg, r->dr, y->w2, (int)N, F, C);
         memset(r->df, 0, sizeof(float) * N * F);
         gelu_bwd(w->act, r->df, r->dg, f, N * F);
-        pt_matmul_backward_input(r->da, r->df, y->w1, (int)N, C, F);
+        pt_mu_matmul_backward_input(m, r->da, r->df, y->w1, (int)N, C, F);
         /* dr = d r1 through LN_1 */
         memset(r->dr, 0, sizeof(float) * N * C);
         pt_layernorm_backward(r->dr, r->da, r1, y->ln1w, r1s, r1s + N, (int)N, C);
         /* d(layer input) = dr (residual) + attention path */
         memcpy(r->dcur, r->dr, sizeof(float) * N * C);
         memset(r->datty, 0, sizeof(float) * N * C);
-        pt_matmul_backward_input(r->datty, r->dr, y->wo, (int)N, C, C);
+        pt_mu_matmul_backward_input(m, r->datty, r->dr, y->wo, (int)N, C, C);
         memset(r->dqkv, 0, sizeof(float) * N * 3 * C);
         pt_attention_backward(r->dqkv, r->dqkv + C, r->dqkv + 2 * C, r->datty, att, qkv, qkv + C,
                               qkv + 2 * C, 3 * C, 3 * C, r->len, B, T, NH, NH, HS, scale);
-        pt_matmul_backward_input(r->dcur, r->dqkv, y->wqkv, (int)N, C, 3 * C);
+        pt_mu_matmul_backward_input(m, r->dcur, r->dqkv, y->wqkv, (int)N, C, 3 * C);
     }
     /* through LN_e; d(x) = d(emb) */
     memset(dx, 0, sizeof(float) * N * C);
@@ -352,6 +353,20 @@ static void bert_head_backward(const pt_model *m, void *run, float *dh, const fl
     }
 }
 
+/* pt_model_set_precision: the four block matrices of every layer to bf16 */
+static pt_status bert_to_bf16(pt_model *m) {
+    pt_bert *w = m->impl;
+    size_t C = (size_t)m->cfg.dim, F = (size_t)m->cfg.ffn_dim;
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        pt_bert_layer *y = &w->layers[l];
+        pt_status s;
+        if ((s = pt_mu_to_bf16(&y->wqkv, 3 * C * C)) || (s = pt_mu_to_bf16(&y->wo, C * C)) ||
+            (s = pt_mu_to_bf16(&y->w1, F * C)) || (s = pt_mu_to_bf16(&y->w2, C * F)))
+            return s;
+    }
+    return PT_OK;
+}
+
 const pt_model_ops pt_bert_ops = {
     .run_new = bert_run_new,
     .run_free = bert_run_free,
@@ -360,4 +375,5 @@ const pt_model_ops pt_bert_ops = {
     .head_forward = bert_head_forward,
     .head_backward = bert_head_backward,
     .free_impl = pt_bert_free_impl,
+    .to_bf16 = bert_to_bf16,
 };

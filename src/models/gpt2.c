@@ -13,29 +13,10 @@
 #include "core/error.h"
 #include "core/mem.h"
 #include "kernels/kernels.h"
+#include "models/gpt2_impl.h"
 #include "models/model.h"
 #include "models/model_random.h"
 #include "models/model_util.h"
-
-typedef struct gpt2_layer {
-    float *ln1w, *ln1b; // (C)
-    float *qkvw;        // (3C, C)  transposed from Conv1D's (C, 3C)
-    float *qkvb;        // (3C)
-    float *projw;       // (C, C)
-    float *projb;       // (C)
-    float *ln2w, *ln2b; // (C)
-    float *fcw;         // (4C, C)
-    float *fcb;         // (4C)
-    float *fcprojw;     // (C, 4C)
-    float *fcprojb;     // (C)
-} gpt2_layer;
-
-typedef struct gpt2_weights {
-    float *wte;        // (V, C)
-    float *wpe;        // (maxT, C)
-    gpt2_layer *layers; // (L)
-    float *lnfw, *lnfb; // (C)
-} gpt2_weights;
 
 /* Activations of one layer kept for the backward pass. */
 typedef struct gpt2_layer_acts {
@@ -201,15 +182,15 @@ static pt_status gpt2_forward(const pt_model *m, void *run, const float *x, cons
         /* without backward every layer reuses slot 0 (its x is read before overwritten) */
         carve_layer(&a, r->saved + (need_backward ? lf * l : 0), B, T, C, NH);
         pt_layernorm_forward(r->ln, a.mean1, a.rstd1, a.x, lw->ln1w, lw->ln1b, (int)BT, C, eps);
-        pt_matmul_forward(a.qkv, r->ln, lw->qkvw, lw->qkvb, (int)BT, C, 3 * C);
+        pt_mu_matmul_forward(m, a.qkv, r->ln, lw->qkvw, lw->qkvb, (int)BT, C, 3 * C);
         pt_attention_forward(r->atty, a.att, a.qkv, a.qkv + C, a.qkv + 2 * C, 3 * C, 3 * C, len,
                              B, T, NH, NH, HS, 1, scale);
-        pt_matmul_forward(r->tmp, r->atty, lw->projw, lw->projb, (int)BT, C, C);
+        pt_mu_matmul_forward(m, r->tmp, r->atty, lw->projw, lw->projb, (int)BT, C, C);
         residual_add(a.r2, a.x, r->tmp, BT * C);
         pt_layernorm_forward(r->ln, a.mean2, a.rstd2, a.r2, lw->ln2w, lw->ln2b, (int)BT, C, eps);
-        pt_matmul_forward(a.fch, r->ln, lw->fcw, lw->fcb, (int)BT, C, 4 * C);
+        pt_mu_matmul_forward(m, a.fch, r->ln, lw->fcw, lw->fcb, (int)BT, C, 4 * C);
         pt_gelu_tanh_forward(r->fcg, a.fch, BT * 4 * C);
-        pt_matmul_forward(r->tmp, r->fcg, lw->fcprojw, lw->fcprojb, (int)BT, 4 * C, C);
+        pt_mu_matmul_forward(m, r->tmp, r->fcg, lw->fcprojw, lw->fcprojb, (int)BT, 4 * C, C);
         float *next = r->resid_final;
         if (l + 1 < L) {
             gpt2_layer_acts an;
@@ -248,24 +229,24 @@ static pt_status gpt2_backward(const pt_model *m, void *run, const float *dh, fl
         /* MLP branch: x' = r2 + fcproj(gelu(fc(ln2(r2)))) */
         float *dfcg = r->dbig; // (B, T, 4C)
         memset(dfcg, 0, sizeof(float) * BT * 4 * C);
-        pt_matmul_backward_input(dfcg, dres, lw->fcprojw, (int)BT, 4 * C, C);
+        pt_mu_matmul_backward_input(m, dfcg, dres, lw->fcprojw, (int)BT, 4 * C, C);
         float *dfch = r->fcg; // reuse (B, T, 4C) scratch
         memset(dfch, 0, sizeof(float) * BT * 4 * C);
         pt_gelu_tanh_backward(dfch, dfcg, a.fch, BT * 4 * C);
         float *dln = r->dsmall; // (B, T, C)
         memset(dln, 0, sizeof(float) * BT * C);
-        pt_matmul_backward_input(dln, dfch, lw->fcw, (int)BT, C, 4 * C);
+        pt_mu_matmul_backward_input(m, dln, dfch, lw->fcw, (int)BT, C, 4 * C);
         pt_layernorm_backward(dres, dln, a.r2, lw->ln2w, a.mean2, a.rstd2, (int)BT, C);
         /* attention branch: r2 = x + proj(attn(qkv(ln1(x)))) */
         float *datty = r->atty;
         memset(datty, 0, sizeof(float) * BT * C);
-        pt_matmul_backward_input(datty, dres, lw->projw, (int)BT, C, C);
+        pt_mu_matmul_backward_input(m, datty, dres, lw->projw, (int)BT, C, C);
         float *dqkv = r->dbig; // (B, T, 3C)
         memset(dqkv, 0, sizeof(float) * BT * 3 * C);
         pt_attention_backward(dqkv, dqkv + C, dqkv + 2 * C, datty, a.att, a.qkv, a.qkv + C,
                               a.qkv + 2 * C, 3 * C, 3 * C, r->len, B, T, NH, NH, HS, scale);
         memset(dln, 0, sizeof(float) * BT * C);
-        pt_matmul_backward_input(dln, dqkv, lw->qkvw, (int)BT, C, 3 * C);
+        pt_mu_matmul_backward_input(m, dln, dqkv, lw->qkvw, (int)BT, C, 3 * C);
         pt_layernorm_backward(dres, dln, a.x, lw->ln1w, a.mean1, a.rstd1, (int)BT, C);
     }
     memcpy(dx, dres, sizeof(float) * BT * C);
@@ -326,6 +307,20 @@ static void gpt2_free_impl(pt_model *m) {
     m->impl = NULL;
 }
 
+/* pt_model_set_precision: the four block matrices of every layer to bf16 */
+static pt_status gpt2_to_bf16(pt_model *m) {
+    gpt2_weights *w = m->impl;
+    size_t C = (size_t)m->cfg.dim;
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        gpt2_layer *x = &w->layers[l];
+        pt_status s;
+        if ((s = pt_mu_to_bf16(&x->qkvw, 3 * C * C)) || (s = pt_mu_to_bf16(&x->projw, C * C)) ||
+            (s = pt_mu_to_bf16(&x->fcw, 4 * C * C)) || (s = pt_mu_to_bf16(&x->fcprojw, 4 * C * C)))
+            return s;
+    }
+    return PT_OK;
+}
+
 static const pt_model_ops GPT2_OPS = {
     .run_new = gpt2_run_new,
     .run_free = gpt2_run_free,
@@ -334,6 +329,11 @@ static const pt_model_ops GPT2_OPS = {
     .head_forward = gpt2_head_forward,
     .head_backward = gpt2_head_backward,
     .free_impl = gpt2_free_impl,
+    .cache_new = pt_gpt2_cache_new,
+    .cache_free = pt_gpt2_cache_free,
+    .decode = pt_gpt2_decode,
+    .cache_reset = pt_gpt2_cache_reset,
+    .to_bf16 = gpt2_to_bf16,
 };
 
 /* Load a Conv1D weight stored (in, out) and return it transposed to (out, in). */
@@ -381,6 +381,11 @@ static pt_status read_config(const char *dir, pt_model_config *c) {
     if (pt_json_get(j, "layer_norm_epsilon") &&
         (s = pt_mu_cfg_float(j, path, "layer_norm_epsilon", &c->norm_eps)))
         goto done;
+    if (!(c->norm_eps > 0 && c->norm_eps < 1)) {
+        s = pt_fail(PT_ERR_FORMAT, "%s: layer_norm_epsilon %g out of range (0, 1)", path,
+                    (double)c->norm_eps);
+        goto done;
+    }
     const char *act = "gelu_new";
     pt_json_get_str(j, "activation_function", &act);
     if (strcmp(act, "gelu_new") && strcmp(act, "gelu_pytorch_tanh")) {
@@ -390,7 +395,8 @@ static pt_status read_config(const char *dir, pt_model_config *c) {
         goto done;
     }
     if (c->dim < 1 || c->n_layers < 1 || c->n_heads < 1 || c->vocab_size < 1 || c->max_pos < 1 ||
-        c->dim % c->n_heads || c->dim > 65536 || c->n_layers > 1024 || c->max_pos > 1 << 20) {
+        c->dim % c->n_heads || c->dim > 65536 || c->n_layers > 1024 || c->max_pos > 1 << 20 ||
+        c->vocab_size > 1 << 24) {
         s = pt_fail(PT_ERR_FORMAT,
                     "%s: implausible dimensions (n_embd %d, n_layer %d, n_head %d, vocab_size %d, "
                     "n_positions %d; n_embd must be a multiple of n_head)",

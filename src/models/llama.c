@@ -17,6 +17,7 @@
 #include "core/error.h"
 #include "core/mem.h"
 #include "kernels/kernels.h"
+#include "models/model_util.h"
 #include "models/llama_impl.h"
 
 /* Activations for batches up to Bmax x Tmax, one allocation carved into
@@ -177,21 +178,21 @@ static pt_status llama_forward(const pt_model *m, void *run, const float *x, con
         float *h_next = l + 1 < L ? r->layers[l + 1].h_in : r->h_fin; // (N, C)
         /* attention */
         pt_rmsnorm_forward(r->n, a->rstd1, a->h_in, lw->attn_norm, N, C, c->norm_eps);
-        pt_matmul_forward(a->q, r->n, lw->wq, NULL, N, C, C);
-        pt_matmul_forward(a->k, r->n, lw->wk, NULL, N, C, KVC);
-        pt_matmul_forward(a->v, r->n, lw->wv, NULL, N, C, KVC);
+        pt_mu_matmul_forward(m, a->q, r->n, lw->wq, NULL, N, C, C);
+        pt_mu_matmul_forward(m, a->k, r->n, lw->wk, NULL, N, C, KVC);
+        pt_mu_matmul_forward(m, a->v, r->n, lw->wv, NULL, N, C, KVC);
         pt_rope_forward(a->q, C, B, T, NH, HS, c->rope_theta);
         pt_rope_forward(a->k, KVC, B, T, NKV, HS, c->rope_theta);
         pt_attention_forward(r->y, r->att, a->q, a->k, a->v, C, KVC, len, B, T, NH, NKV, HS, 1,
                              scale);
-        pt_matmul_forward(a->h_mid, r->y, lw->wo, NULL, N, C, C);
+        pt_mu_matmul_forward(m, a->h_mid, r->y, lw->wo, NULL, N, C, C);
         pt_add_inplace(a->h_mid, a->h_in, (size_t)N * C);
         /* MLP */
         pt_rmsnorm_forward(r->n, a->rstd2, a->h_mid, lw->ffn_norm, N, C, c->norm_eps);
-        pt_matmul_forward(a->gate, r->n, lw->w_gate, NULL, N, C, F);
-        pt_matmul_forward(a->up, r->n, lw->w_up, NULL, N, C, F);
+        pt_mu_matmul_forward(m, a->gate, r->n, lw->w_gate, NULL, N, C, F);
+        pt_mu_matmul_forward(m, a->up, r->n, lw->w_up, NULL, N, C, F);
         pt_swiglu_forward(r->ffn, a->gate, a->up, (size_t)N * F);
-        pt_matmul_forward(h_next, r->ffn, lw->w_down, NULL, N, F, C);
+        pt_mu_matmul_forward(m, h_next, r->ffn, lw->w_down, NULL, N, F, C);
         pt_add_inplace(h_next, a->h_mid, (size_t)N * C);
     }
     /* final norm, only at the requested positions */
@@ -233,17 +234,17 @@ static pt_status llama_backward(const pt_model *m, void *run, const float *dh, f
         const llama_acts *a = &r->layers[l];
         /* MLP: h_next = h_mid + down(silu(gate) * up), gate/up from n = rmsnorm(h_mid) */
         memset(r->ffn, 0, sizeof(float) * N * F);
-        pt_matmul_backward_input(r->ffn, r->dres, lw->w_down, N, F, C);
+        pt_mu_matmul_backward_input(m, r->ffn, r->dres, lw->w_down, N, F, C);
         memset(r->dgate, 0, sizeof(float) * N * F);
         memset(r->dup, 0, sizeof(float) * N * F);
         pt_swiglu_backward(r->dgate, r->dup, r->ffn, a->gate, a->up, (size_t)N * F);
         memset(r->n, 0, sizeof(float) * N * C);
-        pt_matmul_backward_input(r->n, r->dgate, lw->w_gate, N, C, F);
-        pt_matmul_backward_input(r->n, r->dup, lw->w_up, N, C, F);
+        pt_mu_matmul_backward_input(m, r->n, r->dgate, lw->w_gate, N, C, F);
+        pt_mu_matmul_backward_input(m, r->n, r->dup, lw->w_up, N, C, F);
         pt_rmsnorm_backward(r->dres, r->n, a->h_mid, lw->ffn_norm, a->rstd2, N, C);
         /* attention: h_mid = h_in + attn(q, k, v) Wo^T, q/k/v from n = rmsnorm(h_in) */
         memset(r->y, 0, sizeof(float) * N * C);
-        pt_matmul_backward_input(r->y, r->dres, lw->wo, N, C, C);
+        pt_mu_matmul_backward_input(m, r->y, r->dres, lw->wo, N, C, C);
         /* recompute this layer's attention probabilities (output discarded into n) */
         pt_attention_forward(r->n, r->att, a->q, a->k, a->v, C, KVC, len, B, T, NH, NKV, HS, 1,
                              scale);
@@ -255,9 +256,9 @@ static pt_status llama_backward(const pt_model *m, void *run, const float *dh, f
         pt_rope_backward(r->dq, C, B, T, NH, HS, c->rope_theta);
         pt_rope_backward(r->dk, KVC, B, T, NKV, HS, c->rope_theta);
         memset(r->n, 0, sizeof(float) * N * C);
-        pt_matmul_backward_input(r->n, r->dq, lw->wq, N, C, C);
-        pt_matmul_backward_input(r->n, r->dk, lw->wk, N, C, KVC);
-        pt_matmul_backward_input(r->n, r->dv, lw->wv, N, C, KVC);
+        pt_mu_matmul_backward_input(m, r->n, r->dq, lw->wq, N, C, C);
+        pt_mu_matmul_backward_input(m, r->n, r->dk, lw->wk, N, C, KVC);
+        pt_mu_matmul_backward_input(m, r->n, r->dv, lw->wv, N, C, KVC);
         pt_rmsnorm_backward(r->dres, r->n, a->h_in, lw->attn_norm, a->rstd1, N, C);
     }
     /* dx (B, T, C): padded rows were replaced by zeros in forward */
@@ -317,6 +318,23 @@ static void llama_free_impl(pt_model *m) {
     m->wte = NULL;
 }
 
+/* pt_model_set_precision: the seven block matrices of every layer to bf16 */
+static pt_status llama_to_bf16(pt_model *m) {
+    llama_weights *w = m->impl;
+    size_t C = (size_t)m->cfg.dim, F = (size_t)m->cfg.ffn_dim;
+    size_t KVC = (size_t)m->cfg.n_kv_heads * (C / (size_t)m->cfg.n_heads);
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        llama_layer *lw = &w->layers[l];
+        pt_status s;
+        if ((s = pt_mu_to_bf16(&lw->wq, C * C)) || (s = pt_mu_to_bf16(&lw->wk, KVC * C)) ||
+            (s = pt_mu_to_bf16(&lw->wv, KVC * C)) || (s = pt_mu_to_bf16(&lw->wo, C * C)) ||
+            (s = pt_mu_to_bf16(&lw->w_gate, F * C)) || (s = pt_mu_to_bf16(&lw->w_up, F * C)) ||
+            (s = pt_mu_to_bf16(&lw->w_down, C * F)))
+            return s;
+    }
+    return PT_OK;
+}
+
 const pt_model_ops pt_llama_ops = {
     .run_new = llama_run_new,
     .run_free = llama_run_free,
@@ -325,4 +343,9 @@ const pt_model_ops pt_llama_ops = {
     .head_forward = llama_head_forward,
     .head_backward = llama_head_backward,
     .free_impl = llama_free_impl,
+    .cache_new = pt_llama_cache_new,
+    .cache_free = pt_llama_cache_free,
+    .decode = pt_llama_decode,
+    .cache_reset = pt_llama_cache_reset,
+    .to_bf16 = llama_to_bf16,
 };

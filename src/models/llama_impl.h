@@ -35,6 +35,12 @@ typedef struct llama_weights {
 /* The table of functions behind pt_model (llama.c). */
 extern const pt_model_ops pt_llama_ops;
 
+/* Key/value cache and incremental decoding (llama_decode.c). */
+pt_status pt_llama_cache_new(const pt_model *m, int Tmax, void **cache);
+void pt_llama_cache_free(void *cache);
+pt_status pt_llama_decode(const pt_model *m, void *cache, const float *x, int n, float *h_last);
+void pt_llama_cache_reset(void *cache, int pos);
+
 /* Check the configuration for sane, consistent sizes (src names the file). */
 pt_status pt_llama_check_config(const pt_model_config *c, const char *src);
 /* Free the weights (any pointer may be NULL). */

@@ -144,6 +144,24 @@ void pt_model_free(pt_model *m) {
     free(m);
 }
 
+pt_status pt_model_set_precision(pt_model *m, int bf16) {
+    const char *name = m->path ? m->path : "model";
+    if (!bf16) {
+        if (m->bf16)
+            return pt_fail(PT_ERR_ARG, "%s: weights already rounded to bf16; reload for float32",
+                           name);
+        return PT_OK;
+    }
+    if (m->bf16) return PT_OK;
+    if (!m->ops->to_bf16)
+        return pt_fail(PT_ERR_UNSUPPORTED, "%s: no bf16 mode for %s models", name,
+                       pt_family_name(m->cfg.family));
+    pt_status s = m->ops->to_bf16(m);
+    if (s) return s;
+    m->bf16 = 1;
+    return PT_OK;
+}
+
 pt_status pt_model_embed(const pt_model *m, float *out, const int *ids, int n) {
     int C = m->cfg.dim, V = m->cfg.vocab_size;
     for (int i = 0; i < n; i++) {

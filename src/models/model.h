@@ -68,6 +68,22 @@ typedef struct pt_model_ops {
     void (*head_backward)(const pt_model *m, void *run, float *dh, const float *dlogits,
                           const float *h, int n, const int *rows, int nr);
     void (*free_impl)(pt_model *m);
+
+    /* Incremental decoding with a key/value cache (causal families; NULL for
+     * BERT). One cache holds one sequence of at most Tmax tokens (allocated
+     * once in cache_new). decode appends n input embeddings x (n, C) at
+     * positions pos .. pos+n-1 (pos = tokens already cached) and writes the
+     * final hidden state (after the final norm) of the last appended row into
+     * h_last (C); error if pos + n would exceed Tmax. cache_reset truncates
+     * the cache back to its first pos tokens (0 <= pos <= current length), so
+     * a shared prefix is decoded once and reused. */
+    pt_status (*cache_new)(const pt_model *m, int Tmax, void **cache);
+    void (*cache_free)(void *cache);
+    pt_status (*decode)(const pt_model *m, void *cache, const float *x, int n, float *h_last);
+    void (*cache_reset)(void *cache, int pos);
+    /* Replace the big matrices of the blocks by bf16 copies (see
+     * pt_model_set_precision); NULL: the family has no bf16 mode. */
+    pt_status (*to_bf16)(pt_model *m);
 } pt_model_ops;
 
 struct pt_model {
@@ -79,12 +95,21 @@ struct pt_model {
     int64_t n_params;  /* parameter count of the frozen model */
     char dtype[16];    /* storage dtype of the weights file ("F32", "BF16", ...) */
     void *impl;        /* family weights */
+    int bf16;          /* 1: the blocks' big matrices hold bf16 (uint16_t) data behind their
+                          float pointers: use them through pt_mu_matmul_* (model_util.h) */
 };
 
 /* Load a model from a Hugging Face directory (config.json + model.safetensors),
  * a .safetensors file with config.json beside it, or a .gguf file. */
 pt_status pt_model_load(pt_model **out, const char *path);
 void pt_model_free(pt_model *m);
+/* Precision of the frozen weights: bf16 != 0 converts the big matrices of every
+ * block (attention and MLP projections) in place to bf16, halving their memory;
+ * products then take bf16 weights with float32 inputs and accumulation, and
+ * everything else (embeddings, norms, LM head) stays float32. One way only:
+ * float32 after bf16 is refused (the rounding is done). On an error the model
+ * may be half converted: free it. */
+pt_status pt_model_set_precision(pt_model *m, int bf16);
 
 /* Load only the tokenizer of a model path (directory, .safetensors beside its
  * config, or .gguf) and tell its family. */

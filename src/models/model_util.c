@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/io.h"
 #include "core/mem.h"
+#include "kernels/gemm.h"
 
 pt_status pt_mu_read_config(const char *dir, pt_json_doc *doc) {
     memset(doc, 0, sizeof *doc);
@@ -87,4 +88,13 @@ pt_model *pt_mu_model_new(const char *path) {
         return NULL;
     }
     return m;
+}
+
+pt_status pt_mu_to_bf16(float **w, size_t n) {
+    uint16_t *h = malloc(n ? n * sizeof *h : 1); // (n) bf16
+    if (!h) return pt_fail(PT_ERR_NOMEM, "out of memory converting weights to bf16");
+    pt_bf16_from_f32(h, *w, n);
+    free(*w);
+    *w = (float *)(void *)h;
+    return PT_OK;
 }

@@ -4,6 +4,7 @@
 
 #include "formats/json.h"
 #include "formats/safetensors.h"
+#include "kernels/kernels.h"
 #include "models/model.h"
 
 /* Read and parse dir/config.json. */
@@ -21,6 +22,27 @@ pt_status pt_mu_load(const pt_st_file *f, const char *const *prefixes, const cha
                      const int64_t *shape, float **out);
 /* 1 if the tensor exists under any of the prefixes. */
 int pt_mu_has(const pt_st_file *f, const char *const *prefixes, const char *name);
+
+/* *w (n floats, malloc'ed) replaced by a malloc'ed bf16 copy behind the same
+ * float pointer (free() still releases it). On failure *w is untouched. */
+pt_status pt_mu_to_bf16(float **w, size_t n);
+
+/* The matmul seam for a block matrix W that pt_model_set_precision may have
+ * turned into bf16 (m->bf16). */
+static inline void pt_mu_matmul_forward(const pt_model *m, float *out, const float *inp,
+                                        const float *W, const float *bias, int N, int C, int OC) {
+    if (m->bf16)
+        pt_matmul_forward_bf16(out, inp, (const uint16_t *)(const void *)W, bias, N, C, OC);
+    else
+        pt_matmul_forward(out, inp, W, bias, N, C, OC);
+}
+static inline void pt_mu_matmul_backward_input(const pt_model *m, float *dinp, const float *dout,
+                                               const float *W, int N, int C, int OC) {
+    if (m->bf16)
+        pt_matmul_backward_input_bf16(dinp, dout, (const uint16_t *)(const void *)W, N, C, OC);
+    else
+        pt_matmul_backward_input(dinp, dout, W, N, C, OC);
+}
 
 /* Common model allocation: zeroed pt_model with path copied. */
 pt_model *pt_mu_model_new(const char *path);

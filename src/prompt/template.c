@@ -74,10 +74,20 @@ static size_t parse_virtual(const char *p, int *count, pt_status *err, size_t co
     return (size_t)(q + 1 - p);
 }
 
+/* Add the pending literal text as one segment (keeps parsing linear in the
+ * template's length: literal text is collected in lit, not appended byte by
+ * byte to a segment). */
+static pt_status flush_text(pt_template *t, pt_buf *lit) {
+    pt_status s = lit->n ? add_seg(t, PT_SEG_TEXT, lit->v, lit->n, 0) : PT_OK;
+    lit->n = 0;
+    return s;
+}
+
 pt_status pt_template_parse(pt_template *t, const char *src) {
     memset(t, 0, sizeof *t);
     pt_status s = PT_OK;
     int n_mask = 0;
+    pt_buf lit = {0};
     t->source = pt_strdup(src);
     if (!t->source) return pt_fail(PT_ERR_NOMEM, "out of memory");
     const char *p = src;
@@ -86,10 +96,10 @@ pt_status pt_template_parse(pt_template *t, const char *src) {
         int count;
         size_t mlen;
         if (p[0] == '{' && p[1] == '{') {
-            s = add_seg(t, PT_SEG_TEXT, "{", 1, 0);
+            s = pt_buf_append(&lit, "{", 1);
             p += 2;
         } else if (p[0] == '}' && p[1] == '}') {
-            s = add_seg(t, PT_SEG_TEXT, "}", 1, 0);
+            s = pt_buf_append(&lit, "}", 1);
             p += 2;
         } else if (*p == '{') {
             const char *e = strchr(p + 1, '}');
@@ -106,7 +116,8 @@ pt_status pt_template_parse(pt_template *t, const char *src) {
                             col, (int)(e - p - 1), p + 1);
                 break;
             }
-            s = add_seg(t, PT_SEG_FIELD, p + 1, n, 0);
+            s = flush_text(t, &lit);
+            if (!s) s = add_seg(t, PT_SEG_FIELD, p + 1, n, 0);
             if (!s) s = add_field_name(t, t->segs[t->n_segs - 1].text);
             p = e + 1;
         } else if (*p == '}') {
@@ -117,21 +128,25 @@ pt_status pt_template_parse(pt_template *t, const char *src) {
                 s = pt_fail(PT_ERR_FORMAT, "template column %zu: more than one [MASK]", col);
                 break;
             }
-            s = add_seg(t, PT_SEG_MASK, NULL, 0, 0);
+            s = flush_text(t, &lit);
+            if (!s) s = add_seg(t, PT_SEG_MASK, NULL, 0, 0);
             p += 6;
         } else if ((mlen = parse_virtual(p, &count, &s, col)) > 0) {
             if (t->n_virtual + count > PT_MAX_VIRTUAL) {
                 s = pt_fail(PT_ERR_FORMAT, "template: more than %d virtual tokens", PT_MAX_VIRTUAL);
                 break;
             }
-            s = add_seg(t, PT_SEG_VIRTUAL, NULL, 0, count);
+            s = flush_text(t, &lit);
+            if (!s) s = add_seg(t, PT_SEG_VIRTUAL, NULL, 0, count);
             t->n_virtual += count;
             p += mlen;
         } else if (s == PT_OK) {
-            s = add_seg(t, PT_SEG_TEXT, p, 1, 0);
+            s = pt_buf_append(&lit, p, 1);
             p++;
         }
     }
+    if (s == PT_OK) s = flush_text(t, &lit);
+    pt_buf_free(&lit);
     if (s == PT_OK && n_mask == 0)
         s = pt_fail(PT_ERR_FORMAT, "template has no [MASK] answer slot: \"%s\"", src);
     if (s) pt_template_free(t);

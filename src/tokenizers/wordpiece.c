@@ -39,6 +39,9 @@
 #include "tokenizers/unicode_bert.h"
 
 #define WP_MAX_SPECIAL 6
+/* Bound on max_input_chars_per_word from a file (Hugging Face uses 100): the
+ * greedy longest-match search costs about n^3 byte operations per word. */
+#define WP_MAX_WORD_CHARS 1000
 
 typedef struct wp_impl {
     int clean_text, chinese, strip_accents, lowercase;
@@ -490,9 +493,11 @@ pt_status pt_wordpiece_from_tokenizer_json(pt_tokenizer **out, const pt_json *ro
     int max_chars = 100;
     const pt_json *mc = pt_json_get(model, "max_input_chars_per_word");
     if (mc && mc->type != PT_JSON_NULL &&
-        (!pt_json_get_int(model, "max_input_chars_per_word", &max_chars) || max_chars < 1))
+        (!pt_json_get_int(model, "max_input_chars_per_word", &max_chars) || max_chars < 1 ||
+         max_chars > WP_MAX_WORD_CHARS))
         return pt_fail(PT_ERR_FORMAT,
-                       "%s: model.max_input_chars_per_word must be a positive integer", path);
+                       "%s: model.max_input_chars_per_word must be a positive integer (at most %d)",
+                       path, WP_MAX_WORD_CHARS);
 
     pt_tokenizer *t = wp_new();
     if (!t || !(t->pieces = pt_zalloc(vocab->len, sizeof(char *)))) {

@@ -1,6 +1,7 @@
 /* dataset.c - JSON Lines / TSV / CSV readers (see dataset.h). */
 #include "train/dataset.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,12 @@
 #include "formats/json.h"
 
 #define PT_MAX_FIELDS 4096
+/* The (examples x fields) table may hold this many cells whatever the file
+ * size; beyond it at most PT_CELLS_PER_BYTE cells per byte of input (absent
+ * fields cost nothing in the file, so a small file of "{}" lines after 4096
+ * distinct keys would otherwise ask for gigabytes). */
+#define PT_MAX_FREE_CELLS ((size_t)1 << 24)
+#define PT_CELLS_PER_BYTE 64
 
 /* Rows are collected as (field index, value) lists, then packed. */
 typedef struct row {
@@ -25,6 +32,8 @@ typedef struct builder {
     pt_dataset *d;
     row *rows;
     int n, cap;
+    size_t text_len; /* input bytes (bounds the table size) */
+    const char *name;
 } builder;
 
 static int field_index(pt_dataset *d, const char *name, size_t len, int create) {
@@ -58,6 +67,7 @@ static void row_free(row *r) {
 
 static pt_status builder_push(builder *b, row *r) {
     if (b->n == b->cap) {
+        if (b->cap > INT_MAX / 2) return pt_fail(PT_ERR_FORMAT, "%s: too many examples", b->name);
         int nc = b->cap ? b->cap * 2 : 64;
         row *nr = pt_realloc(b->rows, (size_t)nc, sizeof(row));
         if (!nr) return pt_fail(PT_ERR_NOMEM, "out of memory");
@@ -72,9 +82,17 @@ static pt_status builder_push(builder *b, row *r) {
 static pt_status builder_finish(builder *b) {
     pt_dataset *d = b->d;
     pt_status s = PT_OK;
-    d->values = pt_zalloc((size_t)b->n * (d->n_fields ? d->n_fields : 1), sizeof(char *));
-    d->line = pt_zalloc((size_t)b->n, sizeof(int));
-    if (!d->values || !d->line) s = pt_fail(PT_ERR_NOMEM, "out of memory");
+    size_t cells = (size_t)b->n * (size_t)(d->n_fields ? d->n_fields : 1);
+    if (cells > PT_MAX_FREE_CELLS && cells / PT_CELLS_PER_BYTE > b->text_len) {
+        s = pt_fail(PT_ERR_FORMAT,
+                    "%s: %d examples x %d fields is implausibly many for a %zu-byte file "
+                    "(most fields absent)",
+                    b->name, b->n, d->n_fields, b->text_len);
+    } else {
+        d->values = pt_zalloc(cells, sizeof(char *));
+        d->line = pt_zalloc((size_t)b->n, sizeof(int));
+        if (!d->values || !d->line) s = pt_fail(PT_ERR_NOMEM, "out of memory");
+    }
     for (int i = 0; i < b->n; i++) {
         row *r = &b->rows[i];
         if (s == PT_OK) {
@@ -276,9 +294,14 @@ static int ends_with(const char *s, const char *suffix) {
 pt_status pt_dataset_parse(pt_dataset *d, const char *text, size_t len, const char *format,
                            const char *name) {
     memset(d, 0, sizeof *d);
-    builder b = {d, NULL, 0, 0};
+    builder b = {d, NULL, 0, 0, len, name};
     pt_status s;
     if (!(d->path = pt_strdup(name))) return pt_fail(PT_ERR_NOMEM, "out of memory");
+    if (len > INT_MAX) { /* line and example counters are int */
+        pt_dataset_free(d);
+        return pt_fail(PT_ERR_FORMAT, "%s: %zu bytes is too large for a dataset (2 GB at most)",
+                       name, len);
+    }
     size_t i = 0;
     if (len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3)) i = 3; /* UTF-8 byte order mark */
     text += i, len -= i;

@@ -16,6 +16,7 @@ pt_status pt_engine_init(pt_engine *e, const pt_model *m, const pt_task *t, int 
     e->Tmax = Tmax;
     e->C = m->cfg.dim;
     e->ns = pt_task_n_scores(t, m);
+    e->prefix_reuse = 1;
     size_t BTC = (size_t)Bmax * Tmax * e->C;
     pt_status s = m->ops->run_new(m, Bmax, Tmax, &e->run);
     if (s) return s;
@@ -55,6 +56,46 @@ static const int *label_rows(const pt_task *t, const pt_example *ex) {
     return t->label_ids[ex->r.mask_space];
 }
 
+/* scores (nb, ns) and the mean loss from e->h (nb, C); with grad, dscores
+ * (nb, ns) = d(mean loss)/d(scores). */
+static pt_status score_batch(pt_engine *e, const pt_example *const *ex, int nb, const float *W,
+                             const float *b, double *loss, int *n_scored, int grad) {
+    const pt_model *m = e->m;
+    const pt_task *t = e->task;
+    int C = e->C, ns = e->ns;
+    if (t->head == PT_HEAD_LINEAR) {
+        pt_matmul_forward(e->scores, e->h, W, b, nb, C, ns);
+    } else if (t->kind == PT_TASK_KNOWLEDGE) {
+        m->ops->head_forward(m, e->run, e->scores, e->h, nb, NULL, ns);
+    } else {
+        for (int i = 0; i < nb; i++)
+            m->ops->head_forward(m, e->run, e->scores + (size_t)i * ns, e->h + (size_t)i * C, 1,
+                                 label_rows(t, ex[i]), ns);
+    }
+
+    /* loss: mean over labelled examples */
+    int nl = 0;
+    for (int i = 0; i < nb; i++) nl += ex[i]->target >= 0;
+    if (grad && nl != nb) return pt_fail(PT_ERR_ARG, "training batch has unlabelled examples");
+    double total = 0;
+    if (grad) memset(e->dscores, 0, sizeof(float) * (size_t)nb * ns);
+    for (int i = 0; i < nb; i++) {
+        if (ex[i]->target < 0) continue;
+        total += pt_crossentropy_forward_backward(
+            e->loss + i, grad ? e->dscores + (size_t)i * ns : NULL, e->scores + (size_t)i * ns,
+            &ex[i]->target, 1, ns, 1.0f / (float)nb);
+    }
+    *loss = nl ? total / nl : 0.0;
+    if (n_scored) *n_scored = nl;
+    return PT_OK;
+}
+
+pt_status pt_engine_score(pt_engine *e, const pt_example *const *ex, int nb, const float *W,
+                          const float *b, double *loss, int *n_scored) {
+    if (nb < 1 || nb > e->Bmax) return pt_fail(PT_ERR_ARG, "batch of %d (max %d)", nb, e->Bmax);
+    return score_batch(e, ex, nb, W, b, loss, n_scored, 0);
+}
+
 pt_status pt_engine_run(pt_engine *e, const pt_example *const *ex, int nb, const float *table,
                         const float *W, const float *b, double *loss, int *n_scored,
                         float *dtable, float *dW, float *db) {
@@ -83,31 +124,7 @@ pt_status pt_engine_run(pt_engine *e, const pt_example *const *ex, int nb, const
     int grad = dtable != NULL;
     if ((s = m->ops->forward(m, e->run, e->x, e->len, nb, T, e->out_idx, nb, e->h, grad))) return s;
 
-    /* scores (nb, ns) */
-    if (t->head == PT_HEAD_LINEAR) {
-        pt_matmul_forward(e->scores, e->h, W, b, nb, C, ns);
-    } else if (t->kind == PT_TASK_KNOWLEDGE) {
-        m->ops->head_forward(m, e->run, e->scores, e->h, nb, NULL, ns);
-    } else {
-        for (int i = 0; i < nb; i++)
-            m->ops->head_forward(m, e->run, e->scores + (size_t)i * ns, e->h + (size_t)i * C, 1,
-                                 label_rows(t, ex[i]), ns);
-    }
-
-    /* loss: mean over labelled examples */
-    int nl = 0;
-    for (int i = 0; i < nb; i++) nl += ex[i]->target >= 0;
-    if (grad && nl != nb) return pt_fail(PT_ERR_ARG, "training batch has unlabelled examples");
-    double total = 0;
-    if (grad) memset(e->dscores, 0, sizeof(float) * (size_t)nb * ns);
-    for (int i = 0; i < nb; i++) {
-        if (ex[i]->target < 0) continue;
-        total += pt_crossentropy_forward_backward(
-            e->loss + i, grad ? e->dscores + (size_t)i * ns : NULL, e->scores + (size_t)i * ns,
-            &ex[i]->target, 1, ns, 1.0f / (float)nb);
-    }
-    *loss = nl ? total / nl : 0.0;
-    if (n_scored) *n_scored = nl;
+    if ((s = score_batch(e, ex, nb, W, b, loss, n_scored, grad))) return s;
     if (!grad) return PT_OK;
 
     /* backward: dscores -> dh -> dx -> dtable */

@@ -29,6 +29,10 @@ typedef struct pt_engine {
     float *loss;    // (Bmax)
     int *len;       // (Bmax)
     int *out_idx;   // (Bmax)
+    /* pt_evaluate: decode the virtual-token prefix shared by every example
+     * once and reuse its keys/values (causal models, see train/prefix.h).
+     * 1 after pt_engine_init; set 0 to always run the batched forward. */
+    int prefix_reuse;
 } pt_engine;
 
 pt_status pt_engine_init(pt_engine *e, const pt_model *m, const pt_task *t, int Bmax, int Tmax);
@@ -42,5 +46,10 @@ void pt_engine_free(pt_engine *e);
 pt_status pt_engine_run(pt_engine *e, const pt_example *const *ex, int nb, const float *table,
                         const float *W, const float *b, double *loss, int *n_scored,
                         float *dtable, float *dW, float *db);
+
+/* Scores and loss (no gradient) of ex[0..nb) from final hidden states the
+ * caller already put in e->h (nb, C), e.g. by incremental decoding. */
+pt_status pt_engine_score(pt_engine *e, const pt_example *const *ex, int nb, const float *W,
+                          const float *b, double *loss, int *n_scored);
 
 #endif

@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "core/mem.h"
+#include "train/prefix.h"
 
 int pt_predict_index(const pt_task *t, const float *scores, int ns) {
     int best = -1;
@@ -46,10 +47,17 @@ pt_status pt_evaluate(pt_engine *e, const pt_examples *ex, const float *table, c
     int *tgt = pt_alloc((size_t)ex->n + 1, sizeof(int));
     const pt_example **batch = pt_alloc((size_t)e->Bmax, sizeof(pt_example *));
     pt_status s = PT_OK;
+    pt_prefix pre = {0};
+    int P = 0;
     if (!pred || !tgt || !batch) {
         s = pt_fail(PT_ERR_NOMEM, "out of memory");
         goto done;
     }
+    /* causal model, virtual tokens all in front: decode their keys/values once */
+    P = e->prefix_reuse && table ? pt_prefix_len(e->m, &t->tmpl, ex) : 0;
+    if (P > 0 && (s = pt_prefix_begin(&pre, e->m, &ex->ex[0].r, table, t->tmpl.n_virtual, P,
+                                      ex->max_len)))
+        goto done;
     double loss_sum = 0;
     int scored = 0, correct = 0;
     for (int i0 = 0; i0 < ex->n; i0 += e->Bmax) {
@@ -57,7 +65,13 @@ pt_status pt_evaluate(pt_engine *e, const pt_examples *ex, const float *table, c
         for (int j = 0; j < nb; j++) batch[j] = &ex->ex[i0 + j];
         double loss;
         int ns_scored;
-        s = pt_engine_run(e, batch, nb, table, W, b, &loss, &ns_scored, NULL, NULL, NULL);
+        if (P > 0) {
+            for (int j = 0; j < nb && !s; j++)
+                s = pt_prefix_hidden(&pre, &batch[j]->r, e->h + (size_t)j * e->C);
+            if (!s) s = pt_engine_score(e, batch, nb, W, b, &loss, &ns_scored);
+        } else {
+            s = pt_engine_run(e, batch, nb, table, W, b, &loss, &ns_scored, NULL, NULL, NULL);
+        }
         if (s) goto done;
         loss_sum += loss * ns_scored;
         for (int j = 0; j < nb; j++) {
@@ -78,6 +92,7 @@ pt_status pt_evaluate(pt_engine *e, const pt_examples *ex, const float *table, c
     res->accuracy = scored ? (double)correct / scored : 0;
     if (t->kind == PT_TASK_CLASSIFY) res->f1 = pt_macro_f1(pred, tgt, scored, t->n_labels);
 done:
+    if (P > 0) pt_prefix_end(&pre);
     free(pred);
     free(tgt);
     free(batch);

@@ -25,6 +25,7 @@ static const opt OPTS[] = {
     {"vocab-filter", "FILE", "knowledge probing: P@1 over these words only"},
     {"batch", "N", "examples per batch (default 16)"},
     {"threads", "N", "threads (default: all cores)"},
+    {"precision", "f32|bf16", "bf16: block weights stored and multiplied in bf16 (default f32)"},
     {"max-len", "N", "truncate examples to N tokens (default: the model's limit)"},
     {"json", NULL, "eval: print one JSON object"},
     {"top", "K", "predict, knowledge probing: how many candidates to list (default 5)"},
@@ -61,7 +62,7 @@ static int setup(const char *cmd, const args *a, ctx *c, int need_labels) {
         return 1;
     const char *data = arg_str(a, "data", NULL), *prompt = arg_str(a, "prompt", NULL);
     if (!data) return die(cmd, "--data is required (see ptune %s --help)", cmd);
-    if (load_model(cmd, a, &c->m)) return 1;
+    if (load_model_prec(cmd, a, &c->m)) return 1;
     if (prompt) {
         if (arg_str(a, "template", NULL) || arg_str(a, "labels", NULL))
             return die(cmd, "--prompt carries its own template and labels; drop --template/--labels");

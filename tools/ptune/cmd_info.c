@@ -1,24 +1,63 @@
 /* cmd_info.c - ptune info: describe a model. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "args.h"
 #include "commands.h"
 #include "core/error.h"
+#include "kernels/gemm.h"
 #include "models/model.h"
 
 static const opt OPTS[] = {
     {"json", NULL, "print one JSON object"},
+    {"build", NULL, "describe this build instead of a model: GEMM engine, threads, SIMD"},
 };
 
 static const char *tok_kind(const pt_tokenizer *t) {
     if (!t) return "none";
     switch (t->kind) {
-    case PT_TOK_BPE: return "byte-level BPE";
-    case PT_TOK_WORDPIECE: return "WordPiece";
-    case PT_TOK_SPM: return "SentencePiece BPE";
+    case PT_TOK_BPE:
+        return "byte-level BPE";
+    case PT_TOK_WORDPIECE:
+        return "WordPiece";
+    case PT_TOK_SPM:
+        return "SentencePiece BPE";
     }
     return "?";
+}
+
+static int build_info(int json) {
+    pt_gemm_info g;
+    pt_gemm_get_info(&g);
+    const char *fixed = getenv("PTUNE_OPENBLAS_DETECTED");
+    const char *set = getenv("OPENBLAS_CORETYPE");
+    const char *better = pt_gemm_openblas_better_core();
+    if (json) {
+        printf("{\"engine\":\"%s\",\"version\":\"%s\",\"core\":\"%s\",\"detail\":\"%s\","
+               "\"threads\":%d,\"simd\":\"%s\",\"openblas_detected\":\"%s\"}\n",
+               g.engine, g.version, g.core, g.detail, g.threads, g.simd, fixed && set ? fixed : "");
+        return 0;
+    }
+    printf("gemm engine:  %s%s%s (%s%s%s)\n", g.engine, g.version[0] ? " " : "", g.version, g.core,
+           g.detail[0] ? ", " : "", g.detail);
+    if (fixed && set && pt_gemm_openblas_core())
+        printf("              OpenBLAS had picked %s kernels; ptune set OPENBLAS_CORETYPE=%s\n",
+               fixed, set);
+    else if (better)
+        printf("              warning: OpenBLAS picked %s kernels below this CPU; set "
+               "OPENBLAS_CORETYPE=%s\n",
+               pt_gemm_openblas_core(), better);
+    printf("threads:      %d (OpenMP%s)\n", g.threads,
+#ifdef _OPENMP
+           ""
+#else
+           " not built in"
+#endif
+    );
+    printf("builtin SIMD: %s (micro-kernels of the builtin engine)\n",
+           g.simd);
+    return 0;
 }
 
 int cmd_info(int argc, char **argv) {
@@ -28,6 +67,11 @@ int cmd_info(int argc, char **argv) {
                        "model.safetensors),\na .safetensors file with its config.json beside "
                        "it, or a .gguf file.");
     if (r) return r == 1 ? 0 : 2;
+    if (arg_flag(&a, "build")) {
+        r = build_info(arg_flag(&a, "json"));
+        args_free(&a);
+        return r;
+    }
     if (a.n_pos != 1) {
         args_free(&a);
         return die("info", "give one model PATH (see ptune info --help)") + 1;

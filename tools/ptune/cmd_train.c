@@ -44,6 +44,8 @@ static const opt OPTS[] = {
                                "each batch holds examples of similar length, less padding; the "
                                "order still follows --seed)"},
     {"threads", "N", "threads (default: all cores)"},
+    {"precision", "f32|bf16", "bf16: block weights stored and multiplied in bf16 (half the "
+                              "memory; float32 accumulation; default f32)"},
     {"eval-every", "N", "evaluate on --dev every N steps (default: once per epoch)"},
     {"patience", "N", "stop after N evaluations without improvement (default: never)"},
     {"max-len", "N", "truncate examples to N tokens (default: the model's limit)"},
@@ -245,7 +247,7 @@ int cmd_train(int argc, char **argv) {
         }
         pt_atomic_abort(&af);
     }
-    if (load_model("train", &a, &m)) goto out;
+    if (load_model_prec("train", &a, &m)) goto out;
     if (task_from_args("train", &a, m, &t)) goto out;
     have_task = 1;
     const char *vf = arg_str(&a, "vocab-filter", NULL);

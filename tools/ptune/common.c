@@ -16,6 +16,21 @@ int load_model(const char *cmd, const args *a, pt_model **m) {
     return 0;
 }
 
+int load_model_prec(const char *cmd, const args *a, pt_model **m) {
+    const char *prec = arg_str(a, "precision", "f32");
+    int bf16 = !strcmp(prec, "bf16");
+    if (!bf16 && strcmp(prec, "f32") && strcmp(prec, "fp32"))
+        return die(cmd, "--precision must be f32 or bf16, not \"%s\"", prec);
+    if (load_model(cmd, a, m)) return 1;
+    if (pt_model_set_precision(*m, bf16)) {
+        int r = die(cmd, "%s", pt_last_error());
+        pt_model_free(*m);
+        *m = NULL;
+        return r;
+    }
+    return 0;
+}
+
 int task_from_args(const char *cmd, const args *a, const pt_model *m, pt_task *t) {
     const char *tmpl = arg_str(a, "template", NULL);
     const char *head = arg_str(a, "head", "lm");

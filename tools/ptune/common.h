@@ -11,6 +11,9 @@
 
 /* Load the model named by --model; prints the error. */
 int load_model(const char *cmd, const args *a, pt_model **m);
+/* load_model, then pt_model_set_precision from --precision f32|bf16 (the
+ * command must declare the option). */
+int load_model_prec(const char *cmd, const args *a, pt_model **m);
 /* Task from --template, --labels / --knowledge, --head, --label-field. */
 int task_from_args(const char *cmd, const args *a, const pt_model *m, pt_task *t);
 /* Task from a prompt file (its template, labels, head). */

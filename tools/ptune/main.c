@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "kernels/gemm.h"
 
 typedef struct command {
     const char *name;
@@ -16,6 +17,7 @@ static const command COMMANDS[] = {
     {"train", cmd_train, "P-tune a frozen model on a task; writes a prompt file"},
     {"eval", cmd_eval, "loss, accuracy and F1 / P@1 of a prompt (or a manual template)"},
     {"predict", cmd_predict, "predict labels for new data, one JSON line per example"},
+    {"generate", cmd_generate, "generate text with a causal model, optionally P-tuned"},
     {"render", cmd_render, "show the token layout the model sees for each example"},
     {"tokenize", cmd_tokenize, "text to token ids and back"},
     {"info", cmd_info, "describe a model"},
@@ -27,7 +29,8 @@ static void usage(FILE *f) {
     fprintf(f, "ptune - P-Tuning of frozen language models (GPT-2, BERT, LLaMA) on the CPU\n\n"
                "usage: ptune COMMAND [options]    (ptune COMMAND --help for its options)\n\n"
                "commands:\n");
-    for (int i = 0; i < N_COMMANDS; i++) fprintf(f, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].help);
+    for (int i = 0; i < N_COMMANDS; i++)
+        fprintf(f, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].help);
     fprintf(f, "\nexample:\n"
                "  ptune train --model gpt2/ --train train.jsonl --dev dev.jsonl \\\n"
                "      --template \"[P*3] {sentence} [P*2] It was [MASK]\" \\\n"
@@ -35,24 +38,38 @@ static void usage(FILE *f) {
                "  ptune eval --model gpt2/ --prompt sentiment.safetensors --data test.jsonl\n");
 }
 
-/* OpenMP threads that spin while waiting burn the cores other work needs; on a
- * busy machine that made small models 30x slower. The runtime reads its
- * settings when the program loads, so set a passive wait policy (unless the
- * user chose one) and start again once. */
-static void prefer_passive_wait(char **argv) {
+/* Settings the runtimes read only when the program loads, so they are set here
+ * and the program started again, once:
+ *  - OpenMP threads that spin while waiting burn the cores other work needs; on
+ *    a busy machine that made small models 30x slower: a passive wait policy
+ *    unless the user chose one;
+ *  - OpenBLAS before 0.3.25 mistakes recent x86 CPUs for old ones and runs its
+ *    generic kernels (5x slower): the right OPENBLAS_CORETYPE unless the user
+ *    set one (PTUNE_OPENBLAS_DETECTED keeps what it had picked, for info --build). */
+static void reexec_with_runtime_settings(char **argv) {
+    if (getenv("PTUNE_NO_REEXEC")) return;
+    int again = 0;
 #ifdef _OPENMP
-    if (getenv("OMP_WAIT_POLICY") || getenv("PTUNE_NO_REEXEC")) return;
-    setenv("OMP_WAIT_POLICY", "passive", 1);
+    if (!getenv("OMP_WAIT_POLICY")) {
+        setenv("OMP_WAIT_POLICY", "passive", 1);
+        again = 1;
+    }
+#endif
+    const char *core = pt_gemm_openblas_better_core();
+    if (core) {
+        const char *was = pt_gemm_openblas_core();
+        setenv("PTUNE_OPENBLAS_DETECTED", was ? was : "?", 1);
+        setenv("OPENBLAS_CORETYPE", core, 1);
+        again = 1;
+    }
+    if (!again) return;
     setenv("PTUNE_NO_REEXEC", "1", 1);
     execv("/proc/self/exe", argv);
-    /* exec failed: carry on with the default policy */
-#else
-    (void)argv;
-#endif
+    /* exec failed: carry on with the defaults */
 }
 
 int main(int argc, char **argv) {
-    prefer_passive_wait(argv);
+    reexec_with_runtime_settings(argv);
     if (argc < 2) {
         usage(stderr);
         return 2;

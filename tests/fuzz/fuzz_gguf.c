@@ -1,0 +1,7 @@
+/* fuzz_gguf.c - libFuzzer target; the entry point is fz_gguf in fuzz_targets.h. */
+#include "fuzz_targets.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    return fz_gguf(data, size);
+}
