@@ -35,6 +35,7 @@ static const opt OPTS[] = {
     {"vocab", "N", "vocabulary (default 50257 gpt2, 30522 bert, 32000 llama)"},
     {"positions", "N", "position table / context (default 1024 gpt2, 512 bert, 2048 llama)"},
     {"model", "PATH", "time a real model instead of a random one"},
+    {"precision", "P", "f32 (default) or bf16: the blocks' big matrices in bf16"},
     {"batch", "N", "examples per batch (default 8)"},
     {"seq", "N", "tokens per example, virtual tokens included (default 128)"},
     {"prompts", "N", "virtual tokens at the start of each example (default 8)"},
@@ -245,6 +246,15 @@ int cmd_bench(int argc, char **argv) {
             goto done;
         }
     }
+    const char *prec = arg_str(&a, "precision", "f32");
+    if (strcmp(prec, "f32") && strcmp(prec, "bf16")) {
+        die("bench", "--precision must be f32 or bf16, not \"%s\"", prec);
+        goto done;
+    }
+    if (!strcmp(prec, "bf16") && pt_model_set_precision(b.m, 1)) {
+        die("bench", "%s", pt_last_error());
+        goto done;
+    }
     double t_built = now_ms();
     const pt_model_config *c = &b.m->cfg;
     if (seq > c->max_pos) {
@@ -299,18 +309,19 @@ int cmd_bench(int argc, char **argv) {
 #endif
     double rss = peak_rss_mb();
     if (arg_flag(&a, "json")) {
-        printf("{\"family\":\"%s\",\"layers\":%d,\"dim\":%d,\"heads\":%d,\"ffn\":%d,\"vocab\":%d,"
-               "\"params\":%lld,\"batch\":%d,\"seq\":%d,\"prompts\":%d,\"encoder\":\"%s\","
-               "\"threads\":%d,\"reps\":%ld,\"train_ms\":%.2f,\"eval_ms\":%.2f,"
-               "\"train_min_ms\":%.2f,\"eval_min_ms\":%.2f,\"tokens_per_s\":%.1f,"
-               "\"eval_tokens_per_s\":%.1f,\"gflops\":%.2f,\"eval_gflops\":%.2f,"
-               "\"train_gflop\":%.3f,\"peak_rss_mb\":%.1f,\"build_ms\":%.1f,"
-               "\"first_step_ms\":%.1f,\"start_to_first_step_ms\":%.1f,\"loss\":%.6f}\n",
-               pt_family_name(c->family), c->n_layers, c->dim, c->n_heads, c->ffn_dim,
-               c->vocab_size, (long long)b.m->n_params, b.B, b.T, b.S, pt_encoder_kind_name(ek),
-               threads, reps, train_ms, eval_ms, train_min, eval_min, tokens / (train_ms * 1e-3),
-               tokens / (eval_ms * 1e-3), gflops, eval_gflops, (fwd + bwd) * 1e-9, rss,
-               t_built - t_start, t_first - t_built, t_first - t_start, loss);
+        printf(
+            "{\"family\":\"%s\",\"layers\":%d,\"dim\":%d,\"heads\":%d,\"ffn\":%d,\"vocab\":%d,"
+            "\"params\":%lld,\"batch\":%d,\"seq\":%d,\"prompts\":%d,\"encoder\":\"%s\","
+            "\"precision\":\"%s\",\"threads\":%d,\"reps\":%ld,\"train_ms\":%.2f,\"eval_ms\":%.2f,"
+            "\"train_min_ms\":%.2f,\"eval_min_ms\":%.2f,\"tokens_per_s\":%.1f,"
+            "\"eval_tokens_per_s\":%.1f,\"gflops\":%.2f,\"eval_gflops\":%.2f,"
+            "\"train_gflop\":%.3f,\"peak_rss_mb\":%.1f,\"build_ms\":%.1f,"
+            "\"first_step_ms\":%.1f,\"start_to_first_step_ms\":%.1f,\"loss\":%.6f}\n",
+            pt_family_name(c->family), c->n_layers, c->dim, c->n_heads, c->ffn_dim, c->vocab_size,
+            (long long)b.m->n_params, b.B, b.T, b.S, pt_encoder_kind_name(ek), prec, threads, reps,
+            train_ms, eval_ms, train_min, eval_min, tokens / (train_ms * 1e-3),
+            tokens / (eval_ms * 1e-3), gflops, eval_gflops, (fwd + bwd) * 1e-9, rss,
+            t_built - t_start, t_first - t_built, t_first - t_start, loss);
     } else {
         printf("model      %s, %d layers, width %d, %d heads, ffn %d, vocab %d (%.1fM params, "
                "%s)\n",
