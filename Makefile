@@ -132,3 +132,13 @@ CPPCHECK_FLAGS := --enable=warning,performance,portability --error-exitcode=1 --
                   --std=c11 -D__GNUC__ -Iinclude -Isrc --suppressions-list=.cppcheck
 lint:
 	cppcheck $(CPPCHECK_FLAGS) src tools tests/fuzz
+
+# ptune against PyTorch at GPT-2-small and BERT-base shapes (bench/compare.sh;
+# knobs: ROUNDS, REPS, LAYERS, THREADS, FAMILIES - see the script).
+.PHONY: bench-compare
+$(BUILD)/peak: bench/peak.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -march=native $(OMP) $< -o $@
+
+bench-compare: $(BIN) $(BUILD)/peak
+	PTUNE=$(BIN) PEAK=$(BUILD)/peak sh bench/compare.sh

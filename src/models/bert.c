@@ -183,6 +183,7 @@ static pt_status bert_forward(const pt_model *m, void *run, const float *x, cons
     memcpy(r->out_idx, out_idx, sizeof(int) * (size_t)n_out);
 
     /* embeddings: emb = x + wpe[t] + wtt[0]; cur = LN_e(emb) */
+#pragma omp parallel for collapse(2) schedule(static) if ((size_t)B * T * C >= PT_PAR_FLOPS / 16)
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++) {
             const float *xr = x + ((size_t)b * T + t) * C;
@@ -196,13 +197,15 @@ static pt_status bert_forward(const pt_model *m, void *run, const float *x, cons
     float scale = 1.0f / sqrtf((float)HS);
     for (int l = 0; l < c->n_layers; l++) {
         const pt_bert_layer *y = &w->layers[l];
-        float *qkv = r->qkv + (size_t)l * N * 3 * C;      // (N, 3C)
-        float *att = r->att + (size_t)l * B * NH * T * T; // (B, NH, T, T)
-        float *r1 = r->r1 + (size_t)l * N * C;            // (N, C)
-        float *r1s = r->r1_stats + (size_t)l * 2 * N;     // (2, N)
-        float *f = r->f + (size_t)l * N * F;              // (N, F)
-        float *r2 = r->r2 + (size_t)l * N * C;            // (N, C)
-        float *r2s = r->r2_stats + (size_t)l * 2 * N;     // (2, N)
+        /* without backward every layer reuses the slot of layer 0 */
+        size_t sl = need_backward ? (size_t)l : 0;
+        float *qkv = r->qkv + sl * N * 3 * C;      // (N, 3C)
+        float *att = r->att + sl * B * NH * T * T; // (B, NH, T, T)
+        float *r1 = r->r1 + sl * N * C;            // (N, C)
+        float *r1s = r->r1_stats + sl * 2 * N;     // (2, N)
+        float *f = r->f + sl * N * F;              // (N, F)
+        float *r2 = r->r2 + sl * N * C;            // (N, C)
+        float *r2s = r->r2_stats + sl * 2 * N;     // (2, N)
         pt_mu_matmul_forward(m, qkv, r->cur, y->wqkv, y->bqkv, (int)N, C, 3 * C);
         pt_attention_forward(r->atty, att, qkv, qkv + C, qkv + 2 * C, 3 * C, 3 * C, len, B, T, NH,
                              NH, HS, 0, scale);

@@ -15,6 +15,7 @@
 #include "kernels/kernels.h"
 #include "models/gpt2_impl.h"
 #include "models/model.h"
+#include "models/model_random.h"
 #include "models/model_util.h"
 
 /* Activations of one layer kept for the backward pass. */
@@ -143,6 +144,12 @@ static pt_status check_batch(const pt_model *m, gpt2_run *r, const int *len, int
     return PT_OK;
 }
 
+/* out (n) = a (n) + b (n) */
+static void residual_add(float *out, const float *a, const float *b, size_t n) {
+#pragma omp parallel for simd schedule(static) if (n >= PT_PAR_FLOPS / 16)
+    for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
+
 static pt_status gpt2_forward(const pt_model *m, void *run, const float *x, const int *len, int B,
                               int T, const int *out_idx, int n_out, float *h_out,
                               int need_backward) {
@@ -162,6 +169,7 @@ static pt_status gpt2_forward(const pt_model *m, void *run, const float *x, cons
     /* layer 0 input: x + wpe[t] */
     gpt2_layer_acts a;
     carve_layer(&a, r->saved, B, T, C, NH);
+#pragma omp parallel for schedule(static) if (BT * C >= PT_PAR_FLOPS / 16)
     for (size_t i = 0; i < BT; i++) {
         int t = (int)(i % T);
         const float *xi = x + i * C, *pe = w->wpe + (size_t)t * C;
@@ -178,7 +186,7 @@ static pt_status gpt2_forward(const pt_model *m, void *run, const float *x, cons
         pt_attention_forward(r->atty, a.att, a.qkv, a.qkv + C, a.qkv + 2 * C, 3 * C, 3 * C, len,
                              B, T, NH, NH, HS, 1, scale);
         pt_mu_matmul_forward(m, r->tmp, r->atty, lw->projw, lw->projb, (int)BT, C, C);
-        for (size_t i = 0; i < BT * C; i++) a.r2[i] = a.x[i] + r->tmp[i];
+        residual_add(a.r2, a.x, r->tmp, BT * C);
         pt_layernorm_forward(r->ln, a.mean2, a.rstd2, a.r2, lw->ln2w, lw->ln2b, (int)BT, C, eps);
         pt_mu_matmul_forward(m, a.fch, r->ln, lw->fcw, lw->fcb, (int)BT, C, 4 * C);
         pt_gelu_tanh_forward(r->fcg, a.fch, BT * 4 * C);
@@ -189,7 +197,7 @@ static pt_status gpt2_forward(const pt_model *m, void *run, const float *x, cons
             carve_layer(&an, r->saved + (need_backward ? lf * (l + 1) : 0), B, T, C, NH);
             next = an.x;
         }
-        for (size_t i = 0; i < BT * C; i++) next[i] = a.r2[i] + r->tmp[i];
+        residual_add(next, a.r2, r->tmp, BT * C);
     }
     /* ln_f at the requested rows only */
     for (int i = 0; i < n_out; i++)
@@ -470,4 +478,59 @@ fail:
         free(w);
     }
     return s;
+}
+
+/* Random GPT-2 of the shape in cfg (model_random.c checks the sizes; the MLP
+ * width is 4 * dim in GPT-2). */
+pt_status pt_gpt2_random(pt_model **out, const pt_model_config *cfg, uint64_t seed) {
+    *out = NULL;
+    if (cfg->ffn_dim != 4 * cfg->dim)
+        return pt_fail(PT_ERR_ARG, "random gpt2: ffn %d must be 4 x dim (%d)", cfg->ffn_dim,
+                       4 * cfg->dim);
+    pt_model *m = pt_mu_model_new("random:gpt2");
+    gpt2_weights *w = calloc(1, sizeof *w);
+    int L = cfg->n_layers;
+    if (!m || !w || !(w->layers = calloc((size_t)L, sizeof(gpt2_layer)))) {
+        free(w);
+        pt_model_free(m);
+        return pt_fail(PT_ERR_NOMEM, "random gpt2 model: out of memory");
+    }
+    m->cfg = *cfg;
+    m->cfg.family = PT_FAMILY_GPT2;
+    m->cfg.causal = 1;
+    m->cfg.has_lm_head = 1;
+    size_t C = (size_t)cfg->dim, V = (size_t)cfg->vocab_size;
+    pt_mr r = {seed, 0, 0};
+    w->wte = pt_mr_normal(&r, V * C, PT_RANDOM_STD);
+    w->wpe = pt_mr_normal(&r, (size_t)cfg->max_pos * C, PT_RANDOM_STD);
+    w->lnfw = pt_mr_const(&r, C, 1.0f);
+    w->lnfb = pt_mr_const(&r, C, 0.0f);
+    for (int l = 0; l < L && !r.fail; l++) {
+        gpt2_layer *x = &w->layers[l];
+        x->ln1w = pt_mr_const(&r, C, 1.0f);
+        x->ln1b = pt_mr_const(&r, C, 0.0f);
+        x->qkvw = pt_mr_normal(&r, 3 * C * C, PT_RANDOM_STD);
+        x->qkvb = pt_mr_const(&r, 3 * C, 0.0f);
+        x->projw = pt_mr_normal(&r, C * C, PT_RANDOM_STD);
+        x->projb = pt_mr_const(&r, C, 0.0f);
+        x->ln2w = pt_mr_const(&r, C, 1.0f);
+        x->ln2b = pt_mr_const(&r, C, 0.0f);
+        x->fcw = pt_mr_normal(&r, 4 * C * C, PT_RANDOM_STD);
+        x->fcb = pt_mr_const(&r, 4 * C, 0.0f);
+        x->fcprojw = pt_mr_normal(&r, 4 * C * C, PT_RANDOM_STD);
+        x->fcprojb = pt_mr_const(&r, C, 0.0f);
+    }
+    if (r.fail) {
+        free_weights(w, L);
+        pt_model_free(m);
+        return pt_fail(PT_ERR_NOMEM, "random gpt2 model: out of memory");
+    }
+    m->ops = &GPT2_OPS;
+    m->impl = w;
+    m->wte = w->wte;
+    m->n_params = (int64_t)(V * C) + (int64_t)cfg->max_pos * (int64_t)C + 2 * (int64_t)C +
+                  (int64_t)L * (12 * (int64_t)C * (int64_t)C + 13 * (int64_t)C);
+    snprintf(m->dtype, sizeof m->dtype, "F32");
+    *out = m;
+    return PT_OK;
 }

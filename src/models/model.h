@@ -128,4 +128,12 @@ pt_status pt_bert_load(pt_model **out, const char *dir, const char *st_path);
 pt_status pt_llama_load_hf(pt_model **out, const char *dir, const char *st_path);
 pt_status pt_llama_load_gguf(pt_model **out, const char *gguf_path);
 
+/* A model of cfg's family and shape with random weights, built in memory (no
+ * tokenizer): matrices and embeddings N(0, 0.02), biases 0, norm weights 1,
+ * deterministic in seed. Used by `ptune bench`. cfg->norm_eps and
+ * cfg->rope_theta <= 0 take the family defaults; cfg->causal and has_lm_head
+ * follow the family. GPT-2 needs ffn_dim == 4 * dim. */
+pt_status pt_model_random(pt_model **out, const pt_model_config *cfg, uint64_t seed);
+pt_status pt_gpt2_random(pt_model **out, const pt_model_config *cfg, uint64_t seed);
+
 #endif

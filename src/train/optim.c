@@ -111,11 +111,14 @@ void pt_optim_step(pt_optim *o, float *params, const float *grads, float lr) {
     float one_minus_b2 = (float)(1.0 - b2);
     if (o->kind == PT_OPTIM_ADAMW) {
         float decay = (float)(1.0 - (double)lr * (double)wd); // param.mul_(1 - lr*wd)
+        /* elementwise: the same bits with any thread count */
+#pragma omp parallel for simd schedule(static) if (n >= 65536)
         for (size_t i = 0; i < n; i++) {
             if (wd != 0.0f) params[i] = params[i] * decay;
             adam_update(o, params, i, grads[i], one_minus_b1, one_minus_b2, step_size, bc2_sqrt);
         }
     } else {
+#pragma omp parallel for simd schedule(static) if (n >= 65536)
         for (size_t i = 0; i < n; i++) {
             float g = grads[i];
             if (wd != 0.0f) g = g + wd * params[i]; // grad.add(param, alpha=wd)

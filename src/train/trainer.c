@@ -58,6 +58,7 @@ static void trainer_free(pt_trainer *tr) {
     free(tr->head);
     free(tr->dhead);
     free(tr->perm);
+    free(tr->order_tmp);
     free(tr->best_table);
     free(tr->best_head);
     pt_fvec_free(&tr->losses);
@@ -128,8 +129,9 @@ static pt_status trainer_init(pt_trainer *tr, const pt_model *m, const pt_task *
     tr->dhead = pt_zalloc(tr->n_head + 1, sizeof(float));
     tr->best_head = pt_zalloc(tr->n_head + 1, sizeof(float));
     tr->perm = pt_alloc((size_t)train->n, sizeof(int));
+    tr->order_tmp = pt_alloc(2 * (size_t)train->n, sizeof(uint64_t));
     if (!tr->table || !tr->dtable || !tr->best_table || !tr->head || !tr->dhead ||
-        !tr->best_head || !tr->perm)
+        !tr->best_head || !tr->perm || !tr->order_tmp)
         return pt_fail(PT_ERR_NOMEM, "out of memory");
     /* linear head: PyTorch Linear default U(+-1/sqrt(d)) */
     float bound = 1.0f / sqrtf((float)tr->d);
@@ -146,12 +148,45 @@ static pt_status trainer_init(pt_trainer *tr, const pt_model *m, const pt_task *
     return PT_OK;
 }
 
-static void epoch_perm(pt_trainer *tr, int epoch, int n) {
-    if (tr->perm_epoch == epoch) return;
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+void pt_epoch_order(int *perm, uint64_t *tmp, const pt_examples *train, int B, uint64_t seed,
+                    int epoch, int group) {
+    int n = train->n;
+    uint64_t *key = tmp; // (2n)
     pt_rng r;
-    pt_rng_seed(&r, tr->p->seed ^ (0x9E3779B97F4A7C15ULL * (uint64_t)(epoch + 1)));
-    for (int i = 0; i < n; i++) tr->perm[i] = i;
-    pt_rng_shuffle(&r, tr->perm, n);
+    pt_rng_seed(&r, seed ^ (0x9E3779B97F4A7C15ULL * (uint64_t)(epoch + 1)));
+    for (int i = 0; i < n; i++) perm[i] = i;
+    pt_rng_shuffle(&r, perm, n);
+    size_t chunk = (size_t)PT_GROUP_BATCHES * B;
+    /* a dataset of one chunk would become one length-sorted curriculum of
+     * uniform batches (which hurt learning on small tasks): plain shuffle */
+    if (!group || B < 2 || (size_t)n <= chunk) return;
+    for (size_t c0 = 0; c0 < (size_t)n; c0 += chunk) {
+        size_t m = (size_t)n - c0 < chunk ? (size_t)n - c0 : chunk;
+        /* key = length << 32 | position in the shuffled chunk: unique, so any sort is stable */
+        for (size_t j = 0; j < m; j++)
+            key[j] = (uint64_t)train->ex[perm[c0 + j]].r.n << 32 | (uint64_t)j;
+        qsort(key, m, sizeof *key, cmp_u64);
+        for (size_t j = 0; j < m; j++) key[j] = (uint64_t)perm[c0 + (key[j] & 0xffffffffu)];
+        for (size_t j = 0; j < m; j++) perm[c0 + j] = (int)key[j];
+    }
+    int n_full = n / B;
+    int *order = (int *)(key + n); // (n_full) batch order
+    for (int i = 0; i < n_full; i++) order[i] = i;
+    pt_rng_shuffle(&r, order, n_full);
+    for (int i = 0; i < n; i++) key[i] = (uint64_t)perm[i];
+    for (int b = 0; b < n_full; b++)
+        for (int j = 0; j < B; j++) perm[b * B + j] = (int)key[(size_t)order[b] * B + j];
+}
+
+static void epoch_perm(pt_trainer *tr, int epoch, const pt_examples *train) {
+    if (tr->perm_epoch == epoch) return;
+    pt_epoch_order(tr->perm, tr->order_tmp, train, tr->eng.Bmax, tr->p->seed, epoch,
+                   !tr->p->no_length_groups);
     tr->perm_epoch = epoch;
 }
 
@@ -171,7 +206,7 @@ static int all_finite(const float *a, size_t n) {
 static pt_status train_step(pt_trainer *tr, const pt_examples *train, double *loss_out) {
     const pt_train_params *p = tr->p;
     int epoch = (int)(tr->step / tr->spe), within = (int)(tr->step % tr->spe);
-    epoch_perm(tr, epoch, train->n);
+    epoch_perm(tr, epoch, train);
     int B = tr->eng.Bmax, i0 = within * B;
     int nb = train->n - i0 < B ? train->n - i0 : B;
     const pt_example *batch[4096];

@@ -57,6 +57,7 @@ typedef struct pt_train_params {
     long steps;       /* total optimizer steps (0 = from epochs) */
     long warmup;      /* linear warm-up steps */
     uint64_t seed;
+    int no_length_groups; /* 1: plain shuffled batches (default 0: batches of similar length) */
     int eval_every;   /* steps between dev evaluations (0 = once per epoch) */
     int patience;     /* stop after this many evaluations without improvement (0 = never) */
     int max_len;      /* truncate examples to this many tokens (0 = model limit) */

@@ -21,9 +21,10 @@ typedef struct pt_trainer {
     float *dhead;  // (nl*d + nl)
     size_t n_head;
     pt_engine eng;
-    long step, total; /* steps done; steps planned */
-    int spe;          /* steps per epoch */
-    int *perm;        // (n_train) this epoch's order
+    long step, total;    /* steps done; steps planned */
+    int spe;             /* steps per epoch */
+    int *perm;           // (n_train) this epoch's order
+    uint64_t *order_tmp; // (2 n_train) scratch for grouping by length
     int perm_epoch;
     double best; /* best dev metric (-1: none yet) */
     long best_step;
@@ -33,6 +34,17 @@ typedef struct pt_trainer {
     pt_fvec losses;                      /* training loss of every step */
     pt_fvec ev_step, ev_metric, ev_loss; /* dev evaluations */
 } pt_trainer;
+
+/* The example order of one epoch, a function of (seed, epoch) only, so that
+ * --resume continues exactly: perm (n) = a shuffle of 0..n-1; with group,
+ * batches of similar length (less padding): within chunks of
+ * PT_GROUP_BATCHES * B shuffled examples the order is sorted by length (ties
+ * keep the shuffled order), then the full batches of B are put in a shuffled
+ * order, the partial batch (if any) last. Datasets of at most one chunk keep
+ * the plain shuffle. tmp: scratch of 2n. */
+#define PT_GROUP_BATCHES 50
+void pt_epoch_order(int *perm, uint64_t *tmp, const pt_examples *train, int B, uint64_t seed,
+                    int epoch, int group);
 
 pt_status pt_ckpt_save(const pt_trainer *tr, const char *path);
 pt_status pt_ckpt_load(pt_trainer *tr, const char *path);

@@ -40,6 +40,9 @@ static const opt OPTS[] = {
     {"warmup", "N", "linear warm-up steps, then linear decay (default 0)"},
     {"clip", "X", "clip the global gradient norm at X; 0 = off (default 1)"},
     {"seed", "N", "random seed: a fixed seed gives a bit-identical run (default 42)"},
+    {"no-length-groups", NULL, "plain shuffled batches (default: beyond 50 batches of data, "
+                               "each batch holds examples of similar length, less padding; the "
+                               "order still follows --seed)"},
     {"threads", "N", "threads (default: all cores)"},
     {"precision", "f32|bf16", "bf16: block weights stored and multiplied in bf16 (half the "
                               "memory; float32 accumulation; default f32)"},
@@ -215,6 +218,7 @@ int cmd_train(int argc, char **argv) {
             p.init = PT_INIT_FILE, p.init_arg = init;
     }
     p.batch = (int)batch, p.epochs = (int)epochs, p.steps = steps, p.warmup = warmup;
+    p.no_length_groups = arg_flag(&a, "no-length-groups");
     p.seed = (uint64_t)seed, p.eval_every = (int)every, p.patience = (int)patience;
     p.hidden = (int)hidden, p.max_len = (int)max_len;
     p.lr = (float)lr, p.clip = (float)clip;

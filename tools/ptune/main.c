@@ -21,6 +21,7 @@ static const command COMMANDS[] = {
     {"render", cmd_render, "show the token layout the model sees for each example"},
     {"tokenize", cmd_tokenize, "text to token ids and back"},
     {"info", cmd_info, "describe a model"},
+    {"bench", cmd_bench, "time a training step and an evaluation batch on a random model"},
 };
 #define N_COMMANDS (int)(sizeof COMMANDS / sizeof COMMANDS[0])
 

@@ -1,0 +1,346 @@
+/* cmd_bench.c - ptune bench: time a P-tuning training step and an evaluation
+ * batch on a model with random weights (or a real one with --model).
+ *
+ * The step is the real training path: a template of S virtual tokens followed
+ * by random token ids, pt_encoder forward -> pt_engine_run (model forward,
+ * LM head over 2 label rows, cross-entropy, input-gradient backward) ->
+ * pt_encoder backward -> gradient clipping -> AdamW. Evaluation is
+ * pt_engine_run without gradients. Medians over --reps after --warmup.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "commands.h"
+#include "common.h"
+#include "core/error.h"
+#include "core/mem.h"
+#include "core/rng.h"
+#include "prompt/encoder.h"
+#include "train/engine.h"
+#include "train/optim.h"
+
+static const opt OPTS[] = {
+    {"family", "F", "gpt2 (default), bert or llama: the random model's family"},
+    {"layers", "N", "transformer layers (default 12)"},
+    {"dim", "N", "model width (default 768)"},
+    {"heads", "N", "attention heads (default 12)"},
+    {"kv-heads", "N", "key/value heads, llama (default: --heads)"},
+    {"ffn", "N", "MLP width (default 4 x dim; llama 8/3 x dim rounded up to 64)"},
+    {"vocab", "N", "vocabulary (default 50257 gpt2, 30522 bert, 32000 llama)"},
+    {"positions", "N", "position table / context (default 1024 gpt2, 512 bert, 2048 llama)"},
+    {"model", "PATH", "time a real model instead of a random one"},
+    {"precision", "P", "f32 (default) or bf16: the blocks' big matrices in bf16"},
+    {"batch", "N", "examples per batch (default 8)"},
+    {"seq", "N", "tokens per example, virtual tokens included (default 128)"},
+    {"prompts", "N", "virtual tokens at the start of each example (default 8)"},
+    {"encoder", "E", "prompt encoder: lstm (default), mlp or embedding"},
+    {"reps", "N", "timed repetitions; the medians are reported (default 5)"},
+    {"warmup", "N",
+     "untimed repetitions first (default 1; the first one is timed as "
+     "start-to-first-step)"},
+    {"threads", "N", "threads (default: all cores)"},
+    {"seed", "N", "random seed for weights and data (default 42)"},
+    {"json", NULL, "print one JSON line instead of the table"},
+};
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static double peak_rss_mb(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss / 1024.0; /* Linux: kilobytes */
+}
+
+/* Multiply-add FLOPs (2 per multiply-add) of one forward pass over B x T
+ * tokens: the layer matmuls and the two attention products (half of them
+ * under a causal mask). The input-gradient backward costs the same matmul
+ * FLOPs and twice the attention FLOPs. */
+static void count_flops(const pt_model_config *c, int B, int T, double *fwd, double *bwd) {
+    double C = c->dim, F = c->ffn_dim, HS = C / c->n_heads, KVC = c->n_kv_heads * HS;
+    double per_layer =
+        c->family == PT_FAMILY_LLAMA ? 2 * C * C + 2 * KVC * C + 3 * C * F : 4 * C * C + 2 * C * F;
+    double tokens = (double)B * T;
+    double mm = 2.0 * tokens * per_layer * c->n_layers;
+    double att = 4.0 * B * c->n_heads * (double)T * T * HS * (c->causal ? 0.5 : 1.0) * c->n_layers;
+    *fwd = mm + att;
+    *bwd = mm + 2 * att;
+}
+
+typedef struct bench {
+    pt_model *m;
+    pt_task task;
+    int label_rows[2];
+    pt_example *ex;           // (B)
+    const pt_example **batch; // (B)
+    int *ids;                 // (B, T)
+    int *virt;                // (B, S)
+    pt_encoder enc;
+    pt_optim opt;
+    pt_engine eng;
+    float *table;  // (S, C)
+    float *dtable; // (S, C)
+    int B, T, S;
+} bench;
+
+static void bench_free(bench *b) {
+    pt_engine_free(&b->eng);
+    pt_optim_free(&b->opt);
+    pt_encoder_free(&b->enc);
+    free(b->ex);
+    free(b->batch);
+    free(b->ids);
+    free(b->virt);
+    pt_afree(b->table);
+    pt_afree(b->dtable);
+    pt_model_free(b->m);
+}
+
+/* Task: S virtual tokens then random ids; answer at the last position; the LM
+ * head scores two label rows. Examples are pt_example structs built directly. */
+static pt_status bench_setup(bench *b, pt_encoder_kind ek, uint64_t seed) {
+    const pt_model *m = b->m;
+    int B = b->B, T = b->T, S = b->S, C = m->cfg.dim, V = m->cfg.vocab_size;
+    pt_rng rng;
+    pt_rng_seed(&rng, seed + 1);
+    memset(&b->task, 0, sizeof b->task);
+    b->task.kind = PT_TASK_CLASSIFY;
+    b->task.head = PT_HEAD_LM;
+    b->task.tmpl.n_virtual = S;
+    b->task.n_labels = 2;
+    b->label_rows[0] = (int)pt_rng_below(&rng, (uint64_t)V);
+    b->label_rows[1] = (b->label_rows[0] + 1) % V;
+    b->task.label_ids[0] = b->task.label_ids[1] = b->label_rows;
+    b->ex = pt_zalloc((size_t)B, sizeof *b->ex);
+    b->batch = pt_zalloc((size_t)B, sizeof *b->batch);
+    b->ids = pt_alloc((size_t)B * T, sizeof(int));
+    b->virt = pt_alloc((size_t)B * (S ? S : 1), sizeof(int));
+    b->table = pt_aalloc((size_t)S * C, sizeof(float));
+    b->dtable = pt_aalloc((size_t)S * C, sizeof(float));
+    if (!b->ex || !b->batch || !b->ids || !b->virt || !b->table || !b->dtable)
+        return pt_fail(PT_ERR_NOMEM, "bench: out of memory");
+    for (int i = 0; i < B; i++) {
+        pt_example *e = &b->ex[i];
+        e->r.ids = b->ids + (size_t)i * T;
+        e->r.virt_pos = b->virt + (size_t)i * S;
+        e->r.n = T;
+        e->r.answer = T - 1;
+        for (int t = 0; t < T; t++) e->r.ids[t] = t < S ? -1 : (int)pt_rng_below(&rng, (uint64_t)V);
+        for (int k = 0; k < S; k++) e->r.virt_pos[k] = k;
+        e->target = (int)pt_rng_below(&rng, 2);
+        b->batch[i] = e;
+    }
+    pt_status s = pt_encoder_init(&b->enc, ek, S, C, 0, &rng);
+    if (!s) s = pt_optim_init(&b->opt, PT_OPTIM_ADAMW, b->enc.n_params, 0.01f);
+    if (!s) s = pt_engine_init(&b->eng, m, &b->task, B, T);
+    return s;
+}
+
+/* One full training step, as the trainer takes it. */
+static pt_status train_step(bench *b, double *loss) {
+    size_t Sd = (size_t)b->S * b->m->cfg.dim;
+    pt_encoder_zero_grad(&b->enc);
+    memset(b->dtable, 0, sizeof(float) * Sd);
+    pt_encoder_forward(&b->enc, b->table);
+    pt_status s = pt_engine_run(&b->eng, b->batch, b->B, b->table, NULL, NULL, loss, NULL,
+                                b->dtable, NULL, NULL);
+    if (s) return s;
+    pt_encoder_backward(&b->enc, b->dtable);
+    pt_clip_grad_norm(b->enc.grads, b->enc.n_params, 1.0f);
+    pt_optim_step(&b->opt, b->enc.params, b->enc.grads, 1e-3f);
+    return PT_OK;
+}
+
+static pt_status eval_batch(bench *b, double *loss) {
+    pt_encoder_forward(&b->enc, b->table);
+    return pt_engine_run(&b->eng, b->batch, b->B, b->table, NULL, NULL, loss, NULL, NULL, NULL,
+                         NULL);
+}
+
+static int config_from_args(const args *a, pt_model_config *c) {
+    const char *fam = arg_str(a, "family", "gpt2");
+    memset(c, 0, sizeof *c);
+    if (!strcmp(fam, "gpt2"))
+        c->family = PT_FAMILY_GPT2;
+    else if (!strcmp(fam, "bert"))
+        c->family = PT_FAMILY_BERT;
+    else if (!strcmp(fam, "llama"))
+        c->family = PT_FAMILY_LLAMA;
+    else
+        return die("bench", "--family must be gpt2, bert or llama, not \"%s\"", fam);
+    int llama = c->family == PT_FAMILY_LLAMA;
+    long layers, dim, heads, kvh, ffn, vocab, pos;
+    if (!arg_int(a, "layers", 12, 1, 1024, &layers) || !arg_int(a, "dim", 768, 1, 65536, &dim) ||
+        !arg_int(a, "heads", 12, 1, 65536, &heads) ||
+        !arg_int(a, "kv-heads", heads, 1, 65536, &kvh))
+        return 1;
+    long ffn_def = llama ? (8 * dim / 3 + 63) / 64 * 64 : 4 * dim;
+    long vocab_def = c->family == PT_FAMILY_BERT ? 30522 : llama ? 32000 : 50257;
+    long pos_def = c->family == PT_FAMILY_BERT ? 512 : llama ? 2048 : 1024;
+    if (!arg_int(a, "ffn", ffn_def, 1, 1 << 20, &ffn) ||
+        !arg_int(a, "vocab", vocab_def, 2, 1 << 24, &vocab) ||
+        !arg_int(a, "positions", pos_def, 1, 1 << 20, &pos))
+        return 1;
+    c->n_layers = (int)layers, c->dim = (int)dim, c->n_heads = (int)heads;
+    c->n_kv_heads = (int)kvh, c->ffn_dim = (int)ffn, c->vocab_size = (int)vocab;
+    c->max_pos = (int)pos;
+    return 0;
+}
+
+int cmd_bench(int argc, char **argv) {
+    double t_start = now_ms();
+    args a;
+    int rc = args_parse(&a, OPTS, (int)(sizeof OPTS / sizeof OPTS[0]), argc, argv, "bench",
+                        "ptune bench [--family gpt2|bert|llama] [--layers N --dim N ...] "
+                        "[--batch N --seq N --prompts N --encoder E] [--reps N] [--json]",
+                        "Time a P-tuning training step and an evaluation batch on a random model "
+                        "of the given shape (GPT-2 small by default), built in memory.");
+    if (rc) return rc == 1 ? 0 : rc;
+    bench b;
+    memset(&b, 0, sizeof b);
+    long batch, seq, prompts, reps, warmup, seed;
+    pt_encoder_kind ek;
+    const char *encs = arg_str(&a, "encoder", "lstm");
+    pt_model_config cfg;
+    rc = 1;
+    if (!arg_int(&a, "batch", 8, 1, 4096, &batch) || !arg_int(&a, "seq", 128, 2, 1 << 20, &seq) ||
+        !arg_int(&a, "prompts", 8, 1, 4096, &prompts) ||
+        !arg_int(&a, "reps", 5, 1, 100000, &reps) ||
+        !arg_int(&a, "warmup", 1, 1, 100000, &warmup) ||
+        !arg_int(&a, "seed", 42, 0, 0x7fffffffL, &seed) || set_threads("bench", &a))
+        goto done;
+    if (!pt_encoder_kind_parse(encs, &ek)) {
+        die("bench", "--encoder must be lstm, mlp or embedding, not \"%s\"", encs);
+        goto done;
+    }
+    if (prompts >= seq) {
+        die("bench", "--prompts %ld must be below --seq %ld (the answer needs a real token)",
+            prompts, seq);
+        goto done;
+    }
+    if (arg_str(&a, "model", NULL)) {
+        if (load_model("bench", &a, &b.m)) goto done;
+    } else {
+        if (config_from_args(&a, &cfg)) goto done;
+        if (pt_model_random(&b.m, &cfg, (uint64_t)seed)) {
+            die("bench", "%s", pt_last_error());
+            goto done;
+        }
+    }
+    const char *prec = arg_str(&a, "precision", "f32");
+    if (strcmp(prec, "f32") && strcmp(prec, "bf16")) {
+        die("bench", "--precision must be f32 or bf16, not \"%s\"", prec);
+        goto done;
+    }
+    if (!strcmp(prec, "bf16") && pt_model_set_precision(b.m, 1)) {
+        die("bench", "%s", pt_last_error());
+        goto done;
+    }
+    double t_built = now_ms();
+    const pt_model_config *c = &b.m->cfg;
+    if (seq > c->max_pos) {
+        die("bench", "--seq %ld exceeds the model's %d positions", seq, c->max_pos);
+        goto done;
+    }
+    b.B = (int)batch, b.T = (int)seq, b.S = (int)prompts;
+    if (bench_setup(&b, ek, (uint64_t)seed)) {
+        die("bench", "%s", pt_last_error());
+        goto done;
+    }
+    double loss = 0, *tt = pt_alloc((size_t)reps, sizeof(double));
+    double *te = pt_alloc((size_t)reps, sizeof(double));
+    if (!tt || !te) {
+        free(tt);
+        free(te);
+        die("bench", "out of memory");
+        goto done;
+    }
+    pt_status s = PT_OK;
+    double t_first = 0;
+    for (long i = 0; i < warmup && !s; i++) {
+        s = train_step(&b, &loss);
+        if (i == 0) t_first = now_ms();
+    }
+    for (long i = 0; i < warmup && !s; i++) s = eval_batch(&b, &loss);
+    for (long i = 0; i < reps && !s; i++) {
+        double t0 = now_ms();
+        s = train_step(&b, &loss);
+        double t1 = now_ms();
+        if (!s) s = eval_batch(&b, &loss);
+        tt[i] = t1 - t0;
+        te[i] = now_ms() - t1;
+    }
+    if (s) {
+        free(tt);
+        free(te);
+        die("bench", "%s", pt_last_error());
+        goto done;
+    }
+    double train_ms = median(tt, (int)reps), eval_ms = median(te, (int)reps);
+    double train_min = tt[0], eval_min = te[0];
+    free(tt);
+    free(te);
+    double fwd, bwd;
+    count_flops(c, b.B, b.T, &fwd, &bwd);
+    double tokens = (double)b.B * b.T;
+    double gflops = (fwd + bwd) / (train_ms * 1e6), eval_gflops = fwd / (eval_ms * 1e6);
+    int threads = 1;
+#ifdef _OPENMP
+    threads = omp_get_max_threads();
+#endif
+    double rss = peak_rss_mb();
+    if (arg_flag(&a, "json")) {
+        printf(
+            "{\"family\":\"%s\",\"layers\":%d,\"dim\":%d,\"heads\":%d,\"ffn\":%d,\"vocab\":%d,"
+            "\"params\":%lld,\"batch\":%d,\"seq\":%d,\"prompts\":%d,\"encoder\":\"%s\","
+            "\"precision\":\"%s\",\"threads\":%d,\"reps\":%ld,\"train_ms\":%.2f,\"eval_ms\":%.2f,"
+            "\"train_min_ms\":%.2f,\"eval_min_ms\":%.2f,\"tokens_per_s\":%.1f,"
+            "\"eval_tokens_per_s\":%.1f,\"gflops\":%.2f,\"eval_gflops\":%.2f,"
+            "\"train_gflop\":%.3f,\"peak_rss_mb\":%.1f,\"build_ms\":%.1f,"
+            "\"first_step_ms\":%.1f,\"start_to_first_step_ms\":%.1f,\"loss\":%.6f}\n",
+            pt_family_name(c->family), c->n_layers, c->dim, c->n_heads, c->ffn_dim, c->vocab_size,
+            (long long)b.m->n_params, b.B, b.T, b.S, pt_encoder_kind_name(ek), prec, threads, reps,
+            train_ms, eval_ms, train_min, eval_min, tokens / (train_ms * 1e-3),
+            tokens / (eval_ms * 1e-3), gflops, eval_gflops, (fwd + bwd) * 1e-9, rss,
+            t_built - t_start, t_first - t_built, t_first - t_start, loss);
+    } else {
+        printf("model      %s, %d layers, width %d, %d heads, ffn %d, vocab %d (%.1fM params, "
+               "%s)\n",
+               pt_family_name(c->family), c->n_layers, c->dim, c->n_heads, c->ffn_dim,
+               c->vocab_size, b.m->n_params / 1e6, arg_str(&a, "model", "random weights"));
+        printf("batch      %d x %d tokens, %d virtual tokens, %s encoder, %d threads, median of "
+               "%ld\n",
+               b.B, b.T, b.S, pt_encoder_kind_name(ek), threads, reps);
+        printf("train step %9.1f ms  (%.0f tokens/s, %.1f GFLOP/s over %.2f GFLOP)\n", train_ms,
+               tokens / (train_ms * 1e-3), gflops, (fwd + bwd) * 1e-9);
+        printf("eval batch %9.1f ms  (%.0f tokens/s, %.1f GFLOP/s)\n", eval_ms,
+               tokens / (eval_ms * 1e-3), eval_gflops);
+        printf("start to first step %.0f ms (build/load %.0f ms + first step %.0f ms)\n",
+               t_first - t_start, t_built - t_start, t_first - t_built);
+        printf("peak RSS   %.0f MB\n", rss);
+    }
+    rc = 0;
+done:
+    bench_free(&b);
+    args_free(&a);
+    return rc;
+}
