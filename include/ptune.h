@@ -32,6 +32,95 @@ const char *pt_last_error(void);
 /* Short constant name of a status ("PT_ERR_IO"). */
 const char *pt_status_name(pt_status s);
 
+/* ------------------------------------------------------------------------
+ * Models. A model is frozen: ptune never changes or differentiates its weights.
+ * PATH is a Hugging Face directory (config.json + model.safetensors +
+ * tokenizer files), a .safetensors file with its config.json beside it, or a
+ * .gguf file (LLaMA family).
+ */
+typedef struct pt_model pt_model;
+pt_status pt_model_load(pt_model **out, const char *path);
+void pt_model_free(pt_model *m);
+
+/* ------------------------------------------------------------------------
+ * Tuners: a task bound to a model - template, labels or knowledge probing,
+ * head - and, once trained or loaded, its prompt.
+ *
+ *   pt_model *m;  pt_tuner *t;
+ *   if (pt_model_load(&m, "gpt2") != PT_OK) { fprintf(stderr, "%s\n", pt_last_error()); ... }
+ *   pt_task_options task = {.template_text = "[P*3] {sentence} It was [MASK]",
+ *                           .labels = "pos:great,neg:terrible"};
+ *   pt_tuner_new(&t, m, &task);
+ *   pt_train_options o;
+ *   pt_train_options_default(&o);
+ *   o.out = "sentiment.safetensors";
+ *   pt_tuner_train(t, "train.jsonl", "dev.jsonl", &o);   // keeps the best dev prompt
+ *   const char *fields[] = {"sentence"}, *values[] = {"A wonderful film."};
+ *   int label;  float probs[2];
+ *   pt_tuner_predict(t, fields, values, 1, &label, probs);
+ *   printf("%s %.3f\n", pt_tuner_label(t, label), probs[label]);
+ *   pt_tuner_free(t);  pt_model_free(m);
+ *
+ * Later, with the unchanged model: pt_tuner_load(&t, m, "sentiment.safetensors").
+ */
+typedef struct pt_tuner pt_tuner;
+
+typedef struct pt_task_options {
+    const char *template_text; /* "[P*3] {sentence} It was [MASK]" */
+    const char *labels;        /* "value:word,..." (classification) */
+    int knowledge;             /* 1: knowledge probing (label field = answer word) */
+    int linear_head;           /* 1: train a Linear(d, n_labels) head instead of the LM head */
+    const char *label_field;   /* NULL: "label" */
+} pt_task_options;
+
+typedef struct pt_train_report {
+    long step, total_steps;
+    int epoch;
+    double loss;          /* mean training loss since the last report */
+    int evaluated;        /* 1: the dev fields below are fresh */
+    double dev_loss, dev_accuracy, dev_f1;
+    double best;          /* best dev accuracy so far (-1: none) */
+    double examples_per_s, eta_s;
+} pt_train_report;
+
+typedef void (*pt_train_callback)(const pt_train_report *r, void *user);
+
+typedef struct pt_train_options {
+    const char *encoder;   /* "lstm" (default), "mlp", "embedding" */
+    int hidden;            /* mlp hidden width (0: model width) */
+    const char *optimizer; /* "adamw" (default), "adam", "sgd" */
+    float lr, weight_decay, clip;
+    int batch, epochs;
+    long steps, warmup;    /* steps 0: from epochs */
+    uint64_t seed;
+    int eval_every, patience;
+    const char *out;       /* prompt file (required); out.ckpt is the checkpoint */
+    const char *resume;    /* checkpoint to continue from, or NULL */
+    const char *log, *plot; /* optional JSON Lines metrics log, SVG curve */
+    pt_train_callback progress;
+    void *user;
+} pt_train_options;
+
+void pt_train_options_default(pt_train_options *o);
+
+pt_status pt_tuner_new(pt_tuner **out, pt_model *m, const pt_task_options *task);
+/* A tuner from a prompt file (its template, labels and head); refused if the
+ * file was trained for another model. */
+pt_status pt_tuner_load(pt_tuner **out, pt_model *m, const char *prompt_path);
+/* Train on a data file (.jsonl/.tsv/.csv), optionally keeping the best dev
+ * prompt; afterwards the tuner holds the prompt written to o->out. */
+pt_status pt_tuner_train(pt_tuner *t, const char *train_path, const char *dev_path,
+                         const pt_train_options *o);
+/* Mean loss and accuracy (P@1 for knowledge probing) on labelled data. */
+pt_status pt_tuner_eval(pt_tuner *t, const char *data_path, double *loss, double *accuracy);
+/* Classify one example given as field names and values: *label is the best
+ * label's index, probs (n_labels, may be NULL) their probabilities. */
+pt_status pt_tuner_predict(pt_tuner *t, const char *const *fields, const char *const *values,
+                           int n_fields, int *label, float *probs);
+int pt_tuner_n_labels(const pt_tuner *t);
+const char *pt_tuner_label(const pt_tuner *t, int k);
+void pt_tuner_free(pt_tuner *t);
+
 #ifdef __cplusplus
 }
 #endif

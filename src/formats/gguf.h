@@ -76,6 +76,7 @@ typedef struct pt_gguf {
     pt_gguf_tensor *tensors;
     int64_t n_tensors;
     uint64_t alignment;
+    int owns_copy; /* 1 when map.data is a heap copy (pt_gguf_open_buffer), freed on close */
 } pt_gguf;
 
 pt_status pt_gguf_open(pt_gguf *g, const char *path);

@@ -21,8 +21,7 @@
 void pt_matmul_forward(float *out, const float *inp, const float *W, const float *bias, int N,
                        int C, int OC);
 /* dinp (N, C) += dout (N, OC) . W; W (OC, C). */
-void pt_matmul_backward_input(float *dinp, const float *dout, const float *W, int N, int C,
-                              int OC);
+void pt_matmul_backward_input(float *dinp, const float *dout, const float *W, int N, int C, int OC);
 /* Naive references (plain triple loops, double accumulation) for the tests. */
 void pt_matmul_forward_ref(float *out, const float *inp, const float *W, const float *bias, int N,
                            int C, int OC);
@@ -92,8 +91,9 @@ void pt_rope_backward(float *dx, int stride, int B, int T, int NHX, int HS, floa
 
 /* Row-wise softmax of logits (N, V) into probs (N, V). */
 void pt_softmax_forward(float *probs, const float *logits, int N, int V);
-/* For each row n: loss[n] = -log softmax(logits[n])[target[n]];
- * dlogits[n] += (softmax - onehot) * dscale. Returns the mean loss.
+/* For each row n: loss[n] = -log softmax(logits[n])[target[n]] (loss may be NULL);
+ * a row whose target is outside [0, V) (e.g. -100) is ignored: loss 0, no gradient;
+ * dlogits[n] += (softmax - onehot) * dscale. Returns the mean loss over counted rows.
  * dlogits may be NULL (no gradient). */
 double pt_crossentropy_forward_backward(float *loss, float *dlogits, const float *logits,
                                         const int *target, int N, int V, float dscale);

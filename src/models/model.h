@@ -76,6 +76,8 @@ struct pt_model {
     pt_tokenizer *tok; /* NULL when the model came without a tokenizer */
     char *path;
     const float *wte;  /* (V, C) input word embeddings, float32 */
+    int64_t n_params;  /* parameter count of the frozen model */
+    char dtype[16];    /* storage dtype of the weights file ("F32", "BF16", ...) */
     void *impl;        /* family weights */
 };
 
@@ -84,15 +86,21 @@ struct pt_model {
 pt_status pt_model_load(pt_model **out, const char *path);
 void pt_model_free(pt_model *m);
 
+/* Load only the tokenizer of a model path (directory, .safetensors beside its
+ * config, or .gguf) and tell its family. */
+pt_status pt_model_load_tokenizer(const char *path, pt_tokenizer **tok, pt_family *fam);
+
 /* out (n, C) = word embeddings of ids (no positions). Errors on ids out of range. */
 pt_status pt_model_embed(const pt_model *m, float *out, const int *ids, int n);
 /* 64-bit FNV-1a over the little-endian float32 bytes of the (V, C) word
  * embedding matrix, as 16 lowercase hex digits. */
 void pt_model_fingerprint(const pt_model *m, char hex[17]);
-/* Total parameter count of the frozen model. */
-int64_t pt_model_n_params(const pt_model *m);
 
-/* family loaders used by pt_model_load */
+/* family loaders used by pt_model_load (dir holds config.json and the
+ * tokenizer files; st_path is the safetensors weights file) */
 pt_status pt_gpt2_load(pt_model **out, const char *dir, const char *st_path);
+pt_status pt_bert_load(pt_model **out, const char *dir, const char *st_path);
+pt_status pt_llama_load_hf(pt_model **out, const char *dir, const char *st_path);
+pt_status pt_llama_load_gguf(pt_model **out, const char *gguf_path);
 
 #endif

@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/io.h"
 #include "core/strmap.h"
+#include "formats/json.h"
 
 pt_status pt_tok_encode(const pt_tokenizer *t, const char *text, size_t len, int flags,
                         pt_ivec *out) {
@@ -60,4 +62,85 @@ void pt_tok_free(pt_tokenizer *t) {
     }
     if (t->ops && t->ops->free) t->ops->free(t); /* frees impl only */
     free(t);
+}
+
+/* ---- finding and loading a tokenizer -------------------------------------- */
+
+pt_status pt_tok_load_tokenizer_json(pt_tokenizer **out, const char *path) {
+    char *text = NULL;
+    size_t len;
+    pt_json_doc doc = {0};
+    *out = NULL;
+    pt_status st = pt_read_file(path, &text, &len);
+    if (st) return st;
+    if ((st = pt_json_parse(&doc, text, len))) {
+        pt_fail_ctx(st, "%s", path);
+        goto done;
+    }
+    const pt_json *model = pt_json_get(doc.root, "model");
+    const char *type = NULL;
+    int byte_fallback = 0;
+    if (!model || !pt_json_get_str(model, "type", &type)) {
+        st = pt_fail(PT_ERR_FORMAT, "%s: no model.type", path);
+        goto done;
+    }
+    pt_json_get_bool(model, "byte_fallback", &byte_fallback);
+    if (strcmp(type, "WordPiece") == 0)
+        st = pt_wordpiece_from_tokenizer_json(out, doc.root, path);
+    else if (strcmp(type, "BPE") == 0 && byte_fallback)
+        st = pt_spm_from_tokenizer_json(out, doc.root, path);
+    else if (strcmp(type, "BPE") == 0)
+        st = pt_bpe_from_tokenizer_json(out, doc.root, path);
+    else
+        st = pt_fail(PT_ERR_UNSUPPORTED,
+                     "%s: model.type \"%s\" is not supported (WordPiece or BPE)", path, type);
+done:
+    pt_json_doc_free(&doc);
+    free(text);
+    return st;
+}
+
+/* tokenizer_config.json "do_lower_case" (default 1 when absent). */
+static pt_status read_lowercase(const char *dir, int *lower) {
+    *lower = 1;
+    char *path = pt_path_join(dir, "tokenizer_config.json");
+    if (!path) return pt_fail(PT_ERR_NOMEM, "out of memory");
+    char *text = NULL;
+    size_t len;
+    pt_json_doc doc = {0};
+    pt_status st = PT_OK;
+    if (pt_file_exists(path)) {
+        if (!(st = pt_read_file(path, &text, &len)) && (st = pt_json_parse(&doc, text, len)))
+            pt_fail_ctx(st, "%s", path);
+        if (!st) pt_json_get_bool(doc.root, "do_lower_case", lower);
+    }
+    pt_json_doc_free(&doc);
+    free(text);
+    free(path);
+    return st;
+}
+
+pt_status pt_tok_load_dir(pt_tokenizer **out, const char *dir) {
+    char *tj = pt_path_join(dir, "tokenizer.json");
+    char *vj = pt_path_join(dir, "vocab.json");
+    char *mt = pt_path_join(dir, "merges.txt");
+    char *vt = pt_path_join(dir, "vocab.txt");
+    pt_status st;
+    int lower;
+    *out = NULL;
+    if (!tj || !vj || !mt || !vt)
+        st = pt_fail(PT_ERR_NOMEM, "out of memory");
+    else if (pt_file_exists(tj))
+        st = pt_tok_load_tokenizer_json(out, tj);
+    else if (pt_file_exists(vj) && pt_file_exists(mt))
+        st = pt_bpe_load_files(out, vj, mt);
+    else if (pt_file_exists(vt)) {
+        if (!(st = read_lowercase(dir, &lower))) st = pt_wordpiece_load_vocab(out, vt, lower);
+    } else
+        st = pt_fail(PT_ERR_IO,
+                     "%s: no tokenizer found (looked for tokenizer.json, vocab.json + merges.txt, "
+                     "vocab.txt)",
+                     dir);
+    free(tj), free(vj), free(mt), free(vt);
+    return st;
 }

@@ -42,13 +42,13 @@ struct pt_tokenizer {
     const pt_tok_ops *ops;
     pt_tok_kind kind;
     int vocab_size;
-    char **pieces;      /* [vocab_size] token strings as stored in the vocabulary */
+    char **pieces; /* [vocab_size] token strings as stored in the vocabulary */
     /* special token ids, -1 when the vocabulary has none */
     int bos_id, eos_id, unk_id, pad_id, mask_id, cls_id, sep_id;
     /* whether spaces before a word change its token (BPE: " great" != "great";
      * SentencePiece: "▁great"); WordPiece ignores spaces. */
     int space_sensitive;
-    void *impl; /* kind-specific data */
+    void *impl;              /* kind-specific data */
     struct pt_strmap *index; /* piece -> id, built by pt_tok_build_index */
 };
 

@@ -1,0 +1,226 @@
+/* tuner.c - the public pt_tuner API (include/ptune.h) over the internal layers. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/mem.h"
+#include "core/vec.h"
+#include "prompt/encoder.h"
+#include "prompt/promptfile.h"
+#include "prompt/task.h"
+#include "train/dataset.h"
+#include "train/engine.h"
+#include "train/metrics.h"
+#include "train/optim.h"
+#include "train/trainer.h"
+
+struct pt_tuner {
+    pt_model *m;
+    pt_task task;
+    pt_prompt prompt; /* table and head once trained or loaded */
+    int have_prompt;
+};
+
+void pt_train_options_default(pt_train_options *o) {
+    pt_train_params p;
+    pt_train_default_params(&p);
+    memset(o, 0, sizeof *o);
+    o->encoder = "lstm";
+    o->optimizer = "adamw";
+    o->lr = p.lr;
+    o->weight_decay = p.weight_decay;
+    o->clip = p.clip;
+    o->batch = p.batch;
+    o->epochs = p.epochs;
+    o->seed = p.seed;
+}
+
+pt_status pt_tuner_new(pt_tuner **out, pt_model *m, const pt_task_options *o) {
+    *out = NULL;
+    pt_tuner *t = calloc(1, sizeof *t);
+    if (!t) return pt_fail(PT_ERR_NOMEM, "out of memory");
+    if (!o || !o->template_text) {
+        free(t);
+        return pt_fail(PT_ERR_ARG, "pt_tuner_new: a template is required");
+    }
+    pt_status s = pt_task_init(&t->task, m, o->template_text,
+                               o->knowledge ? PT_TASK_KNOWLEDGE : PT_TASK_CLASSIFY,
+                               o->linear_head ? PT_HEAD_LINEAR : PT_HEAD_LM, o->labels,
+                               o->label_field);
+    if (s) {
+        free(t);
+        return s;
+    }
+    t->m = m;
+    *out = t;
+    return PT_OK;
+}
+
+pt_status pt_tuner_load(pt_tuner **out, pt_model *m, const char *path) {
+    *out = NULL;
+    pt_tuner *t = calloc(1, sizeof *t);
+    if (!t) return pt_fail(PT_ERR_NOMEM, "out of memory");
+    int warn;
+    pt_status s = pt_prompt_load(&t->prompt, path);
+    if (s) {
+        free(t);
+        return s;
+    }
+    t->have_prompt = 1;
+    t->m = m;
+    if ((s = pt_prompt_check_model(&t->prompt, m, &warn)) ||
+        (s = pt_task_init(&t->task, m, t->prompt.template_src, t->prompt.task, t->prompt.head,
+                          t->prompt.labels_spec, t->prompt.label_field))) {
+        pt_prompt_free(&t->prompt);
+        free(t);
+        return s;
+    }
+    if (t->task.tmpl.n_virtual != t->prompt.S) {
+        s = pt_fail(PT_ERR_FORMAT, "%s: table rows (%d) differ from the template's virtual "
+                                   "tokens (%d)", path, t->prompt.S, t->task.tmpl.n_virtual);
+        pt_tuner_free(t);
+        return s;
+    }
+    *out = t;
+    return PT_OK;
+}
+
+static void relay_progress(const pt_progress *p, void *user) {
+    const pt_train_options *o = user;
+    pt_train_report r = {p->step, p->total_steps, p->epoch, p->loss_avg, p->evaluated,
+                         p->dev.loss, p->dev.accuracy, p->dev.f1, p->best, p->examples_per_s,
+                         p->eta_s};
+    o->progress(&r, o->user);
+}
+
+pt_status pt_tuner_train(pt_tuner *t, const char *train_path, const char *dev_path,
+                         const pt_train_options *o) {
+    pt_train_params p;
+    pt_train_default_params(&p);
+    if (!pt_encoder_kind_parse(o->encoder ? o->encoder : "lstm", &p.encoder))
+        return pt_fail(PT_ERR_ARG, "unknown encoder \"%s\"", o->encoder);
+    if (!pt_optim_kind_parse(o->optimizer ? o->optimizer : "adamw", &p.optimizer))
+        return pt_fail(PT_ERR_ARG, "unknown optimizer \"%s\"", o->optimizer);
+    p.hidden = o->hidden, p.lr = o->lr, p.weight_decay = o->weight_decay, p.clip = o->clip;
+    p.batch = o->batch, p.epochs = o->epochs, p.steps = o->steps, p.warmup = o->warmup;
+    p.seed = o->seed, p.eval_every = o->eval_every, p.patience = o->patience;
+    p.out = o->out, p.resume = o->resume, p.log = o->log, p.plot = o->plot;
+    if (o->progress) p.progress = relay_progress, p.user = (void *)o;
+    pt_dataset dtr, ddev;
+    pt_examples etr, edev;
+    int have_dev = 0;
+    pt_status s = pt_train_check_params(&p);
+    if (s) return s;
+    if ((s = pt_dataset_load(&dtr, train_path))) return s;
+    if ((s = pt_examples_build(&etr, &t->task, t->m, &dtr, 1, 0))) goto out_tr;
+    if (dev_path) {
+        if ((s = pt_dataset_load(&ddev, dev_path))) goto out_etr;
+        if ((s = pt_examples_build(&edev, &t->task, t->m, &ddev, 1, 0))) {
+            pt_dataset_free(&ddev);
+            goto out_etr;
+        }
+        have_dev = 1;
+    }
+    pt_train_result res;
+    s = pt_train(t->m, &t->task, &etr, have_dev ? &edev : NULL, &p, &res);
+    if (!s) {
+        if (t->have_prompt) pt_prompt_free(&t->prompt);
+        t->have_prompt = 0;
+        s = pt_prompt_load(&t->prompt, o->out);
+        t->have_prompt = s == PT_OK;
+    }
+    if (have_dev) {
+        pt_examples_free(&edev);
+        pt_dataset_free(&ddev);
+    }
+out_etr:
+    pt_examples_free(&etr);
+out_tr:
+    pt_dataset_free(&dtr);
+    return s;
+}
+
+static pt_status need_prompt(const pt_tuner *t) {
+    if (!t->have_prompt && t->task.tmpl.n_virtual > 0)
+        return pt_fail(PT_ERR_ARG, "the tuner has no trained prompt yet (train or load one)");
+    return PT_OK;
+}
+
+pt_status pt_tuner_eval(pt_tuner *t, const char *data_path, double *loss, double *accuracy) {
+    pt_status s = need_prompt(t);
+    if (s) return s;
+    pt_dataset d;
+    pt_examples ex;
+    pt_engine e;
+    pt_eval_result r;
+    if ((s = pt_dataset_load(&d, data_path))) return s;
+    if (!(s = pt_examples_build(&ex, &t->task, t->m, &d, 1, 0))) {
+        if (!(s = pt_engine_init(&e, t->m, &t->task, ex.n < 16 ? ex.n : 16, ex.max_len))) {
+            s = pt_evaluate(&e, &ex, t->prompt.table, t->prompt.head_w, t->prompt.head_b, &r,
+                            NULL, NULL);
+            pt_engine_free(&e);
+        }
+        pt_examples_free(&ex);
+    }
+    pt_dataset_free(&d);
+    if (!s) {
+        if (loss) *loss = r.loss;
+        if (accuracy) *accuracy = r.accuracy;
+    }
+    return s;
+}
+
+pt_status pt_tuner_predict(pt_tuner *t, const char *const *fields, const char *const *values,
+                           int n_fields, int *label, float *probs) {
+    pt_status s = need_prompt(t);
+    if (s) return s;
+    if (t->task.kind != PT_TASK_CLASSIFY)
+        return pt_fail(PT_ERR_ARG, "pt_tuner_predict classifies; this task is knowledge probing");
+    const pt_template *tm = &t->task.tmpl;
+    const char **vals = pt_zalloc((size_t)tm->n_fields + 1, sizeof(char *));
+    if (!vals) return pt_fail(PT_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < tm->n_fields; i++)
+        for (int j = 0; j < n_fields; j++)
+            if (!strcmp(tm->fields[i], fields[j])) vals[i] = values[j];
+    pt_example ex;
+    memset(&ex, 0, sizeof ex);
+    ex.target = -1;
+    s = pt_template_render(tm, t->m, vals, 0, &ex.r);
+    free(vals);
+    if (s) return s;
+    pt_engine e;
+    if (!(s = pt_engine_init(&e, t->m, &t->task, 1, ex.r.n))) {
+        const pt_example *b = &ex;
+        double loss;
+        s = pt_engine_run(&e, &b, 1, t->prompt.table, t->prompt.head_w, t->prompt.head_b, &loss,
+                          NULL, NULL, NULL, NULL);
+        if (!s) {
+            int n = e.ns;
+            *label = pt_predict_index(&t->task, e.scores, n);
+            if (probs) {
+                double mx = e.scores[*label], z = 0;
+                for (int k = 0; k < n; k++) z += exp(e.scores[k] - mx);
+                for (int k = 0; k < n; k++) probs[k] = (float)(exp(e.scores[k] - mx) / z);
+            }
+        }
+        pt_engine_free(&e);
+    }
+    pt_rendered_free(&ex.r);
+    return s;
+}
+
+int pt_tuner_n_labels(const pt_tuner *t) {
+    return t->task.n_labels;
+}
+
+const char *pt_tuner_label(const pt_tuner *t, int k) {
+    return k >= 0 && k < t->task.n_labels ? t->task.label_values[k] : NULL;
+}
+
+void pt_tuner_free(pt_tuner *t) {
+    if (!t) return;
+    pt_task_free(&t->task);
+    if (t->have_prompt) pt_prompt_free(&t->prompt);
+    free(t);
+}

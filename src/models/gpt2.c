@@ -1,0 +1,467 @@
+/* gpt2.c - GPT-2 as Hugging Face stores it: forward from input embeddings and
+ * input-gradient backward (the weights are frozen: no weight gradients).
+ *
+ * Dimension letters: B batch, T time, C width, NH heads, V vocab, L layers.
+ * Block l (pre-norm):  r2 = x + proj(attn(qkv(ln1(x))));  x' = r2 + fcproj(gelu(fc(ln2(r2))))
+ * Output: ln_f applied only at the requested positions.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/mem.h"
+#include "kernels/kernels.h"
+#include "models/model.h"
+#include "models/model_util.h"
+
+typedef struct gpt2_layer {
+    float *ln1w, *ln1b; // (C)
+    float *qkvw;        // (3C, C)  transposed from Conv1D's (C, 3C)
+    float *qkvb;        // (3C)
+    float *projw;       // (C, C)
+    float *projb;       // (C)
+    float *ln2w, *ln2b; // (C)
+    float *fcw;         // (4C, C)
+    float *fcb;         // (4C)
+    float *fcprojw;     // (C, 4C)
+    float *fcprojb;     // (C)
+} gpt2_layer;
+
+typedef struct gpt2_weights {
+    float *wte;        // (V, C)
+    float *wpe;        // (maxT, C)
+    gpt2_layer *layers; // (L)
+    float *lnfw, *lnfb; // (C)
+} gpt2_weights;
+
+/* Activations of one layer kept for the backward pass. */
+typedef struct gpt2_layer_acts {
+    float *x;            // (B, T, C)   layer input (residual stream)
+    float *mean1, *rstd1; // (B, T)
+    float *qkv;          // (B, T, 3C)
+    float *att;          // (B, NH, T, T)
+    float *r2;           // (B, T, C)   residual after attention
+    float *mean2, *rstd2; // (B, T)
+    float *fch;          // (B, T, 4C)  pre-GELU
+} gpt2_layer_acts;
+
+typedef struct gpt2_run {
+    int Bmax, Tmax;
+    int B, T, n_out, have_backward;
+    int *len;      // (Bmax)
+    int *out_idx;  // (Bmax * Tmax)
+    float *block;  // one allocation for everything below
+    size_t block_floats;
+    float *saved;  // per-layer saved activations, carved at forward time
+    float *resid_final; // (B, T, C)
+    float *meanf, *rstdf; // (n_out)
+    /* scratch */
+    float *ln;     // (B, T, C)
+    float *atty;   // (B, T, C)
+    float *tmp;    // (B, T, C)
+    float *fcg;    // (B, T, 4C)
+    float *dresid; // (B, T, C)
+    float *dbig;   // (B, T, 4C)  also holds dqkv (B, T, 3C)
+    float *dsmall; // (B, T, C)
+} gpt2_run;
+
+static const char *const PREFIXES[] = {"", "transformer.", NULL};
+
+static size_t layer_floats(int B, int T, int C, int NH) {
+    size_t BT = (size_t)B * T;
+    return BT * C * 2 + BT * 4 + BT * 3 * C + (size_t)B * NH * T * T + BT * 4 * C;
+}
+
+static void carve_layer(gpt2_layer_acts *a, float *p, int B, int T, int C, int NH) {
+    size_t BT = (size_t)B * T;
+    a->x = p, p += BT * C;
+    a->mean1 = p, p += BT;
+    a->rstd1 = p, p += BT;
+    a->qkv = p, p += BT * 3 * C;
+    a->att = p, p += (size_t)B * NH * T * T;
+    a->r2 = p, p += BT * C;
+    a->mean2 = p, p += BT;
+    a->rstd2 = p, p += BT;
+    a->fch = p;
+}
+
+static pt_status gpt2_run_new(const pt_model *m, int Bmax, int Tmax, void **out) {
+    const pt_model_config *c = &m->cfg;
+    int C = c->dim, NH = c->n_heads, L = c->n_layers;
+    if (Bmax < 1 || Tmax < 1 || Tmax > c->max_pos)
+        return pt_fail(PT_ERR_ARG, "gpt2: batch %d x %d tokens not possible (max positions %d)",
+                       Bmax, Tmax, c->max_pos);
+    gpt2_run *r = calloc(1, sizeof *r);
+    if (!r) return pt_fail(PT_ERR_NOMEM, "out of memory");
+    size_t BT = (size_t)Bmax * Tmax;
+    size_t n = layer_floats(Bmax, Tmax, C, NH) * (size_t)L; /* saved */
+    n += BT * C + 2 * BT;                                    /* resid_final, meanf, rstdf */
+    n += BT * C * 3 + BT * 4 * C;                            /* ln, atty, tmp, fcg */
+    n += BT * C + BT * 4 * C + BT * C;                       /* dresid, dbig, dsmall */
+    r->block = pt_aalloc(n, sizeof(float));
+    r->len = calloc((size_t)Bmax, sizeof(int));
+    r->out_idx = calloc(BT, sizeof(int));
+    if (!r->block || !r->len || !r->out_idx) {
+        pt_afree(r->block);
+        free(r->len);
+        free(r->out_idx);
+        free(r);
+        return pt_fail(PT_ERR_NOMEM, "gpt2: cannot allocate activations for %d x %d tokens",
+                       Bmax, Tmax);
+    }
+    r->block_floats = n;
+    r->Bmax = Bmax;
+    r->Tmax = Tmax;
+    *out = r;
+    return PT_OK;
+}
+
+static void gpt2_run_free(void *run) {
+    gpt2_run *r = run;
+    if (!r) return;
+    pt_afree(r->block);
+    free(r->len);
+    free(r->out_idx);
+    free(r);
+}
+
+/* Carve the block for the actual (B, T): saved layers first, then the rest. */
+static void carve_run(gpt2_run *r, int B, int T, int C, int NH, int L) {
+    size_t BT = (size_t)B * T;
+    float *p = r->block;
+    r->saved = p, p += layer_floats(B, T, C, NH) * (size_t)L;
+    r->resid_final = p, p += BT * C;
+    r->meanf = p, p += BT;
+    r->rstdf = p, p += BT;
+    r->ln = p, p += BT * C;
+    r->atty = p, p += BT * C;
+    r->tmp = p, p += BT * C;
+    r->fcg = p, p += BT * 4 * C;
+    r->dresid = p, p += BT * C;
+    r->dbig = p, p += BT * 4 * C;
+    r->dsmall = p;
+}
+
+static pt_status check_batch(const pt_model *m, gpt2_run *r, const int *len, int B, int T,
+                             const int *out_idx, int n_out) {
+    if (B < 1 || T < 1 || B > r->Bmax || T > r->Tmax)
+        return pt_fail(PT_ERR_ARG, "batch %d x %d exceeds the run's %d x %d", B, T, r->Bmax,
+                       r->Tmax);
+    for (int b = 0; b < B; b++)
+        if (len[b] < 1 || len[b] > T)
+            return pt_fail(PT_ERR_ARG, "row %d: length %d outside [1, %d]", b, len[b], T);
+    if (n_out < 0 || n_out > B * T) return pt_fail(PT_ERR_ARG, "bad output count %d", n_out);
+    for (int i = 0; i < n_out; i++) {
+        int b = out_idx[i] / T, t = out_idx[i] % T;
+        if (out_idx[i] < 0 || b >= B || t >= len[b])
+            return pt_fail(PT_ERR_ARG, "output position %d is not a valid token", out_idx[i]);
+    }
+    (void)m;
+    return PT_OK;
+}
+
+static pt_status gpt2_forward(const pt_model *m, void *run, const float *x, const int *len, int B,
+                              int T, const int *out_idx, int n_out, float *h_out,
+                              int need_backward) {
+    const gpt2_weights *w = m->impl;
+    gpt2_run *r = run;
+    const pt_model_config *cfg = &m->cfg;
+    int C = cfg->dim, NH = cfg->n_heads, L = cfg->n_layers, HS = C / NH;
+    size_t BT = (size_t)B * T, lf = layer_floats(B, T, C, NH);
+    float eps = cfg->norm_eps;
+    pt_status s = check_batch(m, r, len, B, T, out_idx, n_out);
+    if (s) return s;
+    carve_run(r, B, T, C, NH, L);
+    r->B = B, r->T = T, r->n_out = n_out, r->have_backward = need_backward;
+    memcpy(r->len, len, sizeof(int) * B);
+    memcpy(r->out_idx, out_idx, sizeof(int) * n_out);
+
+    /* layer 0 input: x + wpe[t] */
+    gpt2_layer_acts a;
+    carve_layer(&a, r->saved, B, T, C, NH);
+    for (size_t i = 0; i < BT; i++) {
+        int t = (int)(i % T);
+        const float *xi = x + i * C, *pe = w->wpe + (size_t)t * C;
+        float *o = a.x + i * C;
+        for (int c = 0; c < C; c++) o[c] = xi[c] + pe[c];
+    }
+    float scale = 1.0f / sqrtf((float)HS);
+    for (int l = 0; l < L; l++) {
+        const gpt2_layer *lw = &w->layers[l];
+        /* without backward every layer reuses slot 0 (its x is read before overwritten) */
+        carve_layer(&a, r->saved + (need_backward ? lf * l : 0), B, T, C, NH);
+        pt_layernorm_forward(r->ln, a.mean1, a.rstd1, a.x, lw->ln1w, lw->ln1b, (int)BT, C, eps);
+        pt_matmul_forward(a.qkv, r->ln, lw->qkvw, lw->qkvb, (int)BT, C, 3 * C);
+        pt_attention_forward(r->atty, a.att, a.qkv, a.qkv + C, a.qkv + 2 * C, 3 * C, 3 * C, len,
+                             B, T, NH, NH, HS, 1, scale);
+        pt_matmul_forward(r->tmp, r->atty, lw->projw, lw->projb, (int)BT, C, C);
+        for (size_t i = 0; i < BT * C; i++) a.r2[i] = a.x[i] + r->tmp[i];
+        pt_layernorm_forward(r->ln, a.mean2, a.rstd2, a.r2, lw->ln2w, lw->ln2b, (int)BT, C, eps);
+        pt_matmul_forward(a.fch, r->ln, lw->fcw, lw->fcb, (int)BT, C, 4 * C);
+        pt_gelu_tanh_forward(r->fcg, a.fch, BT * 4 * C);
+        pt_matmul_forward(r->tmp, r->fcg, lw->fcprojw, lw->fcprojb, (int)BT, 4 * C, C);
+        float *next = r->resid_final;
+        if (l + 1 < L) {
+            gpt2_layer_acts an;
+            carve_layer(&an, r->saved + (need_backward ? lf * (l + 1) : 0), B, T, C, NH);
+            next = an.x;
+        }
+        for (size_t i = 0; i < BT * C; i++) next[i] = a.r2[i] + r->tmp[i];
+    }
+    /* ln_f at the requested rows only */
+    for (int i = 0; i < n_out; i++)
+        pt_layernorm_forward(h_out + (size_t)i * C, r->meanf + i, r->rstdf + i,
+                             r->resid_final + (size_t)out_idx[i] * C, w->lnfw, w->lnfb, 1, C, eps);
+    return PT_OK;
+}
+
+static pt_status gpt2_backward(const pt_model *m, void *run, const float *dh, float *dx) {
+    const gpt2_weights *w = m->impl;
+    gpt2_run *r = run;
+    const pt_model_config *cfg = &m->cfg;
+    int C = cfg->dim, NH = cfg->n_heads, L = cfg->n_layers, HS = C / NH;
+    int B = r->B, T = r->T;
+    size_t BT = (size_t)B * T, lf = layer_floats(B, T, C, NH);
+    if (!r->have_backward) return pt_fail(PT_ERR_ARG, "gpt2: backward without a forward that kept activations");
+    float scale = 1.0f / sqrtf((float)HS);
+
+    float *dres = r->dresid; // (B, T, C)
+    memset(dres, 0, sizeof(float) * BT * C);
+    for (int i = 0; i < r->n_out; i++)
+        pt_layernorm_backward(dres + (size_t)r->out_idx[i] * C, dh + (size_t)i * C,
+                              r->resid_final + (size_t)r->out_idx[i] * C, w->lnfw, r->meanf + i,
+                              r->rstdf + i, 1, C);
+    for (int l = L - 1; l >= 0; l--) {
+        const gpt2_layer *lw = &w->layers[l];
+        gpt2_layer_acts a;
+        carve_layer(&a, r->saved + lf * l, B, T, C, NH);
+        /* MLP branch: x' = r2 + fcproj(gelu(fc(ln2(r2)))) */
+        float *dfcg = r->dbig; // (B, T, 4C)
+        memset(dfcg, 0, sizeof(float) * BT * 4 * C);
+        pt_matmul_backward_input(dfcg, dres, lw->fcprojw, (int)BT, 4 * C, C);
+        float *dfch = r->fcg; // reuse (B, T, 4C) scratch
+        memset(dfch, 0, sizeof(float) * BT * 4 * C);
+        pt_gelu_tanh_backward(dfch, dfcg, a.fch, BT * 4 * C);
+        float *dln = r->dsmall; // (B, T, C)
+        memset(dln, 0, sizeof(float) * BT * C);
+        pt_matmul_backward_input(dln, dfch, lw->fcw, (int)BT, C, 4 * C);
+        pt_layernorm_backward(dres, dln, a.r2, lw->ln2w, a.mean2, a.rstd2, (int)BT, C);
+        /* attention branch: r2 = x + proj(attn(qkv(ln1(x)))) */
+        float *datty = r->atty;
+        memset(datty, 0, sizeof(float) * BT * C);
+        pt_matmul_backward_input(datty, dres, lw->projw, (int)BT, C, C);
+        float *dqkv = r->dbig; // (B, T, 3C)
+        memset(dqkv, 0, sizeof(float) * BT * 3 * C);
+        pt_attention_backward(dqkv, dqkv + C, dqkv + 2 * C, datty, a.att, a.qkv, a.qkv + C,
+                              a.qkv + 2 * C, 3 * C, 3 * C, r->len, B, T, NH, NH, HS, scale);
+        memset(dln, 0, sizeof(float) * BT * C);
+        pt_matmul_backward_input(dln, dqkv, lw->qkvw, (int)BT, C, 3 * C);
+        pt_layernorm_backward(dres, dln, a.x, lw->ln1w, a.mean1, a.rstd1, (int)BT, C);
+    }
+    memcpy(dx, dres, sizeof(float) * BT * C);
+    return PT_OK;
+}
+
+static void gpt2_head_forward(const pt_model *m, void *run, float *logits, const float *h, int n,
+                              const int *rows, int nr) {
+    int C = m->cfg.dim;
+    if (!rows) {
+        pt_matmul_forward(logits, h, m->wte, NULL, n, C, m->cfg.vocab_size);
+        return;
+    }
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < nr; j++) {
+            const float *hi = h + (size_t)i * C, *wr = m->wte + (size_t)rows[j] * C;
+            float acc = 0;
+            for (int c = 0; c < C; c++) acc += hi[c] * wr[c];
+            logits[(size_t)i * nr + j] = acc;
+        }
+}
+
+static void gpt2_head_backward(const pt_model *m, void *run, float *dh, const float *dlogits,
+                               const float *h, int n, const int *rows, int nr) {
+    int C = m->cfg.dim;
+    if (!rows) {
+        pt_matmul_backward_input(dh, dlogits, m->wte, n, C, m->cfg.vocab_size);
+        return;
+    }
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < nr; j++) {
+            float g = dlogits[(size_t)i * nr + j];
+            const float *wr = m->wte + (size_t)rows[j] * C;
+            float *d = dh + (size_t)i * C;
+            for (int c = 0; c < C; c++) d[c] += g * wr[c];
+        }
+}
+
+static void free_weights(gpt2_weights *w, int L) {
+    if (!w) return;
+    free(w->wte);
+    free(w->wpe);
+    free(w->lnfw);
+    free(w->lnfb);
+    if (w->layers)
+        for (int l = 0; l < L; l++) {
+            gpt2_layer *x = &w->layers[l];
+            float *ps[] = {x->ln1w, x->ln1b, x->qkvw, x->qkvb, x->projw, x->projb, x->ln2w,
+                           x->ln2b, x->fcw, x->fcb, x->fcprojw, x->fcprojb};
+            for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++) free(ps[i]);
+        }
+    free(w->layers);
+    free(w);
+}
+
+static void gpt2_free_impl(pt_model *m) {
+    free_weights(m->impl, m->cfg.n_layers);
+    m->impl = NULL;
+}
+
+static const pt_model_ops GPT2_OPS = {
+    .run_new = gpt2_run_new,
+    .run_free = gpt2_run_free,
+    .forward = gpt2_forward,
+    .backward = gpt2_backward,
+    .head_forward = gpt2_head_forward,
+    .head_backward = gpt2_head_backward,
+    .free_impl = gpt2_free_impl,
+};
+
+/* Load a Conv1D weight stored (in, out) and return it transposed to (out, in). */
+static pt_status load_conv1d(const pt_st_file *f, const char *name, int in, int out, float **w) {
+    int64_t shape[2] = {in, out};
+    float *raw;
+    pt_status s = pt_mu_load(f, PREFIXES, name, 2, shape, &raw);
+    if (s) return s;
+    float *t = pt_alloc((size_t)in * out, sizeof(float));
+    if (!t) {
+        free(raw);
+        return pt_fail(PT_ERR_NOMEM, "out of memory");
+    }
+    for (int i = 0; i < in; i++)
+        for (int o = 0; o < out; o++) t[(size_t)o * in + i] = raw[(size_t)i * out + o];
+    free(raw);
+    *w = t;
+    return PT_OK;
+}
+
+static pt_status load_vec(const pt_st_file *f, const char *name, int n, float **w) {
+    int64_t shape[1] = {n};
+    return pt_mu_load(f, PREFIXES, name, 1, shape, w);
+}
+
+static pt_status read_config(const char *dir, pt_model_config *c) {
+    pt_json_doc doc;
+    pt_status s = pt_mu_read_config(dir, &doc);
+    if (s) return s;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    const pt_json *j = doc.root;
+    memset(c, 0, sizeof *c);
+    c->family = PT_FAMILY_GPT2;
+    c->causal = 1;
+    c->has_lm_head = 1;
+    if ((s = pt_mu_cfg_int(j, path, "n_embd", &c->dim)) ||
+        (s = pt_mu_cfg_int(j, path, "n_layer", &c->n_layers)) ||
+        (s = pt_mu_cfg_int(j, path, "n_head", &c->n_heads)) ||
+        (s = pt_mu_cfg_int(j, path, "vocab_size", &c->vocab_size)))
+        goto done;
+    const char *pos_keys[] = {"n_positions", "n_ctx", NULL};
+    if ((s = pt_mu_cfg_int_any(j, path, pos_keys, &c->max_pos))) goto done;
+    c->norm_eps = 1e-5f;
+    if (pt_json_get(j, "layer_norm_epsilon") &&
+        (s = pt_mu_cfg_float(j, path, "layer_norm_epsilon", &c->norm_eps)))
+        goto done;
+    const char *act = "gelu_new";
+    pt_json_get_str(j, "activation_function", &act);
+    if (strcmp(act, "gelu_new") && strcmp(act, "gelu_pytorch_tanh")) {
+        s = pt_fail(PT_ERR_UNSUPPORTED,
+                    "%s: activation_function \"%s\" not supported (GPT-2 uses gelu_new)", path,
+                    act);
+        goto done;
+    }
+    if (c->dim < 1 || c->n_layers < 1 || c->n_heads < 1 || c->vocab_size < 1 || c->max_pos < 1 ||
+        c->dim % c->n_heads || c->dim > 65536 || c->n_layers > 1024 || c->max_pos > 1 << 20) {
+        s = pt_fail(PT_ERR_FORMAT,
+                    "%s: implausible dimensions (n_embd %d, n_layer %d, n_head %d, vocab_size %d, "
+                    "n_positions %d; n_embd must be a multiple of n_head)",
+                    path, c->dim, c->n_layers, c->n_heads, c->vocab_size, c->max_pos);
+        goto done;
+    }
+    c->n_kv_heads = c->n_heads;
+    c->ffn_dim = 4 * c->dim;
+done:
+    pt_json_doc_free(&doc);
+    return s;
+}
+
+pt_status pt_gpt2_load(pt_model **out, const char *dir, const char *st_path) {
+    *out = NULL;
+    pt_model *m = pt_mu_model_new(dir);
+    gpt2_weights *w = calloc(1, sizeof *w);
+    pt_st_file f;
+    memset(&f, 0, sizeof f);
+    pt_status s = PT_OK;
+    if (!m || !w) {
+        s = pt_fail(PT_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    if ((s = read_config(dir, &m->cfg))) goto fail;
+    if ((s = pt_st_open(&f, st_path))) goto fail;
+    const pt_model_config *c = &m->cfg;
+    int C = c->dim, V = c->vocab_size, L = c->n_layers;
+    int64_t sh_wte[2] = {V, C}, sh_wpe[2] = {c->max_pos, C};
+    if ((s = pt_mu_load(&f, PREFIXES, "wte.weight", 2, sh_wte, &w->wte)) ||
+        (s = pt_mu_load(&f, PREFIXES, "wpe.weight", 2, sh_wpe, &w->wpe)) ||
+        (s = load_vec(&f, "ln_f.weight", C, &w->lnfw)) ||
+        (s = load_vec(&f, "ln_f.bias", C, &w->lnfb)))
+        goto fail;
+    w->layers = calloc((size_t)L, sizeof(gpt2_layer));
+    if (!w->layers) {
+        s = pt_fail(PT_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    for (int l = 0; l < L; l++) {
+        gpt2_layer *x = &w->layers[l];
+        char n[16][96];
+        const char *sfx[] = {"ln_1.weight", "ln_1.bias", "attn.c_attn.weight", "attn.c_attn.bias",
+                             "attn.c_proj.weight", "attn.c_proj.bias", "ln_2.weight", "ln_2.bias",
+                             "mlp.c_fc.weight", "mlp.c_fc.bias", "mlp.c_proj.weight",
+                             "mlp.c_proj.bias"};
+        for (int i = 0; i < 12; i++) snprintf(n[i], sizeof n[i], "h.%d.%s", l, sfx[i]);
+        if ((s = load_vec(&f, n[0], C, &x->ln1w)) || (s = load_vec(&f, n[1], C, &x->ln1b)) ||
+            (s = load_conv1d(&f, n[2], C, 3 * C, &x->qkvw)) ||
+            (s = load_vec(&f, n[3], 3 * C, &x->qkvb)) ||
+            (s = load_conv1d(&f, n[4], C, C, &x->projw)) || (s = load_vec(&f, n[5], C, &x->projb)) ||
+            (s = load_vec(&f, n[6], C, &x->ln2w)) || (s = load_vec(&f, n[7], C, &x->ln2b)) ||
+            (s = load_conv1d(&f, n[8], C, 4 * C, &x->fcw)) ||
+            (s = load_vec(&f, n[9], 4 * C, &x->fcb)) ||
+            (s = load_conv1d(&f, n[10], 4 * C, C, &x->fcprojw)) ||
+            (s = load_vec(&f, n[11], C, &x->fcprojb)))
+            goto fail;
+    }
+    snprintf(m->dtype, sizeof m->dtype, "%s",
+             f.n_tensors ? pt_dtype_name(f.tensors[0].dtype) : "F32");
+    pt_st_close(&f);
+    m->ops = &GPT2_OPS;
+    m->impl = w;
+    m->wte = w->wte;
+    m->n_params = (int64_t)V * C + (int64_t)c->max_pos * C + 2 * C +
+                  (int64_t)L * (12 * (int64_t)C * C + 13 * (int64_t)C);
+    /* the tokenizer is optional for the model itself; tools that need it say so */
+    if (pt_tok_load_dir(&m->tok, dir) != PT_OK) m->tok = NULL;
+    pt_clear_error();
+    *out = m;
+    return PT_OK;
+fail:
+    pt_st_close(&f);
+    if (m) {
+        m->impl = NULL;
+        free_weights(w, m->cfg.n_layers);
+        pt_model_free(m);
+    } else {
+        free(w);
+    }
+    return s;
+}

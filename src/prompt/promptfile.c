@@ -1,0 +1,209 @@
+/* promptfile.c - saving and loading prompt files (see promptfile.h). */
+#include "prompt/promptfile.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/mem.h"
+#include "core/vec.h"
+#include "formats/json.h"
+#include "formats/safetensors.h"
+
+void pt_prompt_set_identity(pt_prompt *p, const pt_model *m) {
+    p->has_identity = 1;
+    snprintf(p->family, sizeof p->family, "%s", pt_family_name(m->cfg.family));
+    p->width = m->cfg.dim;
+    p->vocab_size = m->cfg.vocab_size;
+    pt_model_fingerprint(m, p->fingerprint);
+}
+
+pt_status pt_prompt_save(const pt_prompt *p, const pt_task *t, const char *path) {
+    pt_st_writer *w = pt_st_writer_new();
+    pt_buf labels = {0};
+    char num[32];
+    pt_status s = w ? PT_OK : pt_fail(PT_ERR_NOMEM, "out of memory");
+    int64_t sh[2] = {p->S, p->d};
+    if (!s) s = pt_st_writer_add_f32(w, "prompt.embeddings", 2, sh, p->table);
+    if (!s && p->head_w) {
+        int64_t hw[2] = {p->n_labels, p->d}, hb[1] = {p->n_labels};
+        s = pt_st_writer_add_f32(w, "head.weight", 2, hw, p->head_w);
+        if (!s) s = pt_st_writer_add_f32(w, "head.bias", 1, hb, p->head_b);
+    }
+    if (!s) s = pt_st_writer_meta(w, "ptune.template", p->template_src);
+    if (!s) s = pt_st_writer_meta(w, "ptune.task", p->task == PT_TASK_KNOWLEDGE ? "knowledge" : "classify");
+    if (!s) s = pt_st_writer_meta(w, "ptune.head", p->head == PT_HEAD_LINEAR ? "linear" : "lm");
+    if (!s && t && t->kind == PT_TASK_CLASSIFY) {
+        s = pt_buf_puts(&labels, "{");
+        for (int k = 0; !s && k < t->n_labels; k++) {
+            if (k) s = pt_buf_puts(&labels, ",");
+            const char *v = t->label_values[k], *wd = t->label_words[k] ? t->label_words[k] : "";
+            if (!s) s = pt_json_write_string(&labels, v, strlen(v));
+            if (!s) s = pt_buf_puts(&labels, ":");
+            if (!s) s = pt_json_write_string(&labels, wd, strlen(wd));
+        }
+        if (!s) s = pt_buf_puts(&labels, "}");
+        if (!s) s = pt_st_writer_meta(w, "ptune.labels", labels.v);
+    }
+    if (!s && p->label_field) s = pt_st_writer_meta(w, "ptune.label_field", p->label_field);
+    if (!s && p->encoder) s = pt_st_writer_meta(w, "ptune.encoder", p->encoder);
+    if (!s && p->has_identity) {
+        s = pt_st_writer_meta(w, "ptune.model.family", p->family);
+        snprintf(num, sizeof num, "%d", p->width);
+        if (!s) s = pt_st_writer_meta(w, "ptune.model.width", num);
+        snprintf(num, sizeof num, "%d", p->vocab_size);
+        if (!s) s = pt_st_writer_meta(w, "ptune.model.vocab_size", num);
+        if (!s) s = pt_st_writer_meta(w, "ptune.model.fingerprint", p->fingerprint);
+    }
+    if (!s) s = pt_st_writer_save(w, path);
+    pt_buf_free(&labels);
+    pt_st_writer_free(w);
+    return s;
+}
+
+/* ptune.labels JSON object -> "value:word,..." */
+static pt_status labels_from_json(const char *json, char **spec, const char *path) {
+    pt_json_doc doc;
+    pt_status s = pt_json_parse(&doc, json, strlen(json));
+    if (s) return pt_fail_ctx(s, "%s: ptune.labels", path);
+    pt_buf b = {0};
+    if (doc.root->type != PT_JSON_OBJECT || doc.root->len < 2)
+        s = pt_fail(PT_ERR_FORMAT, "%s: ptune.labels must be an object of at least two labels", path);
+    for (size_t i = 0; !s && i < doc.root->len; i++) {
+        const pt_json *v = doc.root->items[i];
+        if (v->type != PT_JSON_STRING) {
+            s = pt_fail(PT_ERR_FORMAT, "%s: ptune.labels values must be strings", path);
+            break;
+        }
+        if (strchr(doc.root->keys[i], ',') || strchr(v->str, ',')) {
+            s = pt_fail(PT_ERR_FORMAT, "%s: ptune.labels entries may not contain ','", path);
+            break;
+        }
+        s = pt_buf_printf(&b, "%s%s%s%s", i ? "," : "", doc.root->keys[i], *v->str ? ":" : "",
+                          v->str);
+    }
+    pt_json_doc_free(&doc);
+    if (s) {
+        pt_buf_free(&b);
+        return s;
+    }
+    *spec = b.v;
+    return PT_OK;
+}
+
+static pt_status load_tensor(const pt_st_file *f, const char *name, int ndim, int64_t *shape,
+                             float **out) {
+    const pt_st_tensor *t = pt_st_find(f, name);
+    if (!t) return pt_fail(PT_ERR_FORMAT, "%s: no tensor \"%s\"", f->path, name);
+    if (t->ndim != ndim)
+        return pt_fail(PT_ERR_FORMAT, "%s: \"%s\" should have %d dimensions, has %d", f->path, name,
+                       ndim, t->ndim);
+    for (int i = 0; i < ndim; i++) {
+        if (t->shape[i] < 1 || t->shape[i] > (1 << 24))
+            return pt_fail(PT_ERR_FORMAT, "%s: \"%s\" has an implausible shape", f->path, name);
+        if (shape[i] < 0) shape[i] = t->shape[i];
+    }
+    return pt_st_load_f32(f, name, ndim, shape, out);
+}
+
+pt_status pt_prompt_load(pt_prompt *p, const char *path) {
+    memset(p, 0, sizeof *p);
+    pt_st_file f;
+    pt_status s = pt_st_open(&f, path);
+    if (s) return s;
+    const char *tmpl = pt_st_meta(&f, "ptune.template");
+    const char *task = pt_st_meta(&f, "ptune.task");
+    const char *head = pt_st_meta(&f, "ptune.head");
+    const char *labels = pt_st_meta(&f, "ptune.labels");
+    const char *lf = pt_st_meta(&f, "ptune.label_field");
+    const char *enc = pt_st_meta(&f, "ptune.encoder");
+    int64_t sh[2] = {-1, -1};
+    if (!tmpl) {
+        s = pt_fail(PT_ERR_FORMAT, "%s: not a ptune prompt file (no ptune.template metadata)", path);
+        goto done;
+    }
+    p->task = task && !strcmp(task, "knowledge") ? PT_TASK_KNOWLEDGE : PT_TASK_CLASSIFY;
+    if (task && strcmp(task, "knowledge") && strcmp(task, "classify")) {
+        s = pt_fail(PT_ERR_FORMAT, "%s: unknown ptune.task \"%s\"", path, task);
+        goto done;
+    }
+    p->head = head && !strcmp(head, "linear") ? PT_HEAD_LINEAR : PT_HEAD_LM;
+    if (head && strcmp(head, "linear") && strcmp(head, "lm")) {
+        s = pt_fail(PT_ERR_FORMAT, "%s: unknown ptune.head \"%s\"", path, head);
+        goto done;
+    }
+    if (p->task == PT_TASK_CLASSIFY) {
+        if (!labels) {
+            s = pt_fail(PT_ERR_FORMAT, "%s: classification prompt without ptune.labels", path);
+            goto done;
+        }
+        if ((s = labels_from_json(labels, &p->labels_spec, path))) goto done;
+    }
+    p->template_src = pt_strdup(tmpl);
+    p->label_field = pt_strdup(lf ? lf : "label");
+    p->encoder = pt_strdup(enc ? enc : "");
+    if (!p->template_src || !p->label_field || !p->encoder) {
+        s = pt_fail(PT_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    if ((s = load_tensor(&f, "prompt.embeddings", 2, sh, &p->table))) goto done;
+    p->S = (int)sh[0];
+    p->d = (int)sh[1];
+    if (p->head == PT_HEAD_LINEAR) {
+        int64_t hw[2] = {-1, p->d};
+        if ((s = load_tensor(&f, "head.weight", 2, hw, &p->head_w))) goto done;
+        p->n_labels = (int)hw[0];
+        int64_t hb[1] = {p->n_labels};
+        if ((s = load_tensor(&f, "head.bias", 1, hb, &p->head_b))) goto done;
+    }
+    const char *fam = pt_st_meta(&f, "ptune.model.family");
+    const char *wd = pt_st_meta(&f, "ptune.model.width");
+    const char *vs = pt_st_meta(&f, "ptune.model.vocab_size");
+    const char *fp = pt_st_meta(&f, "ptune.model.fingerprint");
+    if (fam && wd && vs && fp) {
+        p->has_identity = 1;
+        snprintf(p->family, sizeof p->family, "%s", fam);
+        p->width = atoi(wd);
+        p->vocab_size = atoi(vs);
+        snprintf(p->fingerprint, sizeof p->fingerprint, "%s", fp);
+    }
+done:
+    pt_st_close(&f);
+    if (s) pt_prompt_free(p);
+    return s;
+}
+
+pt_status pt_prompt_check_model(const pt_prompt *p, const pt_model *m, int *warn) {
+    *warn = 0;
+    if (p->d != m->cfg.dim)
+        return pt_fail(PT_ERR_MISMATCH,
+                       "prompt width %d does not match the model's embedding width %d: this "
+                       "prompt was trained for another model",
+                       p->d, m->cfg.dim);
+    if (!p->has_identity) {
+        *warn = 1;
+        return PT_OK;
+    }
+    char fp[17];
+    pt_model_fingerprint(m, fp);
+    if (strcmp(p->family, pt_family_name(m->cfg.family)) || p->width != m->cfg.dim ||
+        p->vocab_size != m->cfg.vocab_size || strcmp(p->fingerprint, fp))
+        return pt_fail(PT_ERR_MISMATCH,
+                       "prompt was trained for another model (%s, width %d, vocab %d, "
+                       "fingerprint %s); this model is %s, width %d, vocab %d, fingerprint %s",
+                       p->family, p->width, p->vocab_size, p->fingerprint,
+                       pt_family_name(m->cfg.family), m->cfg.dim, m->cfg.vocab_size, fp);
+    return PT_OK;
+}
+
+void pt_prompt_free(pt_prompt *p) {
+    free(p->template_src);
+    free(p->labels_spec);
+    free(p->label_field);
+    free(p->encoder);
+    free(p->table);
+    free(p->head_w);
+    free(p->head_b);
+    memset(p, 0, sizeof *p);
+}

@@ -1,0 +1,57 @@
+/* promptfile.h - the trained prompt: a safetensors file of a few kilobytes.
+ *
+ * Tensors: prompt.embeddings F32 (S, d) - the encoder's output (inference
+ *          needs no encoder); for the linear head also head.weight
+ *          (n_labels, d) and head.bias (n_labels).
+ * __metadata__ (all strings):
+ *   ptune.template          the template
+ *   ptune.task              "classify" | "knowledge"
+ *   ptune.head              "lm" | "linear"
+ *   ptune.labels            JSON object label value -> word, in label order
+ *                           (absent for knowledge probing; words "" for a
+ *                           linear head without words)
+ *   ptune.label_field       data field holding the label (default "label")
+ *   ptune.model.family      "gpt2" | "bert" | "llama"
+ *   ptune.model.width       d
+ *   ptune.model.vocab_size  V
+ *   ptune.model.fingerprint 64-bit FNV-1a of the float32 word-embedding matrix
+ *                           (see pt_model_fingerprint), 16 hex digits
+ *   ptune.encoder           encoder that produced the table (informative)
+ * A file without the identity keys loads with a warning; one whose identity
+ * contradicts the model is refused.
+ */
+#ifndef PT_PROMPT_PROMPTFILE_H
+#define PT_PROMPT_PROMPTFILE_H
+
+#include "models/model.h"
+#include "prompt/task.h"
+#include "ptune.h"
+
+typedef struct pt_prompt {
+    char *template_src;
+    pt_task_kind task;
+    pt_head_kind head;
+    char *labels_spec; /* "value:word,..." rebuilt from ptune.labels (NULL for knowledge) */
+    char *label_field;
+    char *encoder;
+    int S, d;
+    float *table;  // (S, d)
+    int n_labels;  /* rows of head.weight (linear head) */
+    float *head_w; // (n_labels, d) or NULL
+    float *head_b; // (n_labels) or NULL
+    int has_identity;
+    char family[16];
+    int width, vocab_size;
+    char fingerprint[17];
+} pt_prompt;
+
+/* Fill identity fields from a model. */
+void pt_prompt_set_identity(pt_prompt *p, const pt_model *m);
+pt_status pt_prompt_save(const pt_prompt *p, const pt_task *t, const char *path);
+pt_status pt_prompt_load(pt_prompt *p, const char *path);
+/* PT_ERR_MISMATCH naming what differs; *warn set (and PT_OK) when the file has
+ * no identity keys. */
+pt_status pt_prompt_check_model(const pt_prompt *p, const pt_model *m, int *warn);
+void pt_prompt_free(pt_prompt *p);
+
+#endif

@@ -1,0 +1,29 @@
+/* metrics.h - evaluation: loss, accuracy, macro-F1, P@1 over a set of examples. */
+#ifndef PT_TRAIN_METRICS_H
+#define PT_TRAIN_METRICS_H
+
+#include "prompt/task.h"
+#include "train/engine.h"
+
+typedef struct pt_eval_result {
+    double loss;     /* mean cross-entropy over the scored examples */
+    double accuracy; /* fraction correct (P@1 for knowledge probing) */
+    double f1;       /* macro-F1 over the classes seen (classify) */
+    int n;           /* examples scored (labelled) */
+    int n_total;     /* examples run */
+} pt_eval_result;
+
+/* Called once per example with its scores (ns) and predicted column. */
+typedef void (*pt_example_fn)(int index, const float *scores, int ns, int pred, void *user);
+
+/* Index of the best score; for knowledge probing with a filter, only the
+ * filtered ids compete. */
+int pt_predict_index(const pt_task *t, const float *scores, int ns);
+
+pt_status pt_evaluate(pt_engine *e, const pt_examples *ex, const float *table, const float *W,
+                      const float *b, pt_eval_result *res, pt_example_fn fn, void *user);
+
+/* Macro-F1 of predictions vs targets over n examples and k classes. */
+double pt_macro_f1(const int *pred, const int *target, int n, int k);
+
+#endif

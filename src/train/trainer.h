@@ -1,0 +1,93 @@
+/* trainer.h - the P-tuning training loop.
+ *
+ * Per step: encoder forward once -> table (S, d) shared by the batch; engine
+ * forward/backward over the batch -> dtable (sum over examples of the mean
+ * loss's gradient) and linear-head grads; encoder backward; global gradient
+ * clipping; learning-rate schedule; optimizer step. Mini-batches follow a
+ * per-epoch permutation drawn from (seed, epoch), so a run is reproducible and
+ * a resumed run continues exactly where it stopped.
+ * The best dev checkpoint is written to `out` (prompt file) whenever the dev
+ * metric improves; without dev data `out` holds the latest table.
+ * `out`.ckpt holds encoder, head, optimizer state and counters for --resume.
+ */
+#ifndef PT_TRAIN_TRAINER_H
+#define PT_TRAIN_TRAINER_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "models/model.h"
+#include "prompt/encoder.h"
+#include "prompt/task.h"
+#include "train/metrics.h"
+#include "train/optim.h"
+
+typedef enum pt_init_kind {
+    PT_INIT_DEFAULT, /* PyTorch default: N(0,1) seeds */
+    PT_INIT_VOCAB,   /* seeds = embeddings of random vocabulary tokens */
+    PT_INIT_WORDS,   /* seeds = embeddings of the tokens of init_arg (cycled) */
+    PT_INIT_FILE,    /* seeds = table of the prompt file init_arg */
+} pt_init_kind;
+
+typedef struct pt_progress {
+    long step, total_steps; /* steps done, steps planned */
+    int epoch;
+    double loss;        /* training loss of the last step */
+    double loss_avg;    /* running mean since the last report */
+    int evaluated;      /* 1 when this report follows a dev evaluation */
+    pt_eval_result dev; /* valid when evaluated */
+    double best;        /* best dev metric so far (-1 none) */
+    double examples_per_s;
+    double eta_s;
+} pt_progress;
+
+typedef void (*pt_progress_fn)(const pt_progress *p, void *user);
+
+typedef struct pt_train_params {
+    pt_encoder_kind encoder;
+    int hidden; /* mlp hidden width (0 = d) */
+    pt_init_kind init;
+    const char *init_arg;
+    pt_optim_kind optimizer;
+    float lr;
+    float weight_decay;
+    float clip;       /* max global gradient norm; 0 = none */
+    int batch;
+    int epochs;       /* used when steps == 0 */
+    long steps;       /* total optimizer steps (0 = from epochs) */
+    long warmup;      /* linear warm-up steps */
+    uint64_t seed;
+    int eval_every;   /* steps between dev evaluations (0 = once per epoch) */
+    int patience;     /* stop after this many evaluations without improvement (0 = never) */
+    int max_len;      /* truncate examples to this many tokens (0 = model limit) */
+    const char *out;  /* prompt file; the checkpoint is out + ".ckpt" */
+    const char *resume; /* checkpoint to continue from (NULL = fresh) */
+    const char *log;  /* JSON Lines metrics log (NULL = none) */
+    const char *plot; /* SVG training curve (NULL = none) */
+    const char *argv_json; /* command line kept in the checkpoint (JSON list, may be NULL) */
+    const volatile sig_atomic_t *stop; /* set by a signal handler: checkpoint and stop */
+    long stop_at;     /* testing aid: act as if interrupted after this step (0 = off) */
+    pt_progress_fn progress;
+    void *user;
+    int report_every; /* steps between progress reports (0 = 10) */
+} pt_train_params;
+
+void pt_train_default_params(pt_train_params *p);
+
+typedef struct pt_train_result {
+    long steps;          /* steps done in total */
+    double final_loss;   /* training loss of the last step */
+    int have_dev;
+    pt_eval_result best_dev;
+    long best_step;
+    int stopped_early;   /* patience ran out */
+    int interrupted;     /* stop flag seen: checkpoint written */
+} pt_train_result;
+
+/* Validate hyper-parameters up front (errors name the option). */
+pt_status pt_train_check_params(const pt_train_params *p);
+
+pt_status pt_train(const pt_model *m, const pt_task *t, const pt_examples *train,
+                   const pt_examples *dev, const pt_train_params *p, pt_train_result *res);
+
+#endif

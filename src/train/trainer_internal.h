@@ -1,0 +1,41 @@
+/* trainer_internal.h - the trainer's state, shared by trainer.c (the loop),
+ * checkpoint.c (save/resume) and plot.c. Not part of the public API. */
+#ifndef PT_TRAIN_TRAINER_INTERNAL_H
+#define PT_TRAIN_TRAINER_INTERNAL_H
+
+#include "core/rng.h"
+#include "core/vec.h"
+#include "train/engine.h"
+#include "train/trainer.h"
+
+typedef struct pt_trainer {
+    const pt_model *m;
+    const pt_task *t;
+    const pt_train_params *p;
+    int S, d, nl;      /* virtual tokens, width, linear-head labels (0: lm head) */
+    pt_encoder enc;
+    pt_optim opt_enc, opt_head;
+    float *table;      // (S, d) encoder output
+    float *dtable;     // (S, d)
+    float *head;       // (nl*d + nl) linear head: W (nl, d) then b (nl)
+    float *dhead;      // (nl*d + nl)
+    size_t n_head;
+    pt_engine eng;
+    long step, total;  /* steps done; steps planned */
+    int spe;           /* steps per epoch */
+    int *perm;         // (n_train) this epoch's order
+    int perm_epoch;
+    double best;       /* best dev metric (-1: none yet) */
+    long best_step;
+    int bad_evals;
+    float *best_table; // (S, d)
+    float *best_head;  // (n_head)
+    pt_fvec losses;    /* training loss of every step */
+    pt_fvec ev_step, ev_metric, ev_loss; /* dev evaluations */
+} pt_trainer;
+
+pt_status pt_ckpt_save(const pt_trainer *tr, const char *path);
+pt_status pt_ckpt_load(pt_trainer *tr, const char *path);
+pt_status pt_plot_svg(const char *path, const pt_trainer *tr, const char *metric_name);
+
+#endif

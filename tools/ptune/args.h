@@ -1,0 +1,40 @@
+/* args.h - one small table-driven option parser for every subcommand.
+ * Options are "--name VALUE" or "--name=VALUE" (flags take no value);
+ * everything else is positional. --help prints the table. */
+#ifndef PTUNE_ARGS_H
+#define PTUNE_ARGS_H
+
+typedef struct opt {
+    const char *name;    /* without the leading "--" */
+    const char *metavar; /* NULL for a flag */
+    const char *help;
+} opt;
+
+typedef struct args {
+    const opt *opts;
+    int n_opts;
+    const char **vals;   /* (n_opts) value, "1" for a set flag, NULL if absent */
+    const char *pos[8];  /* positional arguments */
+    int n_pos;
+} args;
+
+/* Parse argv[0..argc) (argv[0] is the first argument after the command name).
+ * Returns 0 on success, 1 if --help was shown, 2 on a usage error (printed). */
+int args_parse(args *a, const opt *opts, int n_opts, int argc, char **argv, const char *cmd,
+               const char *usage, const char *about);
+void args_free(args *a);
+
+const char *arg_str(const args *a, const char *name, const char *def);
+int arg_flag(const args *a, const char *name);
+/* Numeric options: on a malformed number print an error and return 0. */
+int arg_int(const args *a, const char *name, long def, long lo, long hi, long *out);
+int arg_float(const args *a, const char *name, double def, double lo, double hi, double *out);
+
+/* Print "ptune CMD: message" to stderr; returns 1 (exit code for errors). */
+int die(const char *cmd, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+#endif

@@ -1,0 +1,74 @@
+/* cmd_info.c - ptune info: describe a model. */
+#include <stdio.h>
+#include <string.h>
+
+#include "args.h"
+#include "commands.h"
+#include "core/error.h"
+#include "models/model.h"
+
+static const opt OPTS[] = {
+    {"json", NULL, "print one JSON object"},
+};
+
+static const char *tok_kind(const pt_tokenizer *t) {
+    if (!t) return "none";
+    switch (t->kind) {
+    case PT_TOK_BPE: return "byte-level BPE";
+    case PT_TOK_WORDPIECE: return "WordPiece";
+    case PT_TOK_SPM: return "SentencePiece BPE";
+    }
+    return "?";
+}
+
+int cmd_info(int argc, char **argv) {
+    args a;
+    int r = args_parse(&a, OPTS, sizeof OPTS / sizeof OPTS[0], argc, argv, "info", "PATH",
+                       "Describe a model: a Hugging Face directory (config.json + "
+                       "model.safetensors),\na .safetensors file with its config.json beside "
+                       "it, or a .gguf file.");
+    if (r) return r == 1 ? 0 : 2;
+    if (a.n_pos != 1) {
+        args_free(&a);
+        return die("info", "give one model PATH (see ptune info --help)") + 1;
+    }
+    pt_model *m;
+    if (pt_model_load(&m, a.pos[0])) {
+        args_free(&a);
+        return die("info", "%s", pt_last_error());
+    }
+    const pt_model_config *c = &m->cfg;
+    char fp[17];
+    pt_model_fingerprint(m, fp);
+    if (arg_flag(&a, "json")) {
+        printf("{\"family\":\"%s\",\"dim\":%d,\"layers\":%d,\"heads\":%d,\"kv_heads\":%d,"
+               "\"ffn_dim\":%d,\"vocab_size\":%d,\"max_positions\":%d,\"parameters\":%lld,"
+               "\"dtype\":\"%s\",\"causal\":%s,\"lm_head\":%s,\"tokenizer\":\"%s\","
+               "\"tokenizer_vocab\":%d,\"fingerprint\":\"%s\"}\n",
+               pt_family_name(c->family), c->dim, c->n_layers, c->n_heads, c->n_kv_heads,
+               c->ffn_dim, c->vocab_size, c->max_pos, (long long)m->n_params, m->dtype,
+               c->causal ? "true" : "false", c->has_lm_head ? "true" : "false", tok_kind(m->tok),
+               m->tok ? m->tok->vocab_size : 0, fp);
+    } else {
+        printf("model:        %s\n", a.pos[0]);
+        printf("family:       %s (%s)\n", pt_family_name(c->family),
+               c->causal ? "causal LM" : "masked LM");
+        printf("width:        %d\n", c->dim);
+        printf("layers:       %d\n", c->n_layers);
+        printf("heads:        %d (key/value heads %d)\n", c->n_heads, c->n_kv_heads);
+        printf("ffn width:    %d\n", c->ffn_dim);
+        printf("vocabulary:   %d\n", c->vocab_size);
+        printf("positions:    %d\n", c->max_pos);
+        printf("parameters:   %lld (%.2f M)\n", (long long)m->n_params, m->n_params / 1e6);
+        printf("stored dtype: %s (computed in float32)\n", m->dtype);
+        printf("LM head:      %s\n", c->has_lm_head ? "yes" : "no (use --head linear)");
+        if (m->tok)
+            printf("tokenizer:    %s, %d tokens\n", tok_kind(m->tok), m->tok->vocab_size);
+        else
+            printf("tokenizer:    none found\n");
+        printf("fingerprint:  %s\n", fp);
+    }
+    pt_model_free(m);
+    args_free(&a);
+    return 0;
+}

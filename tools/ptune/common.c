@@ -1,0 +1,77 @@
+/* common.c - shared subcommand setup (see common.h). */
+#include "common.h"
+
+#include <stdio.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "core/error.h"
+
+int load_model(const char *cmd, const args *a, pt_model **m) {
+    const char *path = arg_str(a, "model", NULL);
+    if (!path) return die(cmd, "--model is required (see ptune %s --help)", cmd);
+    if (pt_model_load(m, path)) return die(cmd, "%s", pt_last_error());
+    return 0;
+}
+
+int task_from_args(const char *cmd, const args *a, const pt_model *m, pt_task *t) {
+    const char *tmpl = arg_str(a, "template", NULL);
+    const char *head = arg_str(a, "head", "lm");
+    if (!tmpl) return die(cmd, "--template is required, e.g. --template \"[P*3] {sentence} It was [MASK]\"");
+    pt_head_kind hk;
+    if (!strcmp(head, "lm")) hk = PT_HEAD_LM;
+    else if (!strcmp(head, "linear")) hk = PT_HEAD_LINEAR;
+    else return die(cmd, "--head must be lm or linear, not \"%s\"", head);
+    int know = arg_flag(a, "knowledge");
+    const char *labels = arg_str(a, "labels", NULL);
+    if (know && labels) return die(cmd, "--labels and --knowledge exclude each other");
+    if (!know && !labels)
+        return die(cmd, "give --labels \"value:word,...\" for classification or --knowledge");
+    if (pt_task_init(t, m, tmpl, know ? PT_TASK_KNOWLEDGE : PT_TASK_CLASSIFY, hk, labels,
+                     arg_str(a, "label-field", "label")))
+        return die(cmd, "%s", pt_last_error());
+    return 0;
+}
+
+int task_from_prompt(const char *cmd, const pt_prompt *p, const pt_model *m, pt_task *t) {
+    if (pt_task_init(t, m, p->template_src, p->task, p->head, p->labels_spec, p->label_field))
+        return die(cmd, "prompt file: %s", pt_last_error());
+    if (t->tmpl.n_virtual != p->S) {
+        pt_task_free(t);
+        return die(cmd, "prompt file: its template has %d virtual tokens but its table %d rows",
+                   t->tmpl.n_virtual, p->S);
+    }
+    if (p->head == PT_HEAD_LINEAR && p->n_labels != t->n_labels) {
+        pt_task_free(t);
+        return die(cmd, "prompt file: head.weight has %d rows for %d labels", p->n_labels,
+                   t->n_labels);
+    }
+    return 0;
+}
+
+int load_examples(const char *cmd, const char *path, const pt_task *t, const pt_model *m,
+                  int need_labels, int max_len, pt_dataset *d, pt_examples *ex) {
+    if (pt_dataset_load(d, path)) return die(cmd, "%s", pt_last_error());
+    if (pt_examples_build(ex, t, m, d, need_labels, max_len)) {
+        pt_dataset_free(d);
+        return die(cmd, "%s", pt_last_error());
+    }
+    if (ex->truncated)
+        fprintf(stderr, "ptune %s: warning: %d of %d examples in %s were too long; their "
+                        "longest field was truncated to fit %d positions\n",
+                cmd, ex->truncated, ex->n, path, max_len > 0 ? max_len : m->cfg.max_pos);
+    return 0;
+}
+
+int set_threads(const char *cmd, const args *a) {
+    long n;
+    if (!arg_int(a, "threads", 0, 0, 1024, &n)) return 1;
+#ifdef _OPENMP
+    if (n > 0) omp_set_num_threads((int)n);
+#else
+    (void)cmd;
+#endif
+    return 0;
+}

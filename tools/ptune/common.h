@@ -1,0 +1,25 @@
+/* common.h - what several subcommands share: loading a model, building the
+ * task from options or from a prompt file, rendering a data file. */
+#ifndef PTUNE_COMMON_H
+#define PTUNE_COMMON_H
+
+#include "args.h"
+#include "models/model.h"
+#include "prompt/promptfile.h"
+#include "prompt/task.h"
+#include "train/dataset.h"
+
+/* Load the model named by --model; prints the error. */
+int load_model(const char *cmd, const args *a, pt_model **m);
+/* Task from --template, --labels / --knowledge, --head, --label-field. */
+int task_from_args(const char *cmd, const args *a, const pt_model *m, pt_task *t);
+/* Task from a prompt file (its template, labels, head). */
+int task_from_prompt(const char *cmd, const pt_prompt *p, const pt_model *m, pt_task *t);
+/* Load a data file and render it; need_labels as in pt_examples_build.
+ * Prints the truncation warning once. */
+int load_examples(const char *cmd, const char *path, const pt_task *t, const pt_model *m,
+                  int need_labels, int max_len, pt_dataset *d, pt_examples *ex);
+/* --threads N (0 = all cores). */
+int set_threads(const char *cmd, const args *a);
+
+#endif
