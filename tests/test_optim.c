@@ -78,9 +78,83 @@ static void test_hand(void) {
     CHECK(fabsf(pt_lr_at(3.0f, 99, 0, 100) - 0.03f) < 1e-7f, "last step of 100: 1/100");
 }
 
+/* Load a tensor of n floats from the fixture into a new array (NULL on failure). */
+static float *fx_get(const pt_st_file *f, const char *name, size_t *n) {
+    const pt_st_tensor *t = pt_st_find(f, name);
+    CHECK(t != NULL, "%s: tensor %s missing", f->path, name);
+    if (!t) return NULL;
+    float *out = malloc((size_t)t->numel * sizeof(float));
+    if (pt_st_to_f32(t, out) != PT_OK) {
+        CHECK(0, "%s: %s: %s", f->path, name, pt_last_error());
+        free(out);
+        return NULL;
+    }
+    *n = (size_t)t->numel;
+    return out;
+}
+
+/* PyTorch 1.13 AdamW / Adam / SGD, lr 1e-2, weight decay 0.01, two steps
+ * (the second exercises bias correction with different moments). */
+static void test_fixture(void) {
+    pt_st_file f;
+    pt_status st = pt_st_open(&f, FIXTURE);
+    CHECK(st == PT_OK, "open %s: %s", FIXTURE, pt_last_error());
+    if (st != PT_OK) return;
+    size_t n = 0, n1 = 0, n2 = 0;
+    float *p0 = fx_get(&f, "p0", &n), *g1 = fx_get(&f, "g1", &n1), *g2 = fx_get(&f, "g2", &n2);
+    CHECK(p0 && g1 && g2 && n == n1 && n == n2, "p0, g1, g2 of one size");
+    for (int k = 0; k < 3 && p0 && g1 && g2; k++) {
+        pt_optim_kind kind = (pt_optim_kind)k;
+        const char *kn = pt_optim_kind_name(kind);
+        char name[64], what[64];
+        pt_optim o;
+        CHECK(pt_optim_init(&o, kind, n, 0.01f) == PT_OK, "init %s", kn);
+        float *p = malloc(n * sizeof(float));
+        memcpy(p, p0, n * sizeof(float));
+        for (int step = 1; step <= 2; step++) {
+            pt_optim_step(&o, p, step == 1 ? g1 : g2, 1e-2f);
+            snprintf(name, sizeof(name), "%s.p%d", kn, step);
+            snprintf(what, sizeof(what), "%s step %d vs PyTorch", kn, step);
+            size_t nw = 0;
+            float *want = fx_get(&f, name, &nw);
+            if (want && nw == n) t_close(what, p, want, n, 1e-6, 1e-7);
+            free(want);
+        }
+        free(p);
+        pt_optim_free(&o);
+    }
+    free(p0);
+    free(g1);
+    free(g2);
+
+    /* clip_grad_norm_(max_norm=1.0) over two tensors, concatenated here */
+    size_t nc = 0, ncc = 0, nn = 0, ns = 0, nsn = 0;
+    float *g = fx_get(&f, "clip.g", &nc), *gc = fx_get(&f, "clip.g_clipped", &ncc);
+    float *norm = fx_get(&f, "clip.norm", &nn);
+    float *small = fx_get(&f, "clip.small", &ns), *small_norm = fx_get(&f, "clip.small_norm", &nsn);
+    if (g && gc && norm && small && small_norm && nc == ncc) {
+        float got = pt_clip_grad_norm(g, nc, 1.0f);
+        t_close("clip norm vs PyTorch", &got, norm, 1, 1e-6, 0);
+        t_close("clipped grads vs PyTorch", g, gc, nc, 1e-6, 1e-8);
+        float *s = malloc(ns * sizeof(float));
+        memcpy(s, small, ns * sizeof(float));
+        got = pt_clip_grad_norm(s, ns, 1.0f);
+        t_close("small norm vs PyTorch", &got, small_norm, 1, 1e-6, 0);
+        CHECK(memcmp(s, small, ns * sizeof(float)) == 0, "norm < max: grads unchanged");
+        free(s);
+    }
+    free(g);
+    free(gc);
+    free(norm);
+    free(small);
+    free(small_norm);
+    pt_st_close(&f);
+}
+
 int main(void) {
     printf("test_optim\n");
     test_names();
     test_hand();
+    test_fixture();
     return t_done();
 }

@@ -20,42 +20,7 @@
 
 #include "core/error.h"
 #include "core/mem.h"
-
-/* ------------------------------------------------------------------------ */
-/* temporary naive kernels until src/kernels lands (same signatures) */
-
-static void mm_forward(float *out, const float *inp, const float *W, const float *bias, int N,
-                       int C, int OC) {
-    for (int n = 0; n < N; n++)
-        for (int o = 0; o < OC; o++) {
-            float s = bias ? bias[o] : 0.0f;
-            for (int c = 0; c < C; c++) s += inp[(size_t)n * C + c] * W[(size_t)o * C + c];
-            out[(size_t)n * OC + o] = s;
-        }
-}
-static void mm_backward_input(float *dinp, const float *dout, const float *W, int N, int C,
-                              int OC) {
-    for (int n = 0; n < N; n++)
-        for (int o = 0; o < OC; o++) {
-            float g = dout[(size_t)n * OC + o];
-            for (int c = 0; c < C; c++) dinp[(size_t)n * C + c] += g * W[(size_t)o * C + c];
-        }
-}
-static void mm_backward_weight(float *dW, float *dbias, const float *dout, const float *inp, int N,
-                               int C, int OC) {
-    for (int n = 0; n < N; n++)
-        for (int o = 0; o < OC; o++) {
-            float g = dout[(size_t)n * OC + o];
-            for (int c = 0; c < C; c++) dW[(size_t)o * C + c] += g * inp[(size_t)n * C + c];
-            if (dbias) dbias[o] += g;
-        }
-}
-static void relu_forward(float *out, const float *inp, size_t n) {
-    for (size_t i = 0; i < n; i++) out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;
-}
-static void relu_backward(float *dinp, const float *dout, const float *out, size_t n) {
-    for (size_t i = 0; i < n; i++) dinp[i] += out[i] > 0.0f ? dout[i] : 0.0f;
-}
+#include "kernels/kernels.h"
 
 /* ------------------------------------------------------------------------ */
 /* names */
@@ -310,11 +275,11 @@ static void mlp_forward(pt_encoder *e, float *h) {
     float *z1 = e->work + w.z1, *r1 = e->work + w.r1; // (S, H)
     float *z2 = e->work + w.z2, *r2 = e->work + w.r2; // (S, H)
     const float *E = P(e, T_EMB);                     // (S, d)
-    mm_forward(z1, E, P(e, T_MLP0), P(e, T_MLP0 + 1), S, d, H);
-    relu_forward(r1, z1, (size_t)S * H);
-    mm_forward(z2, r1, P(e, T_MLP0 + 2), P(e, T_MLP0 + 3), S, H, H);
-    relu_forward(r2, z2, (size_t)S * H);
-    mm_forward(h, r2, P(e, T_MLP0 + 4), P(e, T_MLP0 + 5), S, H, d);
+    pt_matmul_forward(z1, E, P(e, T_MLP0), P(e, T_MLP0 + 1), S, d, H);
+    pt_relu_forward(r1, z1, (size_t)S * H);
+    pt_matmul_forward(z2, r1, P(e, T_MLP0 + 2), P(e, T_MLP0 + 3), S, H, H);
+    pt_relu_forward(r2, z2, (size_t)S * H);
+    pt_matmul_forward(h, r2, P(e, T_MLP0 + 4), P(e, T_MLP0 + 5), S, H, d);
 }
 
 static void mlp_backward(pt_encoder *e, const float *dh) {
@@ -326,14 +291,14 @@ static void mlp_backward(pt_encoder *e, const float *dh) {
     float *dr2 = e->work + w.dr2, *dz2 = e->work + w.dz2;   // (S, H)
     float *dr1 = e->work + w.dr1, *dz1 = e->work + w.dz1;   // (S, H)
     memset(dr2, 0, 4 * SH * sizeof(float));                 // dr2, dz2, dr1, dz1 are contiguous
-    mm_backward_weight(D(e, T_MLP0 + 4), D(e, T_MLP0 + 5), dh, r2, S, H, d);
-    mm_backward_input(dr2, dh, P(e, T_MLP0 + 4), S, H, d);
-    relu_backward(dz2, dr2, r2, SH);
-    mm_backward_weight(D(e, T_MLP0 + 2), D(e, T_MLP0 + 3), dz2, r1, S, H, H);
-    mm_backward_input(dr1, dz2, P(e, T_MLP0 + 2), S, H, H);
-    relu_backward(dz1, dr1, r1, SH);
-    mm_backward_weight(D(e, T_MLP0), D(e, T_MLP0 + 1), dz1, P(e, T_EMB), S, d, H);
-    mm_backward_input(D(e, T_EMB), dz1, P(e, T_MLP0), S, d, H);
+    pt_matmul_backward_weight(D(e, T_MLP0 + 4), D(e, T_MLP0 + 5), dh, r2, S, H, d);
+    pt_matmul_backward_input(dr2, dh, P(e, T_MLP0 + 4), S, H, d);
+    pt_relu_backward(dz2, dr2, r2, SH);
+    pt_matmul_backward_weight(D(e, T_MLP0 + 2), D(e, T_MLP0 + 3), dz2, r1, S, H, H);
+    pt_matmul_backward_input(dr1, dz2, P(e, T_MLP0 + 2), S, H, H);
+    pt_relu_backward(dz1, dr1, r1, SH);
+    pt_matmul_backward_weight(D(e, T_MLP0), D(e, T_MLP0 + 1), dz1, P(e, T_EMB), S, d, H);
+    pt_matmul_backward_input(D(e, T_EMB), dz1, P(e, T_MLP0), S, d, H);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -379,13 +344,13 @@ static void lstm_dir_forward(lstm_dir *L, float *out, const float *x, float *hg,
                              int S, int Cin, int HD) {
     int G = 4 * HD, rev = L->reverse;
     /* input contribution for all steps at once: gates (S, G) = x . Wih^T + bih */
-    mm_forward(L->gates, x, L->Wih, L->bih, S, Cin, G);
+    pt_matmul_forward(L->gates, x, L->Wih, L->bih, S, Cin, G);
     for (int s = 0; s < S; s++) {
         int t = rev ? S - 1 - s : s;
         int tp = rev ? t + 1 : t - 1; // previous step in processing order
         const float *h_prev = s == 0 ? zeros : L->hs + (size_t)tp * HD; // (HD)
         const float *c_prev = s == 0 ? zeros : L->c + (size_t)tp * HD;  // (HD)
-        mm_forward(hg, h_prev, L->Whh, L->bhh, 1, HD, G);
+        pt_matmul_forward(hg, h_prev, L->Whh, L->bhh, 1, HD, G);
         float *a = L->gates + (size_t)t * G; // (G)
         float *c = L->c + (size_t)t * HD;    // (HD)
         float *h = L->hs + (size_t)t * HD;   // (HD)
@@ -438,21 +403,21 @@ static void lstm_dir_backward(lstm_dir *L, float *dx, const float *dout, const f
         }
         /* gradient into h_prev: dh (1, HD) = da (1, G) . Whh */
         memset(dh, 0, (size_t)HD * sizeof(float));
-        mm_backward_input(dh, da, L->Whh, 1, HD, G);
+        pt_matmul_backward_input(dh, da, L->Whh, 1, HD, G);
     }
     /* weight gradients over the whole sequence */
-    mm_backward_weight(L->dWih, L->dbih, dgates, x, S, Cin, G);
+    pt_matmul_backward_weight(L->dWih, L->dbih, dgates, x, S, Cin, G);
     for (int t = 0; t < S; t++)
         for (int g = 0; g < G; g++) L->dbhh[g] += dgates[(size_t)t * G + g];
     if (S > 1) {
         /* step t's h_prev is hs[t-1] (forward) or hs[t+1] (reverse); the first
          * step in processing order saw zeros and contributes nothing */
         if (rev)
-            mm_backward_weight(L->dWhh, NULL, dgates, L->hs + HD, S - 1, HD, G);
+            pt_matmul_backward_weight(L->dWhh, NULL, dgates, L->hs + HD, S - 1, HD, G);
         else
-            mm_backward_weight(L->dWhh, NULL, dgates + G, L->hs, S - 1, HD, G);
+            pt_matmul_backward_weight(L->dWhh, NULL, dgates + G, L->hs, S - 1, HD, G);
     }
-    mm_backward_input(dx, dgates, L->Wih, S, Cin, G);
+    pt_matmul_backward_input(dx, dgates, L->Wih, S, Cin, G);
 }
 
 static void lstm_forward(pt_encoder *e, float *h) {
@@ -471,9 +436,9 @@ static void lstm_forward(pt_encoder *e, float *h) {
         lstm_dir_forward(&L, e->work + w.out[layer], x, hg, zeros, S, d, HD);
     }
     const float *o1 = e->work + w.out[1]; // (S, d)
-    mm_forward(z1, o1, P(e, T_LSTM_HEAD), P(e, T_LSTM_HEAD + 1), S, d, d);
-    relu_forward(r1, z1, (size_t)S * d);
-    mm_forward(h, r1, P(e, T_LSTM_HEAD + 2), P(e, T_LSTM_HEAD + 3), S, d, d);
+    pt_matmul_forward(z1, o1, P(e, T_LSTM_HEAD), P(e, T_LSTM_HEAD + 1), S, d, d);
+    pt_relu_forward(r1, z1, (size_t)S * d);
+    pt_matmul_forward(h, r1, P(e, T_LSTM_HEAD + 2), P(e, T_LSTM_HEAD + 3), S, d, d);
 }
 
 static void lstm_backward(pt_encoder *e, const float *dh) {
@@ -488,11 +453,11 @@ static void lstm_backward(pt_encoder *e, const float *dh) {
     float *dout1 = e->work + w.dout1;       // (S, d)
     float *dout0 = e->work + w.dout0;       // (S, d)
     memset(dr1, 0, 4 * Sd * sizeof(float)); // dr1, dz1, dout1, dout0 are contiguous
-    mm_backward_weight(D(e, T_LSTM_HEAD + 2), D(e, T_LSTM_HEAD + 3), dh, r1, S, d, d);
-    mm_backward_input(dr1, dh, P(e, T_LSTM_HEAD + 2), S, d, d);
-    relu_backward(dz1, dr1, r1, Sd);
-    mm_backward_weight(D(e, T_LSTM_HEAD), D(e, T_LSTM_HEAD + 1), dz1, o1, S, d, d);
-    mm_backward_input(dout1, dz1, P(e, T_LSTM_HEAD), S, d, d);
+    pt_matmul_backward_weight(D(e, T_LSTM_HEAD + 2), D(e, T_LSTM_HEAD + 3), dh, r1, S, d, d);
+    pt_matmul_backward_input(dr1, dh, P(e, T_LSTM_HEAD + 2), S, d, d);
+    pt_relu_backward(dz1, dr1, r1, Sd);
+    pt_matmul_backward_weight(D(e, T_LSTM_HEAD), D(e, T_LSTM_HEAD + 1), dz1, o1, S, d, d);
+    pt_matmul_backward_input(dout1, dz1, P(e, T_LSTM_HEAD), S, d, d);
     for (int k = 3; k >= 0; k--) {
         int layer = k / 2;
         lstm_dir L = lstm_get_dir(e, &w, k);

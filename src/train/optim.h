@@ -41,7 +41,9 @@ void pt_optim_step(pt_optim *o, float *params, const float *grads, float lr);
 float pt_clip_grad_norm(float *grads, size_t n, float max_norm);
 
 /* Linear warm-up over `warmup` steps then linear decay to 0 at `total`
- * (step counts from 0; warmup 0 means the first step uses the full rate). */
+ * (step counts from 0; warmup 0 means the first step uses the full rate).
+ * Exactly Hugging Face's get_linear_schedule_with_warmup: with warmup > 0 the
+ * first update (step 0) gets rate 0. total <= 0: no decay after warm-up. */
 float pt_lr_at(float base_lr, long step, long warmup, long total);
 
 #endif
