@@ -116,10 +116,40 @@ static void run_case(pt_model *m, const char *file, pt_encoder_kind kind, pt_hea
         for (int i = 0; i < enc.n_tensors; i++) {
             char name[96];
             snprintf(name, sizeof name, "%s.%s", optims[o], enc.tensors[i].name);
-            /* Adam's first step is lr * g / (|g| + eps): for the few gradients near zero it
-             * amplifies their last-digit differences, so allow 0.5% of lr absolute */
-            t_close(name, enc.params + enc.tensors[i].offset, F32(&f, name), enc.tensors[i].numel,
-                    1e-4, ok == PT_OPTIM_SGD ? 1e-6 : 5e-5);
+            const pt_enc_tensor *et = &enc.tensors[i];
+            if (ok == PT_OPTIM_SGD) {
+                t_close(name, enc.params + et->offset, F32(&f, name), et->numel, 1e-4, 1e-6);
+                continue;
+            }
+            /* Adam's first step is lr * g / (|g| + eps) after clipping: where the reference
+             * gradient is tiny but not zero (0 < |g| < 1e-6 after clipping) that ratio turns
+             * last-digit gradient
+             * differences into large update differences, so those few elements are only
+             * checked to move by at most lr; every other element is checked tightly. */
+            char gname[96];
+            snprintf(gname, sizeof gname, "grad.%s", et->name);
+            const float *gref = F32(&f, gname), *want = F32(&f, name);
+            const float *got = enc.params + et->offset;
+            float *g_tight = malloc(sizeof(float) * et->numel);
+            float *w_tight = malloc(sizeof(float) * et->numel);
+            size_t n_tight = 0, n_loose = 0, loose_bad = 0;
+            float scale = norm > 1.0f ? 1.0f / (norm + 1e-6f) : 1.0f;
+            for (size_t j = 0; j < et->numel; j++) {
+                if (gref[j] != 0.0f && fabsf(gref[j] * scale) < 1e-6f) {
+                    n_loose++;
+                    loose_bad += fabsf(got[j] - p0[et->offset + j]) > 1e-2f * 1.0001f + 1e-4f;
+                } else {
+                    g_tight[n_tight] = got[j];
+                    w_tight[n_tight++] = want[j];
+                }
+            }
+            char what[140];
+            snprintf(what, sizeof what, "%s (%zu tiny-gradient elements apart)", name, n_loose);
+            t_close(what, g_tight, w_tight, n_tight, 1e-4, 1e-6);
+            CHECK(loose_bad == 0, "%s: %zu tiny-gradient elements moved by more than lr", name,
+                  loose_bad);
+            free(g_tight);
+            free(w_tight);
         }
         pt_optim_free(&opt);
     }
