@@ -54,26 +54,30 @@ static inline float verff(float x) {
 #define INV_SQRT2 0.7071067811865476f
 #define INV_SQRT_2PI 0.3989422804014327f
 
-/* GELU tanh keeps libm tanhf: test_ptune_step's Adam check on GPT-2 sits at the edge
- * of its tolerance and moves with the last digit of tanh. */
+/* tanh(u) = 1 - 2 / (e^{2u} + 1) with the vectorizable exp: absolute error about
+ * 2e-7 (relative error near 0 is larger, but GELU uses 1 + tanh). */
+static inline float vtanhf(float u) {
+    return 1.0f - 2.0f / (vexpf(2.0f * u) + 1.0f);
+}
+
 void pt_gelu_tanh_forward(float *out, const float *inp, size_t n) {
     // out (n), inp (n): 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
     for (size_t i = 0; i < n; i++) {
         float x = inp[i];
         float u = GELU_K * (x + GELU_A * x * x * x);
-        out[i] = 0.5f * x * (1.0f + tanhf(u));
+        out[i] = 0.5f * x * (1.0f + vtanhf(u));
     }
 }
 
 void pt_gelu_tanh_backward(float *dinp, const float *dout, const float *inp, size_t n) {
     // dinp (n) +=, dout (n), inp (n)
     // d/dx = 0.5 (1 + tanh u) + 0.5 x (1 - tanh^2 u) sqrt(2/pi) (1 + 3 * 0.044715 x^2)
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
     for (size_t i = 0; i < n; i++) {
         float x = inp[i];
         float u = GELU_K * (x + GELU_A * x * x * x);
-        float th = tanhf(u);
+        float th = vtanhf(u);
         float du = GELU_K * (1.0f + 3.0f * GELU_A * x * x);
         float g = 0.5f * (1.0f + th) + 0.5f * x * (1.0f - th * th) * du;
         dinp[i] += g * dout[i];
