@@ -482,8 +482,9 @@ static pt_status parse_tensors(gguf_reader *r, pt_gguf *g, uint64_t n_tensors, p
     if (pt_add_ok(data_start, pad, &data_start) && data_start <= r->size)
         data_size = r->size - data_start;
     else if (g->n_tensors > 0)
-        return pt_fail(PT_ERR_FORMAT, "%s: truncated: the tensor data section would start at "
-                                      "offset %zu, past the end of the %zu-byte file",
+        return pt_fail(PT_ERR_FORMAT,
+                       "%s: truncated: the tensor data section would start at "
+                       "offset %zu, past the end of the %zu-byte file",
                        r->file, data_start, r->size);
     for (int64_t i = 0; i < g->n_tensors; i++) {
         pt_gguf_tensor *ti = &g->tensors[i];

@@ -129,7 +129,8 @@ void pt_attention_decode(float *out, const float *q, const float *k, const float
     // Two passes over the visible keys, no scratch: the maximum score, then
     // o = sum_j exp(s_j - max) v_j / sum_j exp(s_j - max).
     int group = NH / NKV;
-#pragma omp parallel for collapse(2) schedule(static) if ((double)n * NH * (pos0 + n) * HS >= PT_PAR_FLOPS)
+#pragma omp parallel for collapse(2)                                                               \
+    schedule(static) if ((double)n * NH * (pos0 + n) * HS >= PT_PAR_FLOPS)
     for (int i = 0; i < n; i++) {
         for (int h = 0; h < NH; h++) {
             int kvh = h / group, nk = pos0 + i + 1;

@@ -20,24 +20,24 @@
 
 /* Activations of one layer kept for the backward pass. */
 typedef struct gpt2_layer_acts {
-    float *x;            // (B, T, C)   layer input (residual stream)
+    float *x;             // (B, T, C)   layer input (residual stream)
     float *mean1, *rstd1; // (B, T)
-    float *qkv;          // (B, T, 3C)
-    float *att;          // (B, NH, T, T)
-    float *r2;           // (B, T, C)   residual after attention
+    float *qkv;           // (B, T, 3C)
+    float *att;           // (B, NH, T, T)
+    float *r2;            // (B, T, C)   residual after attention
     float *mean2, *rstd2; // (B, T)
-    float *fch;          // (B, T, 4C)  pre-GELU
+    float *fch;           // (B, T, 4C)  pre-GELU
 } gpt2_layer_acts;
 
 typedef struct gpt2_run {
     int Bmax, Tmax;
     int B, T, n_out, have_backward;
-    int *len;      // (Bmax)
-    int *out_idx;  // (Bmax * Tmax)
-    float *block;  // one allocation for everything below
+    int *len;     // (Bmax)
+    int *out_idx; // (Bmax * Tmax)
+    float *block; // one allocation for everything below
     size_t block_floats;
-    float *saved;  // per-layer saved activations, carved at forward time
-    float *resid_final; // (B, T, C)
+    float *saved;         // per-layer saved activations, carved at forward time
+    float *resid_final;   // (B, T, C)
     float *meanf, *rstdf; // (n_out)
     /* scratch */
     float *ln;     // (B, T, C)
@@ -79,9 +79,9 @@ static pt_status gpt2_run_new(const pt_model *m, int Bmax, int Tmax, void **out)
     if (!r) return pt_fail(PT_ERR_NOMEM, "out of memory");
     size_t BT = (size_t)Bmax * Tmax;
     size_t n = layer_floats(Bmax, Tmax, C, NH) * (size_t)L; /* saved */
-    n += BT * C + 2 * BT;                                    /* resid_final, meanf, rstdf */
-    n += BT * C * 3 + BT * 4 * C;                            /* ln, atty, tmp, fcg */
-    n += BT * C + BT * 4 * C + BT * C;                       /* dresid, dbig, dsmall */
+    n += BT * C + 2 * BT;                                   /* resid_final, meanf, rstdf */
+    n += BT * C * 3 + BT * 4 * C;                           /* ln, atty, tmp, fcg */
+    n += BT * C + BT * 4 * C + BT * C;                      /* dresid, dbig, dsmall */
     r->block = pt_aalloc(n, sizeof(float));
     r->len = calloc((size_t)Bmax, sizeof(int));
     r->out_idx = calloc(BT, sizeof(int));
@@ -90,8 +90,8 @@ static pt_status gpt2_run_new(const pt_model *m, int Bmax, int Tmax, void **out)
         free(r->len);
         free(r->out_idx);
         free(r);
-        return pt_fail(PT_ERR_NOMEM, "gpt2: cannot allocate activations for %d x %d tokens",
-                       Bmax, Tmax);
+        return pt_fail(PT_ERR_NOMEM, "gpt2: cannot allocate activations for %d x %d tokens", Bmax,
+                       Tmax);
     }
     r->block_floats = n;
     r->Bmax = Bmax;
@@ -183,8 +183,8 @@ static pt_status gpt2_forward(const pt_model *m, void *run, const float *x, cons
         carve_layer(&a, r->saved + (need_backward ? lf * l : 0), B, T, C, NH);
         pt_layernorm_forward(r->ln, a.mean1, a.rstd1, a.x, lw->ln1w, lw->ln1b, (int)BT, C, eps);
         pt_mu_matmul_forward(m, a.qkv, r->ln, lw->qkvw, lw->qkvb, (int)BT, C, 3 * C);
-        pt_attention_forward(r->atty, a.att, a.qkv, a.qkv + C, a.qkv + 2 * C, 3 * C, 3 * C, len,
-                             B, T, NH, NH, HS, 1, scale);
+        pt_attention_forward(r->atty, a.att, a.qkv, a.qkv + C, a.qkv + 2 * C, 3 * C, 3 * C, len, B,
+                             T, NH, NH, HS, 1, scale);
         pt_mu_matmul_forward(m, r->tmp, r->atty, lw->projw, lw->projb, (int)BT, C, C);
         residual_add(a.r2, a.x, r->tmp, BT * C);
         pt_layernorm_forward(r->ln, a.mean2, a.rstd2, a.r2, lw->ln2w, lw->ln2b, (int)BT, C, eps);
@@ -213,7 +213,8 @@ static pt_status gpt2_backward(const pt_model *m, void *run, const float *dh, fl
     int C = cfg->dim, NH = cfg->n_heads, L = cfg->n_layers, HS = C / NH;
     int B = r->B, T = r->T;
     size_t BT = (size_t)B * T, lf = layer_floats(B, T, C, NH);
-    if (!r->have_backward) return pt_fail(PT_ERR_ARG, "gpt2: backward without a forward that kept activations");
+    if (!r->have_backward)
+        return pt_fail(PT_ERR_ARG, "gpt2: backward without a forward that kept activations");
     float scale = 1.0f / sqrtf((float)HS);
 
     float *dres = r->dresid; // (B, T, C)
@@ -294,8 +295,8 @@ static void free_weights(gpt2_weights *w, int L) {
     if (w->layers)
         for (int l = 0; l < L; l++) {
             gpt2_layer *x = &w->layers[l];
-            float *ps[] = {x->ln1w, x->ln1b, x->qkvw, x->qkvb, x->projw, x->projb, x->ln2w,
-                           x->ln2b, x->fcw, x->fcb, x->fcprojw, x->fcprojb};
+            float *ps[] = {x->ln1w, x->ln1b, x->qkvw, x->qkvb, x->projw,   x->projb,
+                           x->ln2w, x->ln2b, x->fcw,  x->fcb,  x->fcprojw, x->fcprojb};
             for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++) free(ps[i]);
         }
     free(w->layers);
@@ -439,16 +440,17 @@ pt_status pt_gpt2_load(pt_model **out, const char *dir, const char *st_path) {
     for (int l = 0; l < L; l++) {
         gpt2_layer *x = &w->layers[l];
         char n[16][96];
-        const char *sfx[] = {"ln_1.weight", "ln_1.bias", "attn.c_attn.weight", "attn.c_attn.bias",
-                             "attn.c_proj.weight", "attn.c_proj.bias", "ln_2.weight", "ln_2.bias",
-                             "mlp.c_fc.weight", "mlp.c_fc.bias", "mlp.c_proj.weight",
-                             "mlp.c_proj.bias"};
+        const char *sfx[] = {"ln_1.weight",      "ln_1.bias",          "attn.c_attn.weight",
+                             "attn.c_attn.bias", "attn.c_proj.weight", "attn.c_proj.bias",
+                             "ln_2.weight",      "ln_2.bias",          "mlp.c_fc.weight",
+                             "mlp.c_fc.bias",    "mlp.c_proj.weight",  "mlp.c_proj.bias"};
         for (int i = 0; i < 12; i++) snprintf(n[i], sizeof n[i], "h.%d.%s", l, sfx[i]);
         if ((s = load_vec(&f, n[0], C, &x->ln1w)) || (s = load_vec(&f, n[1], C, &x->ln1b)) ||
             (s = load_conv1d(&f, n[2], C, 3 * C, &x->qkvw)) ||
             (s = load_vec(&f, n[3], 3 * C, &x->qkvb)) ||
-            (s = load_conv1d(&f, n[4], C, C, &x->projw)) || (s = load_vec(&f, n[5], C, &x->projb)) ||
-            (s = load_vec(&f, n[6], C, &x->ln2w)) || (s = load_vec(&f, n[7], C, &x->ln2b)) ||
+            (s = load_conv1d(&f, n[4], C, C, &x->projw)) ||
+            (s = load_vec(&f, n[5], C, &x->projb)) || (s = load_vec(&f, n[6], C, &x->ln2w)) ||
+            (s = load_vec(&f, n[7], C, &x->ln2b)) ||
             (s = load_conv1d(&f, n[8], C, 4 * C, &x->fcw)) ||
             (s = load_vec(&f, n[9], 4 * C, &x->fcb)) ||
             (s = load_conv1d(&f, n[10], 4 * C, C, &x->fcprojw)) ||

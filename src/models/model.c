@@ -13,9 +13,12 @@
 
 const char *pt_family_name(pt_family f) {
     switch (f) {
-    case PT_FAMILY_GPT2: return "gpt2";
-    case PT_FAMILY_BERT: return "bert";
-    case PT_FAMILY_LLAMA: return "llama";
+    case PT_FAMILY_GPT2:
+        return "gpt2";
+    case PT_FAMILY_BERT:
+        return "bert";
+    case PT_FAMILY_LLAMA:
+        return "llama";
     }
     return "unknown";
 }
@@ -37,11 +40,14 @@ static pt_status detect_family(const char *dir, pt_family *fam) {
     if (arch && arch->type == PT_JSON_ARRAY && arch->len > 0 &&
         arch->items[0]->type == PT_JSON_STRING)
         a0 = arch->items[0]->str;
-    if ((mt && !strcmp(mt, "gpt2")) || (a0 && !strncmp(a0, "GPT2", 4))) *fam = PT_FAMILY_GPT2;
-    else if ((mt && !strcmp(mt, "bert")) || (a0 && !strncmp(a0, "Bert", 4))) *fam = PT_FAMILY_BERT;
+    if ((mt && !strcmp(mt, "gpt2")) || (a0 && !strncmp(a0, "GPT2", 4)))
+        *fam = PT_FAMILY_GPT2;
+    else if ((mt && !strcmp(mt, "bert")) || (a0 && !strncmp(a0, "Bert", 4)))
+        *fam = PT_FAMILY_BERT;
     else if ((mt && !strcmp(mt, "llama")) || (a0 && !strncmp(a0, "Llama", 5)))
         *fam = PT_FAMILY_LLAMA;
-    else if (!mt && pt_json_get(doc.root, "n_embd")) *fam = PT_FAMILY_GPT2;
+    else if (!mt && pt_json_get(doc.root, "n_embd"))
+        *fam = PT_FAMILY_GPT2;
     else
         s = pt_fail(PT_ERR_UNSUPPORTED, "%s/config.json: unsupported model_type \"%s\"", dir,
                     mt ? mt : (a0 ? a0 : "(none)"));
@@ -55,8 +61,10 @@ static char *model_dir(const char *path) {
     char *dir = pt_strdup(path);
     if (!dir) return NULL;
     char *slash = strrchr(dir, '/');
-    if (slash) *slash = '\0';
-    else strcpy(dir, ".");
+    if (slash)
+        *slash = '\0';
+    else
+        strcpy(dir, ".");
     return dir;
 }
 
@@ -107,12 +115,15 @@ pt_status pt_model_load(pt_model **out, const char *path) {
         dir = pt_strdup(path);
         if (dir) {
             char *slash = strrchr(dir, '/');
-            if (slash) *slash = '\0';
-            else strcpy(dir, ".");
+            if (slash)
+                *slash = '\0';
+            else
+                strcpy(dir, ".");
         }
     } else if (!pt_file_exists(path)) {
-        return pt_fail(PT_ERR_IO, "%s: no such model (expected a directory with config.json and "
-                                  "model.safetensors, a .safetensors file or a .gguf file)",
+        return pt_fail(PT_ERR_IO,
+                       "%s: no such model (expected a directory with config.json and "
+                       "model.safetensors, a .safetensors file or a .gguf file)",
                        path);
     } else {
         return pt_fail(PT_ERR_UNSUPPORTED,
@@ -126,9 +137,15 @@ pt_status pt_model_load(pt_model **out, const char *path) {
     s = detect_family(dir, &fam);
     if (s) goto done;
     switch (fam) {
-    case PT_FAMILY_GPT2: s = pt_gpt2_load(out, dir, st); break;
-    case PT_FAMILY_BERT: s = pt_bert_load(out, dir, st); break;
-    case PT_FAMILY_LLAMA: s = pt_llama_load_hf(out, dir, st); break;
+    case PT_FAMILY_GPT2:
+        s = pt_gpt2_load(out, dir, st);
+        break;
+    case PT_FAMILY_BERT:
+        s = pt_bert_load(out, dir, st);
+        break;
+    case PT_FAMILY_LLAMA:
+        s = pt_llama_load_hf(out, dir, st);
+        break;
     }
 done:
     free(dir);

@@ -33,7 +33,7 @@ const char *pt_family_name(pt_family f);
 
 typedef struct pt_model_config {
     pt_family family;
-    int dim;        /* C: embedding width */
+    int dim; /* C: embedding width */
     int n_layers;
     int n_heads;    /* NH */
     int n_kv_heads; /* NKV (== NH except grouped-query attention) */
@@ -42,7 +42,7 @@ typedef struct pt_model_config {
     int max_pos;    /* longest sequence (position table size; context length for RoPE) */
     float norm_eps;
     float rope_theta;
-    int causal;     /* 1: causal LM (answer = next-token prediction), 0: masked LM */
+    int causal;      /* 1: causal LM (answer = next-token prediction), 0: masked LM */
     int has_lm_head; /* 0: checkpoint without an LM head (only --head linear) */
 } pt_model_config;
 
@@ -55,8 +55,8 @@ typedef struct pt_model_ops {
     /* Forward from input embeddings x (B,T,C); len[b] valid tokens of row b
      * (right padded, 1 <= len[b] <= T). Writes h_out (n_out, C) at out_idx.
      * With need_backward the activations the backward pass needs are kept. */
-    pt_status (*forward)(const pt_model *m, void *run, const float *x, const int *len, int B,
-                         int T, const int *out_idx, int n_out, float *h_out, int need_backward);
+    pt_status (*forward)(const pt_model *m, void *run, const float *x, const int *len, int B, int T,
+                         const int *out_idx, int n_out, float *h_out, int need_backward);
     /* dx (B,T,C) = d(loss)/d(x) given dh (n_out, C) at the positions of the last
      * forward (which had need_backward). Overwrites dx. */
     pt_status (*backward)(const pt_model *m, void *run, const float *dh, float *dx);
@@ -91,12 +91,12 @@ struct pt_model {
     const pt_model_ops *ops;
     pt_tokenizer *tok; /* NULL when the model came without a tokenizer */
     char *path;
-    const float *wte;  /* (V, C) input word embeddings, float32 */
-    int64_t n_params;  /* parameter count of the frozen model */
-    char dtype[16];    /* storage dtype of the weights file ("F32", "BF16", ...) */
-    void *impl;        /* family weights */
-    int bf16;          /* 1: the blocks' big matrices hold bf16 (uint16_t) data behind their
-                          float pointers: use them through pt_mu_matmul_* (model_util.h) */
+    const float *wte; /* (V, C) input word embeddings, float32 */
+    int64_t n_params; /* parameter count of the frozen model */
+    char dtype[16];   /* storage dtype of the weights file ("F32", "BF16", ...) */
+    void *impl;       /* family weights */
+    int bf16;         /* 1: the blocks' big matrices hold bf16 (uint16_t) data behind their
+                         float pointers: use them through pt_mu_matmul_* (model_util.h) */
 };
 
 /* Load a model from a Hugging Face directory (config.json + model.safetensors),

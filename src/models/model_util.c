@@ -19,7 +19,8 @@ pt_status pt_mu_read_config(const char *dir, pt_json_doc *doc) {
     pt_status s = pt_read_file(path, &text, &len);
     if (s == PT_OK) {
         s = pt_json_parse(doc, text, len);
-        if (s) pt_fail_ctx(s, "%s", path);
+        if (s)
+            pt_fail_ctx(s, "%s", path);
         else if (doc->root->type != PT_JSON_OBJECT) {
             pt_json_doc_free(doc);
             s = pt_fail(PT_ERR_FORMAT, "%s: not a JSON object", path);

@@ -97,8 +97,8 @@ pt_status pt_engine_score(pt_engine *e, const pt_example *const *ex, int nb, con
 }
 
 pt_status pt_engine_run(pt_engine *e, const pt_example *const *ex, int nb, const float *table,
-                        const float *W, const float *b, double *loss, int *n_scored,
-                        float *dtable, float *dW, float *db) {
+                        const float *W, const float *b, double *loss, int *n_scored, float *dtable,
+                        float *dW, float *db) {
     const pt_model *m = e->m;
     const pt_task *t = e->task;
     int C = e->C, ns = e->ns, T = 0;

@@ -44,8 +44,8 @@ void pt_engine_free(pt_engine *e);
  * (every example must be labelled) the gradients of the mean loss accumulate
  * into dtable (S, C) and, for the linear head, dW and db. */
 pt_status pt_engine_run(pt_engine *e, const pt_example *const *ex, int nb, const float *table,
-                        const float *W, const float *b, double *loss, int *n_scored,
-                        float *dtable, float *dW, float *db);
+                        const float *W, const float *b, double *loss, int *n_scored, float *dtable,
+                        float *dW, float *db);
 
 /* Scores and loss (no gradient) of ex[0..nb) from final hidden states the
  * caller already put in e->h (nb, C), e.g. by incremental decoding. */

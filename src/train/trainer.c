@@ -30,7 +30,8 @@ pt_status pt_train_check_params(const pt_train_params *p) {
     if (!(p->lr > 0 && p->lr <= 10))
         return pt_fail(PT_ERR_ARG, "--lr %g out of range (0, 10]", (double)p->lr);
     if (!(p->weight_decay >= 0 && p->weight_decay < 1))
-        return pt_fail(PT_ERR_ARG, "--weight-decay %g out of range [0, 1)", (double)p->weight_decay);
+        return pt_fail(PT_ERR_ARG, "--weight-decay %g out of range [0, 1)",
+                       (double)p->weight_decay);
     if (!(p->clip >= 0 && p->clip < 1e6))
         return pt_fail(PT_ERR_ARG, "--clip %g out of range [0, 1e6)", (double)p->clip);
     if (p->batch < 1 || p->batch > 4096)
@@ -130,8 +131,8 @@ static pt_status trainer_init(pt_trainer *tr, const pt_model *m, const pt_task *
     tr->best_head = pt_zalloc(tr->n_head + 1, sizeof(float));
     tr->perm = pt_alloc((size_t)train->n, sizeof(int));
     tr->order_tmp = pt_alloc(2 * (size_t)train->n, sizeof(uint64_t));
-    if (!tr->table || !tr->dtable || !tr->best_table || !tr->head || !tr->dhead ||
-        !tr->best_head || !tr->perm || !tr->order_tmp)
+    if (!tr->table || !tr->dtable || !tr->best_table || !tr->head || !tr->dhead || !tr->best_head ||
+        !tr->perm || !tr->order_tmp)
         return pt_fail(PT_ERR_NOMEM, "out of memory");
     /* linear head: PyTorch Linear default U(+-1/sqrt(d)) */
     float bound = 1.0f / sqrtf((float)tr->d);
@@ -220,7 +221,8 @@ static pt_status train_step(pt_trainer *tr, const pt_examples *train, double *lo
     float *dW = tr->nl ? tr->dhead : NULL;
     float *db = tr->nl ? tr->dhead + (size_t)tr->nl * tr->d : NULL;
     double loss;
-    pt_status s = pt_engine_run(&tr->eng, batch, nb, tr->table, W, b, &loss, NULL, tr->dtable, dW, db);
+    pt_status s =
+        pt_engine_run(&tr->eng, batch, nb, tr->table, W, b, &loss, NULL, tr->dtable, dW, db);
     if (s) return s;
     pt_encoder_backward(&tr->enc, tr->dtable);
     if (!isfinite(loss) || !all_finite(tr->enc.grads, tr->enc.n_params) ||
@@ -281,8 +283,10 @@ static pt_status log_eval(const pt_trainer *tr, const pt_eval_result *r, double 
             "{\"step\":%ld,\"epoch\":%ld,\"train_loss\":%.6f,\"dev_loss\":%.6f,"
             "\"dev_accuracy\":%.6f",
             tr->step, tr->step / tr->spe, train_loss, r->loss, r->accuracy);
-    if (tr->t->kind == PT_TASK_CLASSIFY) fprintf(f, ",\"dev_f1\":%.6f", r->f1);
-    else fprintf(f, ",\"dev_p_at_1\":%.6f", r->accuracy);
+    if (tr->t->kind == PT_TASK_CLASSIFY)
+        fprintf(f, ",\"dev_f1\":%.6f", r->f1);
+    else
+        fprintf(f, ",\"dev_p_at_1\":%.6f", r->accuracy);
     fprintf(f, ",\"dev_examples\":%d}\n", r->n);
     int bad = ferror(f);
     if (fclose(f) != 0 || bad) return pt_fail(PT_ERR_IO, "%s: write failed", tr->p->log);
@@ -352,8 +356,8 @@ pt_status pt_train(const pt_model *m, const pt_task *t, const pt_examples *train
         }
         int stop_early = do_eval && p->patience && tr.bad_evals >= p->patience;
         int interrupted = (p->stop && *p->stop) || (p->stop_at && tr.step >= p->stop_at && !last);
-        if (p->progress && (do_eval || tr.step % report_every == 0 || last || stop_early ||
-                            interrupted)) {
+        if (p->progress &&
+            (do_eval || tr.step % report_every == 0 || last || stop_early || interrupted)) {
             double el = now_s() - t0;
             long done_steps = tr.step - step0;
             pr.step = tr.step;
@@ -382,7 +386,8 @@ pt_status pt_train(const pt_model *m, const pt_task *t, const pt_examples *train
         if ((s = save_prompt(&tr, tr.table, tr.head))) goto done;
     }
     if ((s = pt_ckpt_save(&tr, ckpt))) goto done;
-    if (p->plot && (s = pt_plot_svg(p->plot, &tr, t->kind == PT_TASK_KNOWLEDGE ? "dev P@1" : "dev accuracy")))
+    if (p->plot &&
+        (s = pt_plot_svg(p->plot, &tr, t->kind == PT_TASK_KNOWLEDGE ? "dev P@1" : "dev accuracy")))
         goto done;
     res->steps = tr.step;
     res->final_loss = loss;

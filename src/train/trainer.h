@@ -51,23 +51,23 @@ typedef struct pt_train_params {
     pt_optim_kind optimizer;
     float lr;
     float weight_decay;
-    float clip;       /* max global gradient norm; 0 = none */
+    float clip; /* max global gradient norm; 0 = none */
     int batch;
-    int epochs;       /* used when steps == 0 */
-    long steps;       /* total optimizer steps (0 = from epochs) */
-    long warmup;      /* linear warm-up steps */
+    int epochs;  /* used when steps == 0 */
+    long steps;  /* total optimizer steps (0 = from epochs) */
+    long warmup; /* linear warm-up steps */
     uint64_t seed;
-    int no_length_groups; /* 1: plain shuffled batches (default 0: batches of similar length) */
-    int eval_every;   /* steps between dev evaluations (0 = once per epoch) */
-    int patience;     /* stop after this many evaluations without improvement (0 = never) */
-    int max_len;      /* truncate examples to this many tokens (0 = model limit) */
-    const char *out;  /* prompt file; the checkpoint is out + ".ckpt" */
-    const char *resume; /* checkpoint to continue from (NULL = fresh) */
-    const char *log;  /* JSON Lines metrics log (NULL = none) */
-    const char *plot; /* SVG training curve (NULL = none) */
+    int no_length_groups;  /* 1: plain shuffled batches (default 0: batches of similar length) */
+    int eval_every;        /* steps between dev evaluations (0 = once per epoch) */
+    int patience;          /* stop after this many evaluations without improvement (0 = never) */
+    int max_len;           /* truncate examples to this many tokens (0 = model limit) */
+    const char *out;       /* prompt file; the checkpoint is out + ".ckpt" */
+    const char *resume;    /* checkpoint to continue from (NULL = fresh) */
+    const char *log;       /* JSON Lines metrics log (NULL = none) */
+    const char *plot;      /* SVG training curve (NULL = none) */
     const char *argv_json; /* command line kept in the checkpoint (JSON list, may be NULL) */
     const volatile sig_atomic_t *stop; /* set by a signal handler: checkpoint and stop */
-    long stop_at;     /* testing aid: act as if interrupted after this step (0 = off) */
+    long stop_at; /* testing aid: act as if interrupted after this step (0 = off) */
     pt_progress_fn progress;
     void *user;
     int report_every; /* steps between progress reports (0 = 10) */
@@ -76,13 +76,13 @@ typedef struct pt_train_params {
 void pt_train_default_params(pt_train_params *p);
 
 typedef struct pt_train_result {
-    long steps;          /* steps done in total */
-    double final_loss;   /* training loss of the last step */
+    long steps;        /* steps done in total */
+    double final_loss; /* training loss of the last step */
     int have_dev;
     pt_eval_result best_dev;
     long best_step;
-    int stopped_early;   /* patience ran out */
-    int interrupted;     /* stop flag seen: checkpoint written */
+    int stopped_early; /* patience ran out */
+    int interrupted;   /* stop flag seen: checkpoint written */
 } pt_train_result;
 
 /* Validate hyper-parameters up front (errors name the option). */

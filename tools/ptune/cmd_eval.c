@@ -57,22 +57,26 @@ static void ctx_free(ctx *c) {
 static int setup(const char *cmd, const args *a, ctx *c, int need_labels) {
     memset(c, 0, sizeof *c);
     long batch, max_len;
-    if (!arg_int(a, "batch", 16, 1, 4096, &batch) || !arg_int(a, "max-len", 0, 0, 1 << 20, &max_len) ||
-        set_threads(cmd, a))
+    if (!arg_int(a, "batch", 16, 1, 4096, &batch) ||
+        !arg_int(a, "max-len", 0, 0, 1 << 20, &max_len) || set_threads(cmd, a))
         return 1;
     const char *data = arg_str(a, "data", NULL), *prompt = arg_str(a, "prompt", NULL);
     if (!data) return die(cmd, "--data is required (see ptune %s --help)", cmd);
     if (load_model_prec(cmd, a, &c->m)) return 1;
     if (prompt) {
         if (arg_str(a, "template", NULL) || arg_str(a, "labels", NULL))
-            return die(cmd, "--prompt carries its own template and labels; drop --template/--labels");
+            return die(cmd,
+                       "--prompt carries its own template and labels; drop --template/--labels");
         if (pt_prompt_load(&c->p, prompt)) return die(cmd, "%s", pt_last_error());
         c->have_prompt = 1;
         int warn;
-        if (pt_prompt_check_model(&c->p, c->m, &warn)) return die(cmd, "%s: %s", prompt, pt_last_error());
+        if (pt_prompt_check_model(&c->p, c->m, &warn))
+            return die(cmd, "%s: %s", prompt, pt_last_error());
         if (warn)
-            fprintf(stderr, "ptune %s: warning: %s does not say which model it was trained for; "
-                            "using it with %s\n", cmd, prompt, c->m->path);
+            fprintf(stderr,
+                    "ptune %s: warning: %s does not say which model it was trained for; "
+                    "using it with %s\n",
+                    cmd, prompt, c->m->path);
         if (task_from_prompt(cmd, &c->p, c->m, &c->t)) return 1;
     } else {
         if (task_from_args(cmd, a, c->m, &c->t)) return 1;
@@ -91,7 +95,8 @@ static int setup(const char *cmd, const args *a, ctx *c, int need_labels) {
     if (load_examples(cmd, data, &c->t, c->m, need_labels, (int)max_len, &c->d, &c->ex)) return 1;
     c->have_ex = 1;
     int B = (int)batch < c->ex.n ? (int)batch : c->ex.n;
-    if (pt_engine_init(&c->e, c->m, &c->t, B, c->ex.max_len)) return die(cmd, "%s", pt_last_error());
+    if (pt_engine_init(&c->e, c->m, &c->t, B, c->ex.max_len))
+        return die(cmd, "%s", pt_last_error());
     c->have_engine = 1;
     return 0;
 }

@@ -55,8 +55,7 @@ static int build_info(int json) {
            " not built in"
 #endif
     );
-    printf("builtin SIMD: %s (micro-kernels of the builtin engine)\n",
-           g.simd);
+    printf("builtin SIMD: %s (micro-kernels of the builtin engine)\n", g.simd);
     return 0;
 }
 

@@ -40,12 +40,14 @@ static const opt OPTS[] = {
     {"warmup", "N", "linear warm-up steps, then linear decay (default 0)"},
     {"clip", "X", "clip the global gradient norm at X; 0 = off (default 1)"},
     {"seed", "N", "random seed: a fixed seed gives a bit-identical run (default 42)"},
-    {"no-length-groups", NULL, "plain shuffled batches (default: beyond 50 batches of data, "
-                               "each batch holds examples of similar length, less padding; the "
-                               "order still follows --seed)"},
+    {"no-length-groups", NULL,
+     "plain shuffled batches (default: beyond 50 batches of data, "
+     "each batch holds examples of similar length, less padding; the "
+     "order still follows --seed)"},
     {"threads", "N", "threads (default: all cores)"},
-    {"precision", "f32|bf16", "bf16: block weights stored and multiplied in bf16 (half the "
-                              "memory; float32 accumulation; default f32)"},
+    {"precision", "f32|bf16",
+     "bf16: block weights stored and multiplied in bf16 (half the "
+     "memory; float32 accumulation; default f32)"},
     {"eval-every", "N", "evaluate on --dev every N steps (default: once per epoch)"},
     {"patience", "N", "stop after N evaluations without improvement (default: never)"},
     {"max-len", "N", "truncate examples to N tokens (default: the model's limit)"},
