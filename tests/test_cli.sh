@@ -120,6 +120,13 @@ mkdir -p $T/other && cp $M/config.json $M/vocab.json $M/merges.txt $M/model.safe
 hlen=$(od -An -t u8 -N8 $M/model.safetensors | tr -d ' ')
 printf '\177' | dd of=$T/other/model.safetensors bs=1 seek=$((8 + hlen + 3)) conv=notrunc 2>/dev/null
 expect_err "prompt for another model" "another model" $PT eval --model $T/other --prompt $T/lstm.safetensors --data $D/dev.jsonl
+# a NaN in the model (ln_f.weight[0]): training stops at step 1 and says so
+mkdir -p $T/nan && cp $M/* $T/nan/
+hl=$(od -An -t u8 -N8 $M/model.safetensors | tr -d ' ')
+off=$(head -c $((8 + hl)) $M/model.safetensors | tail -c $hl | grep -o '"ln_f.weight":{[^}]*}' |
+    sed 's/.*"data_offsets":\[\([0-9]*\),.*/\1/')
+printf '\000\000\300\177' | dd of=$T/nan/model.safetensors bs=1 seek=$((8 + hl + off)) conv=notrunc 2>/dev/null
+expect_err "NaN loss stops training, naming the step" "step 1: the loss or a gradient is not finite" $PT train --model $T/nan --train $D/train.jsonl --template "$TMPL" --labels $LABELS --steps 3 --out $T/nan/p.safetensors
 # a model directory without tokenizer files
 mkdir -p $T/notok && cp $M/config.json $M/model.safetensors $T/notok/
 expect_err "tokenize without a tokenizer" "no tokenizer found" $PT tokenize --model $T/notok "hi"
