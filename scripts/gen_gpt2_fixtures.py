@@ -6,6 +6,12 @@ pre-norm blocks, tanh GELU, causal attention, LM head tied to wte) is the
 oracle. Writes:
   tests/fixtures/gpt2/tiny/      config.json, model.safetensors, vocab.json, merges.txt
   tests/fixtures/gpt2/ref.safetensors   inputs and reference outputs/gradients
+  tests/fixtures/gpt2/realvocab.safetensors   a GPT-2 with the real 50,257-token
+      vocabulary (width 16): every weight but wte, whose values follow
+      realvocab_wte() so the C test can rebuild it exactly; ids of REAL_TEXT from
+      our own BPE implementation (scripts/ref_gpt2_bpe.py) with ../shared's
+      vocabulary; full-vocabulary loss, d(loss)/d(input embeddings), logits at a
+      few rows. Needs ../shared/tokenizers/gpt2 (skipped without it).
 Run: /usr/bin/python3 scripts/gen_gpt2_fixtures.py
 """
 import json
@@ -142,5 +148,55 @@ def main():
     print("wrote", OUT, "V =", V, "loss_sub", float(loss_sub), "loss_full", float(loss_full))
 
 
+REAL_TEXT = "The quick brown fox didn't jump over 42 lazy dogs."
+REAL_V, REAL_C = 50257, 16
+
+
+def realvocab_wte():
+    """wte[i][j] = float32((((i * 7919 + j * 104729) % 2001) - 1000) / 4000): exact in
+    float32 arithmetic on both sides (integer math, one correctly rounded division)."""
+    i = torch.arange(REAL_V, dtype=torch.int64)[:, None]
+    j = torch.arange(REAL_C, dtype=torch.int64)[None, :]
+    k = ((i * 7919 + j * 104729) % 2001) - 1000
+    return (k.double() / 4000.0).float()
+
+
+def gen_realvocab():
+    shared = os.path.join(ROOT, "..", "shared", "tokenizers", "gpt2")
+    if not os.path.exists(os.path.join(shared, "vocab.json")):
+        print("skipping realvocab: ../shared/tokenizers/gpt2 not found")
+        return
+    import ref_gpt2_bpe
+    tok = ref_gpt2_bpe.GPT2BPE(os.path.join(shared, "vocab.json"),
+                               os.path.join(shared, "merges.txt"))
+    ids = tok.encode(REAL_TEXT.encode("utf-8"))
+    gen = torch.Generator().manual_seed(4321)
+    C, L, NH, P = REAL_C, 2, 2, 64
+    w = make_weights(REAL_V, C, L, P, gen)
+    w["wte.weight"] = realvocab_wte()
+    T = len(ids)
+    x = w["wte.weight"][torch.tensor(ids)].clone().unsqueeze(0).requires_grad_(True)
+    h = gpt2_forward(w, x, [T], NH, L, 1e-5)[0]  # (T, C)
+    out_idx = [T - 1, T // 2]
+    logits = h[out_idx] @ w["wte.weight"].t()  # (2, V)
+    targets = [ids[-1] if ids[-1] < REAL_V else 0, 50000]
+    loss = F.cross_entropy(logits, torch.tensor(targets))
+    (dx,) = torch.autograd.grad(loss, x)
+    rows = [0, 1, 464, 50256, 31000, 12345]
+    ref = {k: v for k, v in w.items() if k != "wte.weight"}
+    ref.update({"ids": torch.tensor(ids, dtype=torch.int32),
+                "out_idx": torch.tensor(out_idx, dtype=torch.int32),
+                "targets": torch.tensor(targets, dtype=torch.int32),
+                "loss": loss.detach().reshape(1), "dx": dx[0],
+                "rows": torch.tensor(rows, dtype=torch.int32),
+                "logits_rows": logits[:, rows].detach(),
+                "argmax": logits.argmax(dim=1).to(torch.int32)})
+    write_safetensors(os.path.join(OUT, "realvocab.safetensors"), ref,
+                      {"text": REAL_TEXT, "n_embd": C, "n_layer": L, "n_head": NH,
+                       "n_positions": P})
+    print("realvocab: ids", ids, "loss", float(loss))
+
+
 if __name__ == "__main__":
     main()
+    gen_realvocab()

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/io.h"
+#include "core/vec.h"
 #include "formats/safetensors.h"
 #include "kernels/kernels.h"
 #include "models/model.h"
@@ -217,6 +218,98 @@ static void test_bad_inputs(void) {
     if (system(cmd) != 0) fprintf(stderr, "cleanup failed\n");
 }
 
+/* The real 50,257-token vocabulary (../shared's GPT-2 tokenizer) on a width-16
+ * model: tests/fixtures/gpt2/realvocab.safetensors has every weight but wte,
+ * which follows a formula both sides compute exactly; the tokenizer's ids, the
+ * full-vocabulary loss, logits and d(loss)/dx come from PyTorch. */
+static void test_realvocab(void) {
+    const char *vj = t_shared("tokenizers/gpt2/vocab.json");
+    const char *mt = t_shared("tokenizers/gpt2/merges.txt");
+    if (!vj || !mt) {
+        t_note_skip("real-vocabulary GPT-2 (../shared/tokenizers/gpt2 not found)");
+        return;
+    }
+    pt_st_file ref;
+    if (pt_st_open(&ref, FIX "/realvocab.safetensors")) exit(1);
+    enum { V = 50257, C = 16 };
+    char dir[] = "/tmp/ptune_gpt2rv_XXXXXX", path[700], cmd[1600];
+    if (!mkdtemp(dir)) exit(1);
+    pt_st_writer *w = pt_st_writer_new();
+    float *wte = malloc(sizeof(float) * V * C);
+    for (int64_t i = 0; i < V; i++)
+        for (int64_t j = 0; j < C; j++)
+            wte[i * C + j] = (float)((double)(((i * 7919 + j * 104729) % 2001) - 1000) / 4000.0);
+    int64_t sh[2] = {V, C};
+    pt_st_writer_add_f32(w, "wte.weight", 2, sh, wte);
+    for (int i = 0; i < ref.n_tensors; i++) {
+        const pt_st_tensor *t = &ref.tensors[i];
+        if (!strncmp(t->name, "h.", 2) || !strcmp(t->name, "wpe.weight") ||
+            !strncmp(t->name, "ln_f.", 5))
+            pt_st_writer_add_f32(w, t->name, t->ndim, t->shape, (const float *)t->data);
+    }
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    CHECK(pt_st_writer_save(w, path) == PT_OK, "write: %s", pt_last_error());
+    pt_st_writer_free(w);
+    const char *cfg = "{\"model_type\":\"gpt2\",\"n_embd\":16,\"n_layer\":2,\"n_head\":2,"
+                      "\"n_positions\":64,\"vocab_size\":50257}";
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    pt_write_file_atomic(path, cfg, strlen(cfg));
+    snprintf(
+        cmd, sizeof cmd,
+        "ln -s \"$(realpath '%s')\" '%s/vocab.json' && ln -s \"$(realpath '%s')\" '%s/merges.txt'",
+        vj, dir, mt, dir);
+    CHECK(system(cmd) == 0, "linking the tokenizer files");
+    pt_model *m = NULL;
+    CHECK(pt_model_load(&m, dir) == PT_OK, "load: %s", pt_last_error());
+    if (m && m->tok) {
+        printf("GPT-2, real 50,257-token vocabulary, width 16:\n");
+        const char *text = pt_st_meta(&ref, "text");
+        pt_ivec ids = {0};
+        pt_tok_encode(m->tok, text, strlen(text), 0, &ids);
+        int n_ref;
+        const int *rids = ref_i32(&ref, "ids", &n_ref);
+        CHECK((int)ids.n == n_ref && !memcmp(ids.v, rids, sizeof(int) * n_ref),
+              "token ids of \"%s\" differ from the Python BPE's", text);
+        int T = n_ref, n_out, nr;
+        const int *out_idx = ref_i32(&ref, "out_idx", &n_out);
+        const int *rows = ref_i32(&ref, "rows", &nr);
+        float *x = malloc(sizeof(float) * T * C), *dx = malloc(sizeof(float) * T * C);
+        float *h = malloc(sizeof(float) * n_out * C),
+              *dh = calloc((size_t)n_out * C, sizeof(float));
+        float *logits = malloc(sizeof(float) * n_out * V),
+              *lr = calloc((size_t)n_out * nr, sizeof(float));
+        pt_model_embed(m, x, rids, T);
+        void *run;
+        m->ops->run_new(m, 1, T, &run);
+        m->ops->forward(m, run, x, &T, 1, T, out_idx, n_out, h, 1);
+        m->ops->head_forward(m, run, logits, h, n_out, NULL, V);
+        for (int i = 0; i < n_out; i++)
+            for (int k = 0; k < nr; k++) lr[i * nr + k] = logits[(size_t)i * V + rows[k]];
+        t_close("logits at chosen rows (of 50,257)", lr, ref_f32(&ref, "logits_rows", NULL),
+                (size_t)n_out * nr, 1e-4, 1e-5);
+        const int *am = ref_i32(&ref, "argmax", NULL);
+        for (int i = 0; i < n_out; i++) {
+            int best = 0;
+            for (int v = 1; v < V; v++)
+                if (logits[(size_t)i * V + v] > logits[(size_t)i * V + best]) best = v;
+            CHECK(best == am[i], "argmax over the vocabulary: %d, PyTorch %d", best, am[i]);
+        }
+        float L = (float)head_loss(m, run, h, n_out, NULL, V, ref_i32(&ref, "targets", NULL), dh);
+        t_close("full-vocabulary loss", &L, ref_f32(&ref, "loss", NULL), 1, 1e-5, 1e-6);
+        m->ops->backward(m, run, dh, dx);
+        t_close("d loss / d input embeddings", dx, ref_f32(&ref, "dx", NULL), (size_t)T * C, 1e-4,
+                2e-6);
+        m->ops->run_free(run);
+        free(x), free(dx), free(h), free(dh), free(logits), free(lr);
+        pt_ivec_free(&ids);
+    }
+    pt_model_free(m);
+    free(wte);
+    pt_st_close(&ref);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0) fprintf(stderr, "cleanup failed\n");
+}
+
 int main(void) {
     pt_st_file ref;
     if (pt_st_open(&ref, FIX "/ref.safetensors")) {
@@ -250,6 +343,7 @@ int main(void) {
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0) fprintf(stderr, "cleanup failed\n");
 
+    test_realvocab();
     printf("bad model files:\n");
     test_bad_inputs();
     pt_st_close(&ref);
