@@ -10,7 +10,7 @@
 #include "core/error.h"
 #include "core/io.h"
 #include "formats/gguf.h"
-#include "formats/json.h"
+#include "formats/safetensors.h"
 #include "test.h"
 
 #define FIX "tests/fixtures/gguf/"
@@ -106,53 +106,21 @@ static void test_stories(void) {
 
 /* ------------------------------------------------------------ synthetic files */
 
-/* ref.safetensors holds only F32 tensors; read here with the JSON reader so
- * this test does not depend on the safetensors module. */
-typedef struct ref_file {
-    char *buf;
-    size_t len;
-    pt_json_doc doc;
-    const unsigned char *data; /* data section */
-    size_t data_len;
-} ref_file;
-
-static int ref_open(ref_file *r, const char *path) {
-    memset(r, 0, sizeof *r);
-    if (pt_read_file(path, &r->buf, &r->len) != PT_OK) return 0;
-    uint64_t hl = 0;
-    if (r->len >= 8) memcpy(&hl, r->buf, 8);
-    if (r->len < 8 || hl > r->len - 8 || pt_json_parse(&r->doc, r->buf + 8, (size_t)hl) != PT_OK) {
-        free(r->buf);
-        return 0;
-    }
-    r->data = (const unsigned char *)r->buf + 8 + hl;
-    r->data_len = r->len - 8 - (size_t)hl;
-    return 1;
-}
-
-static void ref_close(ref_file *r) {
-    pt_json_doc_free(&r->doc);
-    free(r->buf);
-}
-
-/* Row-major shape and a copy of the values of tensor name; NULL if absent. */
-static float *ref_get(const ref_file *r, const char *name, int *ndim, int64_t *shape,
+/* Row-major shape and a copy of the values of F32 tensor name in the reference
+ * file (tests/fixtures/gguf/ref.safetensors); NULL if absent. */
+static float *ref_get(const pt_st_file *r, const char *name, int *ndim, int64_t *shape,
                       size_t *numel) {
-    const pt_json *t = pt_json_get(r->doc.root, name);
-    const pt_json *sh = pt_json_get(t, "shape"), *off = pt_json_get(t, "data_offsets");
-    if (!sh || !off || sh->len > 4 || off->len != 2) return NULL;
-    *ndim = (int)sh->len;
-    *numel = 1;
-    for (size_t d = 0; d < sh->len; d++)
-        *numel *= (size_t)(shape[d] = (int64_t)sh->items[d]->number);
-    size_t b = (size_t)off->items[0]->number, e = (size_t)off->items[1]->number;
-    if (e > r->data_len || e < b || e - b != *numel * 4) return NULL;
+    const pt_st_tensor *t = r ? pt_st_find(r, name) : NULL;
+    if (!t || t->dtype != PT_DTYPE_F32 || t->ndim > 4) return NULL;
+    *ndim = t->ndim;
+    memcpy(shape, t->shape, sizeof(int64_t) * (size_t)t->ndim);
+    *numel = (size_t)t->numel;
     float *v = malloc(*numel * 4 + 4);
-    if (v) memcpy(v, r->data + b, e - b);
+    if (v) memcpy(v, t->data, *numel * 4);
     return v;
 }
 
-static void check_tensors(const pt_gguf *g, const ref_file *ref) {
+static void check_tensors(const pt_gguf *g, const pt_st_file *ref) {
     static const char *names[] = {"t.f32", "t.f16", "t.bf16", "t.q8_0", "t.3d", "t.4d", "t.vec"};
     static const uint32_t types[] = {PT_GGML_F32, PT_GGML_F16,  PT_GGML_BF16, PT_GGML_Q8_0,
                                      PT_GGML_F32, PT_GGML_Q8_0, PT_GGML_F16};
@@ -200,7 +168,7 @@ static int kv_int(const pt_gguf *g, const char *key, int64_t want) {
     return ok;
 }
 
-static void test_types_v3(const ref_file *ref) {
+static void test_types_v3(const pt_st_file *ref) {
     pt_gguf g;
     pt_status s = pt_gguf_open(&g, FIX "types_v3.gguf");
     CHECK(s == PT_OK, "open types_v3.gguf: %s", pt_last_error());
@@ -267,7 +235,7 @@ static void test_types_v3(const ref_file *ref) {
     pt_gguf_close(&g);
 }
 
-static void test_align_v2(const ref_file *ref) {
+static void test_align_v2(const pt_st_file *ref) {
     pt_gguf g;
     pt_status s = pt_gguf_open(&g, FIX "align_v2.gguf");
     CHECK(s == PT_OK, "open align_v2.gguf: %s", pt_last_error());
@@ -516,15 +484,15 @@ static void test_mutations(void) {
 int main(void) {
     printf("test_gguf\n");
     test_stories();
-    ref_file ref;
-    ref_file *refp = NULL;
-    if (ref_open(&ref, FIX "ref.safetensors"))
+    pt_st_file ref;
+    pt_st_file *refp = NULL;
+    if (pt_st_open(&ref, FIX "ref.safetensors") == PT_OK)
         refp = &ref;
     else
-        CHECK(0, "cannot read " FIX "ref.safetensors");
+        CHECK(0, "cannot read " FIX "ref.safetensors: %s", pt_last_error());
     test_types_v3(refp);
     test_align_v2(refp);
-    if (refp) ref_close(refp);
+    if (refp) pt_st_close(refp);
     test_malformed();
     test_mutations();
     return t_done();

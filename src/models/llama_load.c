@@ -172,6 +172,14 @@ static pt_status hf_tokenizer(const char *dir, pt_tokenizer **tok) {
     return any ? pt_tok_load_dir(tok, dir) : PT_OK;
 }
 
+/* A tokenizer with more tokens than the model has embeddings cannot be used. */
+static pt_status check_tok_vocab(const pt_tokenizer *tok, int vocab_size, const char *path) {
+    if (tok && tok->vocab_size > vocab_size)
+        return pt_fail(PT_ERR_MISMATCH, "%s: tokenizer has %d tokens, the model only %d", path,
+                       tok->vocab_size, vocab_size);
+    return PT_OK;
+}
+
 pt_status pt_llama_load_hf(pt_model **out, const char *dir, const char *st_path) {
     static const char *const pre[] = {"", NULL};
     *out = NULL;
@@ -228,11 +236,7 @@ pt_status pt_llama_load_hf(pt_model **out, const char *dir, const char *st_path)
     const pt_st_tensor *te = pt_st_find(&f, "model.embed_tokens.weight");
     snprintf(m->dtype, sizeof m->dtype, "%s", te ? pt_dtype_name(te->dtype) : "F32");
     if ((s = hf_tokenizer(dir, &m->tok))) goto fail;
-    if (m->tok && m->tok->vocab_size > c.vocab_size) {
-        s = pt_fail(PT_ERR_MISMATCH, "%s: tokenizer has %d tokens, the model only %d", dir,
-                    m->tok->vocab_size, c.vocab_size);
-        goto fail;
-    }
+    if ((s = check_tok_vocab(m->tok, c.vocab_size, dir))) goto fail;
     pt_st_close(&f);
     llama_finish(m, w);
     *out = m;
@@ -403,11 +407,7 @@ pt_status pt_llama_load_gguf(pt_model **out, const char *gguf_path) {
              ggml_type_name(pt_gguf_find_tensor(&g, "token_embd.weight")->type));
     if (pt_gguf_find(&g, "tokenizer.ggml.tokens")) {
         if ((s = pt_spm_from_gguf(&m->tok, &g))) goto fail;
-        if (m->tok->vocab_size > c.vocab_size) {
-            s = pt_fail(PT_ERR_MISMATCH, "%s: tokenizer has %d tokens, the model only %d",
-                        gguf_path, m->tok->vocab_size, c.vocab_size);
-            goto fail;
-        }
+        if ((s = check_tok_vocab(m->tok, c.vocab_size, gguf_path))) goto fail;
     }
     pt_gguf_close(&g);
     llama_finish(m, w);
