@@ -368,9 +368,17 @@ pt_status pt_st_to_f32(const pt_st_tensor *t, float *out) {
     const unsigned char *p = t->data; /* may be unaligned: read through memcpy */
     size_t n = (size_t)t->numel;
     switch (t->dtype) {
-    case PT_DTYPE_F32:
-        if (n) memcpy(out, p, n * 4);
+    case PT_DTYPE_F32: {
+        /* in 1 MB pieces shared among the threads: a large tensor's copy is bound
+         * by first-touch page faults on out, and those go in parallel */
+        size_t piece = (size_t)1 << 18, n_pieces = (n + piece - 1) / piece; // floats
+#pragma omp parallel for schedule(static) if (n_pieces > 4)
+        for (size_t i = 0; i < n_pieces; i++) {
+            size_t k = n - i * piece < piece ? n - i * piece : piece;
+            memcpy(out + i * piece, p + i * piece * 4, k * 4);
+        }
         return PT_OK;
+    }
     case PT_DTYPE_F16:
     case PT_DTYPE_BF16: {
         int bf = t->dtype == PT_DTYPE_BF16;
@@ -394,8 +402,8 @@ pt_status pt_st_to_f32(const pt_st_tensor *t, float *out) {
     }
 }
 
-pt_status pt_st_load_f32(const pt_st_file *f, const char *name, int ndim, const int64_t *shape,
-                         float **out) {
+pt_status pt_st_find_shaped(const pt_st_file *f, const char *name, int ndim, const int64_t *shape,
+                            const pt_st_tensor **out) {
     *out = NULL;
     const pt_st_tensor *t = pt_st_find(f, name);
     if (!t) return pt_fail(PT_ERR_FORMAT, "%s: tensor '%s' not found", f->path, name);
@@ -408,6 +416,16 @@ pt_status pt_st_load_f32(const pt_st_file *f, const char *name, int ndim, const 
         return pt_fail(PT_ERR_MISMATCH, "%s: tensor '%s': expected shape %s, found %s", f->path,
                        name, want, got);
     }
+    *out = t;
+    return PT_OK;
+}
+
+pt_status pt_st_load_f32(const pt_st_file *f, const char *name, int ndim, const int64_t *shape,
+                         float **out) {
+    *out = NULL;
+    const pt_st_tensor *t;
+    pt_status s0 = pt_st_find_shaped(f, name, ndim, shape, &t);
+    if (s0) return s0;
     float *buf = pt_alloc((size_t)t->numel, sizeof(float));
     if (!buf) return pt_fail(PT_ERR_NOMEM, "%s: tensor '%s': out of memory", f->path, name);
     pt_status s = pt_st_to_f32(t, buf);

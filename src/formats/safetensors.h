@@ -66,6 +66,10 @@ const char *pt_st_meta(const pt_st_file *f, const char *key);
 
 /* Convert a tensor (F32, F16, BF16, F64) to float32 into out[numel]. */
 pt_status pt_st_to_f32(const pt_st_tensor *t, float *out);
+/* Find a tensor by name and check its shape equals shape[0..ndim). Errors
+ * name file, tensor, expected and found. */
+pt_status pt_st_find_shaped(const pt_st_file *f, const char *name, int ndim, const int64_t *shape,
+                            const pt_st_tensor **out);
 /* Find a tensor by name, check its shape equals shape[0..ndim), convert to a
  * newly allocated float array. Errors name file, tensor, expected and found. */
 pt_status pt_st_load_f32(const pt_st_file *f, const char *name, int ndim, const int64_t *shape,

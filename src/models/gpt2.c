@@ -339,20 +339,7 @@ static const pt_model_ops GPT2_OPS = {
 
 /* Load a Conv1D weight stored (in, out) and return it transposed to (out, in). */
 static pt_status load_conv1d(const pt_st_file *f, const char *name, int in, int out, float **w) {
-    int64_t shape[2] = {in, out};
-    float *raw;
-    pt_status s = pt_mu_load(f, PREFIXES, name, 2, shape, &raw);
-    if (s) return s;
-    float *t = pt_alloc((size_t)in * out, sizeof(float));
-    if (!t) {
-        free(raw);
-        return pt_fail(PT_ERR_NOMEM, "out of memory");
-    }
-    for (int i = 0; i < in; i++)
-        for (int o = 0; o < out; o++) t[(size_t)o * in + i] = raw[(size_t)i * out + o];
-    free(raw);
-    *w = t;
-    return PT_OK;
+    return pt_mu_load_transposed(f, PREFIXES, name, in, out, w);
 }
 
 static pt_status load_vec(const pt_st_file *f, const char *name, int n, float **w) {

@@ -23,6 +23,16 @@ pt_status pt_mu_load(const pt_st_file *f, const char *const *prefixes, const cha
 /* 1 if the tensor exists under any of the prefixes. */
 int pt_mu_has(const pt_st_file *f, const char *const *prefixes, const char *name);
 
+/* out (cols, rows) = the transpose of in (rows, cols), float32 read through
+ * memcpy (in may be an unaligned pointer into a mapped file). Cache-blocked,
+ * OpenMP over tiles; an exact copy, element for element. */
+void pt_mu_transpose(float *out, const void *in, int rows, int cols);
+/* Load 2-D tensor `name` of shape (rows, cols) (prefixes as pt_mu_load) and
+ * return it transposed to (cols, rows) in a new float array. F32 tensors are
+ * turned straight from the mapping; other dtypes are converted first. */
+pt_status pt_mu_load_transposed(const pt_st_file *f, const char *const *prefixes, const char *name,
+                                int rows, int cols, float **out);
+
 /* *w (n floats, malloc'ed) replaced by a malloc'ed bf16 copy behind the same
  * float pointer (free() still releases it). On failure *w is untouched. */
 pt_status pt_mu_to_bf16(float **w, size_t n);
