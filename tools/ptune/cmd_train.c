@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "commands.h"
@@ -249,7 +250,15 @@ int cmd_train(int argc, char **argv) {
         }
         pt_atomic_abort(&af);
     }
+    struct timespec t_load0, t_load1;
+    clock_gettime(CLOCK_MONOTONIC, &t_load0);
     if (load_model_prec("train", &a, &m)) goto out;
+    clock_gettime(CLOCK_MONOTONIC, &t_load1);
+    if (!arg_flag(&a, "quiet"))
+        fprintf(stderr, "ptune train: loaded %s (%.2f M parameters) in %.2f s\n", m->path,
+                m->n_params / 1e6,
+                (double)(t_load1.tv_sec - t_load0.tv_sec) +
+                    (t_load1.tv_nsec - t_load0.tv_nsec) * 1e-9);
     if (task_from_args("train", &a, m, &t)) goto out;
     have_task = 1;
     const char *vf = arg_str(&a, "vocab-filter", NULL);
