@@ -84,8 +84,9 @@ pt_status pt_mu_load(const pt_st_file *f, const char *const *prefixes, const cha
  * each side at 64) are shared out among the threads; inside a tile, 8 x 8
  * blocks go through a small local array, read as 8 contiguous row pieces and
  * written as 8 contiguous column pieces, so that every access moves 32 bytes.
- * The ragged rim of a tile goes element by element. Each thread first-touches
- * the output pages of its own tiles, so page faults are spread out too. */
+ * The ragged rim of a tile goes element by element. Tiles are numbered down
+ * the input's rows first, so each thread writes one contiguous stretch of the
+ * output and takes the first-touch page faults of that stretch itself. */
 #define PT_MU_TILE 64
 
 void pt_mu_transpose(float *out, const void *in, int rows, int cols) {
@@ -95,7 +96,7 @@ void pt_mu_transpose(float *out, const void *in, int rows, int cols) {
     long n_tiles = (long)tr * tc;
 #pragma omp parallel for schedule(static) if ((size_t)rows * cols >= ((size_t)1 << 16))
     for (long t = 0; t < n_tiles; t++) {
-        int r0 = (int)(t / tc) * PT_MU_TILE, c0 = (int)(t % tc) * PT_MU_TILE;
+        int r0 = (int)(t % tr) * PT_MU_TILE, c0 = (int)(t / tr) * PT_MU_TILE;
         int r1 = r0 + PT_MU_TILE < rows ? r0 + PT_MU_TILE : rows;
         int c1 = c0 + PT_MU_TILE < cols ? c0 + PT_MU_TILE : cols;
         int r8 = r0 + (r1 - r0) / 8 * 8, c8 = c0 + (c1 - c0) / 8 * 8; /* end of whole 8x8 blocks */
