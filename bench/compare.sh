@@ -12,8 +12,10 @@
 # start-to-first-step, and ptune's GFLOP/s against the measured fp32 FMA peak
 # (bench/peak.c). PyTorch runs with the OpenBLAS core type that measures
 # fastest on a 1-layer probe (CORETYPES, "default" = OpenBLAS's own choice).
+# Each round also runs ptune with --recompute (activation recomputation: less
+# memory, more work) unless RECOMPUTE=0.
 # Knobs: ROUNDS, REPS, LAYERS (fewer layers = a quicker, rougher run), THREADS,
-# FAMILIES, BATCH, SEQ, PROMPTS, ENCODER, CORETYPES, PTUNE, PEAK, PYTHON.
+# FAMILIES, BATCH, SEQ, PROMPTS, ENCODER, CORETYPES, RECOMPUTE, PTUNE, PEAK, PYTHON.
 set -e
 PTUNE=${PTUNE:-build/ptune}
 PEAK=${PEAK:-build/peak}
@@ -27,6 +29,7 @@ BATCH=${BATCH:-8}
 SEQ=${SEQ:-128}
 PROMPTS=${PROMPTS:-8}
 ENCODER=${ENCODER:-lstm}
+RECOMPUTE=${RECOMPUTE:-1}
 if [ -z "$CORETYPES" ]; then
     if grep -q avx512f /proc/cpuinfo; then CORETYPES="default SkylakeX Haswell"
     elif grep -q avx2 /proc/cpuinfo; then CORETYPES="default Haswell Zen"
@@ -64,6 +67,10 @@ for fam in $FAMILIES; do
     for r in $(seq 1 $ROUNDS); do
         $PTUNE bench --family $fam --layers $LAYERS $SHAPE --reps $REPS --json >> $T/ptune_$fam.jsonl
         torch_run --family $fam --layers $LAYERS $SHAPE --reps $REPS >> $T/torch_$fam.jsonl
+        if [ "$RECOMPUTE" != 0 ]; then
+            $PTUNE bench --family $fam --layers $LAYERS $SHAPE --reps $REPS --recompute --json \
+                >> $T/ptunerc_$fam.jsonl
+        fi
         echo "  $fam round $r/$ROUNDS done (load $(cut -d' ' -f1 /proc/loadavg))"
     done
 done

@@ -32,6 +32,17 @@ for fam in fams:
     print(f"  {'peak RSS (MB)':20}{a:10.0f}{b:10.0f}{a / b:7.2f} of torch")
     a, b = med(p, "start_to_first_step_ms"), med(t, "start_to_first_step_ms")
     print(f"  {'start->1st step (ms)':20}{a:10.0f}{b:10.0f}")
+    try:
+        rc = load(f"{d}/ptunerc_{fam}.jsonl")
+    except FileNotFoundError:
+        rc = []
+    if rc:
+        print("  with --recompute:")
+        for key, label in [("train_ms", "train step (ms)"), ("eval_ms", "eval batch (ms)")]:
+            a, b = med(rc, key), med(t, key)
+            print(f"  {label:20}{a:10.1f}{b:10.1f}{b / a:7.2f}x")
+        a, b = med(rc, "peak_rss_mb"), med(t, "peak_rss_mb")
+        print(f"  {'peak RSS (MB)':20}{a:10.0f}{b:10.0f}{a / b:7.2f} of torch")
     g = med(p, "gflops")
     print(f"  ptune training {g:.1f} GFLOP/s = {100 * g / peak:.0f}% of the measured fp32 peak "
           f"{peak:.0f} GFLOP/s (eval {med(p, 'eval_gflops'):.1f} GFLOP/s)")

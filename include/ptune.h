@@ -97,6 +97,8 @@ typedef struct pt_train_options {
     const char *out;        /* prompt file (required); out.ckpt is the checkpoint */
     const char *resume;     /* checkpoint to continue from, or NULL */
     const char *log, *plot; /* optional JSON Lines metrics log, SVG curve */
+    int recompute;          /* 1: keep only each block's input in the forward pass and recompute
+                               the block in backward (less memory, ~1/3 more work, same result) */
     pt_train_callback progress;
     void *user;
 } pt_train_options;

@@ -86,6 +86,8 @@ args="--model $M --train $D/train.jsonl --dev $D/dev.jsonl --template \"$TMPL\" 
 eval $PT train $args --out $T/a.safetensors
 eval $PT train $args --out $T/b.safetensors
 check "same seed, same prompt file (bit for bit)" 'cmp -s $T/a.safetensors $T/b.safetensors'
+eval $PT train $args --recompute --out $T/r.safetensors
+check "--recompute: the same prompt file (bit for bit)" 'cmp -s $T/a.safetensors $T/r.safetensors'
 eval $PT train $args --out $T/c.safetensors --interrupt-at 13 2> $T/int.txt
 rc=$?
 check "interrupted run exits non-zero (130)" '[ $rc -eq 130 ]'

@@ -189,6 +189,63 @@ static void check_attention(int B, int T, int NH, int NKV, int HS, int causal, i
     if (!fused) free(kvbuf);
 }
 
+/* Backward of long rows (more keys than the kernel keeps between its two
+ * passes, and fewer) against the same formulas in double, on the forward's
+ * probabilities: dv_j = sum_t p_tj d_t, dp_tj = d_t . v_j,
+ * ds_tj = p_tj (dp_tj - sum_l p_tl dp_tl), dq_t = scale sum_j ds_tj k_j,
+ * dk_j = scale sum_t ds_tj q_t. */
+static void check_attention_long(int causal) {
+    enum { B = 2, T = 1100, NH = 2, NKV = 1, HS = 4 };
+    int C = NH * HS, KV = NKV * HS, len[B] = {T, 700};
+    float scale = 0.5f;
+    float *q = kt_randn((size_t)B * T * C, 1.0f), *k = kt_randn((size_t)B * T * KV, 1.0f);
+    float *v = kt_randn((size_t)B * T * KV, 1.0f), *d = kt_randn((size_t)B * T * C, 1.0f);
+    float *out = kt_zeros((size_t)B * T * C), *att = kt_zeros((size_t)B * NH * T * T);
+    float *dq = kt_zeros((size_t)B * T * C), *dk = kt_zeros((size_t)B * T * KV);
+    float *dv = kt_zeros((size_t)B * T * KV);
+    double *rq = calloc((size_t)B * T * C, sizeof(double));
+    double *rk = calloc((size_t)B * T * KV, sizeof(double));
+    double *rv = calloc((size_t)B * T * KV, sizeof(double));
+    double *dp = calloc(T, sizeof(double));
+    pt_attention_forward(out, att, q, k, v, C, KV, len, B, T, NH, NKV, HS, causal, scale);
+    pt_attention_backward(dq, dk, dv, d, att, q, k, v, C, KV, len, B, T, NH, NKV, HS, scale);
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < NH; h++)
+            for (int t = 0; t < len[b]; t++) {
+                const float *p = att + (((size_t)b * NH + h) * T + t) * T;
+                const float *dt = d + ((size_t)b * T + t) * C + h * HS;
+                double pdp = 0;
+                for (int j = 0; j < T; j++) {
+                    const float *vj = v + ((size_t)b * T + j) * KV;
+                    dp[j] = 0;
+                    for (int i = 0; i < HS; i++) dp[j] += (double)dt[i] * vj[i];
+                    pdp += p[j] * dp[j];
+                }
+                for (int j = 0; j < T; j++) {
+                    double ds = scale * p[j] * (dp[j] - pdp);
+                    size_t jo = ((size_t)b * T + j) * KV, to = ((size_t)b * T + t) * C + h * HS;
+                    for (int i = 0; i < HS; i++) {
+                        rv[jo + i] += p[j] * (double)dt[i];
+                        rq[to + i] += ds * k[jo + i];
+                        rk[jo + i] += ds * q[to + i];
+                    }
+                }
+            }
+    float *fq = kt_zeros((size_t)B * T * C), *fk = kt_zeros((size_t)B * T * KV);
+    float *fv = kt_zeros((size_t)B * T * KV);
+    for (size_t i = 0; i < (size_t)B * T * C; i++) fq[i] = (float)rq[i];
+    for (size_t i = 0; i < (size_t)B * T * KV; i++) fk[i] = (float)rk[i], fv[i] = (float)rv[i];
+    char what[96];
+    snprintf(what, sizeof what, "attention_backward %s T=%d dq", causal ? "causal" : "bidir", T);
+    t_close(what, dq, fq, (size_t)B * T * C, 1e-4, 1e-4);
+    snprintf(what, sizeof what, "attention_backward %s T=%d dk", causal ? "causal" : "bidir", T);
+    t_close(what, dk, fk, (size_t)B * T * KV, 1e-4, 1e-4);
+    snprintf(what, sizeof what, "attention_backward %s T=%d dv", causal ? "causal" : "bidir", T);
+    t_close(what, dv, fv, (size_t)B * T * KV, 1e-4, 1e-4);
+    free(q), free(k), free(v), free(d), free(out), free(att), free(dq), free(dk), free(dv);
+    free(rq), free(rk), free(rv), free(dp), free(fq), free(fk), free(fv);
+}
+
 static void check_rope(int B, int T, int NHX, int HS, int stride) {
     float theta = 10000.0f;
     size_t n = (size_t)B * T * stride;
@@ -258,6 +315,8 @@ int main(void) {
     check_activations(70001); // above the threading threshold
     check_attention(3, 9, 4, 4, 8, 1, 1);
     check_attention(3, 9, 4, 4, 8, 0, 1);
+    check_attention_long(0);
+    check_attention_long(1);
     check_attention(4, 11, 6, 2, 5, 1, 0);
     check_attention(4, 11, 6, 3, 5, 0, 0);
     check_rope(2, 13, 3, 10, 37);

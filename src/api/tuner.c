@@ -124,6 +124,7 @@ pt_status pt_tuner_train(pt_tuner *t, const char *train_path, const char *dev_pa
         have_dev = 1;
     }
     pt_train_result res;
+    pt_model_set_recompute(t->m, o->recompute);
     s = pt_train(t->m, &t->task, &etr, have_dev ? &edev : NULL, &p, &res);
     if (!s) {
         if (t->have_prompt) pt_prompt_free(&t->prompt);

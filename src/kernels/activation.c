@@ -10,6 +10,25 @@
 
 #define PAR_MIN 32768
 
+/* Run stmt on this thread's share [lo, hi) of [0, n), over all threads when
+ * n >= PAR_MIN (the loops themselves live in PT_CLONES functions). */
+#ifdef _OPENMP
+#include <omp.h>
+#define PAR_SPLIT(n, lo, hi, stmt)                                                                 \
+    _Pragma("omp parallel if ((n) >= PAR_MIN)") {                                                  \
+        size_t nt_ = (size_t)omp_get_num_threads(), id_ = (size_t)omp_get_thread_num();            \
+        size_t lo = (n) / nt_ * id_ + ((n) % nt_ < id_ ? (n) % nt_ : id_);                         \
+        size_t hi = lo + (n) / nt_ + (id_ < (n) % nt_);                                            \
+        stmt;                                                                                      \
+    }
+#else
+#define PAR_SPLIT(n, lo, hi, stmt)                                                                 \
+    {                                                                                              \
+        size_t lo = 0, hi = (n);                                                                   \
+        stmt;                                                                                      \
+    }
+#endif
+
 /* The loops below vectorize only when gcc may if-convert float compares and
  * conversions, i.e. without trapping-math (no code here reads FP exception flags). */
 #if defined(__GNUC__) && !defined(__clang__)
@@ -60,9 +79,8 @@ static inline float vtanhf(float u) {
     return 1.0f - 2.0f / (vexpf(2.0f * u) + 1.0f);
 }
 
-void pt_gelu_tanh_forward(float *out, const float *inp, size_t n) {
-    // out (n), inp (n): 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
-#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
+PT_CLONES static void gelu_tanh_forward_part(float *out, const float *inp, size_t n) {
+#pragma omp simd
     for (size_t i = 0; i < n; i++) {
         float x = inp[i];
         float u = GELU_K * (x + GELU_A * x * x * x);
@@ -70,10 +88,14 @@ void pt_gelu_tanh_forward(float *out, const float *inp, size_t n) {
     }
 }
 
-void pt_gelu_tanh_backward(float *dinp, const float *dout, const float *inp, size_t n) {
-    // dinp (n) +=, dout (n), inp (n)
-    // d/dx = 0.5 (1 + tanh u) + 0.5 x (1 - tanh^2 u) sqrt(2/pi) (1 + 3 * 0.044715 x^2)
-#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
+void pt_gelu_tanh_forward(float *out, const float *inp, size_t n) {
+    // out (n), inp (n): 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+    PAR_SPLIT(n, lo, hi, gelu_tanh_forward_part(out + lo, inp + lo, hi - lo));
+}
+
+PT_CLONES static void gelu_tanh_backward_part(float *dinp, const float *dout, const float *inp,
+                                              size_t n) {
+#pragma omp simd
     for (size_t i = 0; i < n; i++) {
         float x = inp[i];
         float u = GELU_K * (x + GELU_A * x * x * x);
@@ -84,19 +106,28 @@ void pt_gelu_tanh_backward(float *dinp, const float *dout, const float *inp, siz
     }
 }
 
-void pt_gelu_erf_forward(float *out, const float *inp, size_t n) {
-    // out (n), inp (n): 0.5 x (1 + erf(x / sqrt 2))
-#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
+void pt_gelu_tanh_backward(float *dinp, const float *dout, const float *inp, size_t n) {
+    // dinp (n) +=, dout (n), inp (n)
+    // d/dx = 0.5 (1 + tanh u) + 0.5 x (1 - tanh^2 u) sqrt(2/pi) (1 + 3 * 0.044715 x^2)
+    PAR_SPLIT(n, lo, hi, gelu_tanh_backward_part(dinp + lo, dout + lo, inp + lo, hi - lo));
+}
+
+PT_CLONES static void gelu_erf_forward_part(float *out, const float *inp, size_t n) {
+#pragma omp simd
     for (size_t i = 0; i < n; i++) {
         float x = inp[i];
         out[i] = 0.5f * x * (1.0f + verff(x * INV_SQRT2));
     }
 }
 
-void pt_gelu_erf_backward(float *dinp, const float *dout, const float *inp, size_t n) {
-    // dinp (n) +=, dout (n), inp (n)
-    // d/dx = 0.5 (1 + erf(x / sqrt 2)) + x exp(-x^2 / 2) / sqrt(2 pi)
-#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
+void pt_gelu_erf_forward(float *out, const float *inp, size_t n) {
+    // out (n), inp (n): 0.5 x (1 + erf(x / sqrt 2))
+    PAR_SPLIT(n, lo, hi, gelu_erf_forward_part(out + lo, inp + lo, hi - lo));
+}
+
+PT_CLONES static void gelu_erf_backward_part(float *dinp, const float *dout, const float *inp,
+                                             size_t n) {
+#pragma omp simd
     for (size_t i = 0; i < n; i++) {
         float x = inp[i];
         float g = 0.5f * (1.0f + verff(x * INV_SQRT2)) + x * vexpf(-0.5f * x * x) * INV_SQRT_2PI;
@@ -104,9 +135,15 @@ void pt_gelu_erf_backward(float *dinp, const float *dout, const float *inp, size
     }
 }
 
-void pt_swiglu_forward(float *out, const float *gate, const float *up, size_t n) {
-    // out (n), gate (n), up (n): gate * sigmoid(gate) * up
-#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
+void pt_gelu_erf_backward(float *dinp, const float *dout, const float *inp, size_t n) {
+    // dinp (n) +=, dout (n), inp (n)
+    // d/dx = 0.5 (1 + erf(x / sqrt 2)) + x exp(-x^2 / 2) / sqrt(2 pi)
+    PAR_SPLIT(n, lo, hi, gelu_erf_backward_part(dinp + lo, dout + lo, inp + lo, hi - lo));
+}
+
+PT_CLONES static void swiglu_forward_part(float *out, const float *gate, const float *up,
+                                          size_t n) {
+#pragma omp simd
     for (size_t i = 0; i < n; i++) {
         float g = gate[i];
         float sig = 1.0f / (1.0f + vexpf(-g));
@@ -114,11 +151,14 @@ void pt_swiglu_forward(float *out, const float *gate, const float *up, size_t n)
     }
 }
 
-void pt_swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate,
-                        const float *up, size_t n) {
-    // dgate (n) +=, dup (n) +=, dout (n), gate (n), up (n)
-    // d silu(g)/dg = sig (1 + g (1 - sig))
-#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
+void pt_swiglu_forward(float *out, const float *gate, const float *up, size_t n) {
+    // out (n), gate (n), up (n): gate * sigmoid(gate) * up
+    PAR_SPLIT(n, lo, hi, swiglu_forward_part(out + lo, gate + lo, up + lo, hi - lo));
+}
+
+PT_CLONES static void swiglu_backward_part(float *dgate, float *dup, const float *dout,
+                                           const float *gate, const float *up, size_t n) {
+#pragma omp simd
     for (size_t i = 0; i < n; i++) {
         float g = gate[i];
         float sig = 1.0f / (1.0f + vexpf(-g));
@@ -126,6 +166,14 @@ void pt_swiglu_backward(float *dgate, float *dup, const float *dout, const float
         dgate[i] += d * up[i] * sig * (1.0f + g * (1.0f - sig));
         dup[i] += d * g * sig;
     }
+}
+
+void pt_swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate,
+                        const float *up, size_t n) {
+    // dgate (n) +=, dup (n) +=, dout (n), gate (n), up (n)
+    // d silu(g)/dg = sig (1 + g (1 - sig))
+    PAR_SPLIT(n, lo, hi,
+              swiglu_backward_part(dgate + lo, dup + lo, dout + lo, gate + lo, up + lo, hi - lo));
 }
 
 void pt_relu_forward(float *out, const float *inp, size_t n) {

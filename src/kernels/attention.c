@@ -12,8 +12,27 @@
  * probability underflowed to 0 has zero gradient as well, so skipping it is exact).
  */
 #include <math.h>
+#include <string.h>
 
 #include "kernels/kernels.h"
+
+/* exp for the softmax rows, vectorizable (libm's expf is a scalar call): x
+ * reduced to n ln2 + r, |r| <= ln2/2, degree-6 polynomial (relative error about
+ * 2e-7), 2^n put in the exponent bits; x clamped to [-87.3, 0], the range a
+ * softmax row minus its maximum lives in. */
+static inline float sm_expf(float x) {
+    x = x > -87.3f ? x : -87.3f;
+    x = x < 0.0f ? x : 0.0f;
+    float n = (x * 1.44269504f + 12582912.0f) - 12582912.0f; /* round(x / ln2) */
+    float r = x - n * 0.693145752f - n * 1.42860677e-6f;     /* ln2 split in two */
+    float p = 1.0f + r * (1.0f + r * (0.5f + r * (0.166666672f +
+                                                  r * (0.0416666679f + r * (0.00833333377f +
+                                                                            r * 0.00138888892f)))));
+    int bits = ((int)n + 127) << 23; /* 2^n */
+    float sc;
+    memcpy(&sc, &bits, sizeof sc);
+    return p * sc;
+}
 
 static inline float dot(const float *restrict a, const float *restrict b, int n) {
     float s = 0.0f;
@@ -22,15 +41,73 @@ static inline float dot(const float *restrict a, const float *restrict b, int n)
     return s;
 }
 
+/* out[0..4) = a . b_r (n) for the four rows b_r = b + r * stride: a is loaded once */
+static inline void dot4(float *restrict out, const float *restrict a, const float *restrict b,
+                        size_t stride, int n) {
+    const float *b0 = b, *b1 = b + stride, *b2 = b + 2 * stride, *b3 = b + 3 * stride;
+    float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+#pragma omp simd reduction(+ : s0, s1, s2, s3)
+    for (int i = 0; i < n; i++) {
+        s0 += a[i] * b0[i];
+        s1 += a[i] * b1[i];
+        s2 += a[i] * b2[i];
+        s3 += a[i] * b3[i];
+    }
+    out[0] = s0, out[1] = s1, out[2] = s2, out[3] = s3;
+}
+
 /* out (n) += a * x (n) */
 static inline void axpy(float *restrict out, float a, const float *restrict x, int n) {
 #pragma omp simd
     for (int i = 0; i < n; i++) out[i] += a * x[i];
 }
 
+/* out (n) += sum_r a[r] * x_r (n), x_r = x + r * stride, r < 4 */
+static inline void axpy4(float *restrict out, const float *a, const float *restrict x,
+                         size_t stride, int n) {
+    const float *x0 = x, *x1 = x + stride, *x2 = x + 2 * stride, *x3 = x + 3 * stride;
+    float a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
+#pragma omp simd
+    for (int i = 0; i < n; i++) out[i] += a0 * x0[i] + a1 * x1[i] + a2 * x2[i] + a3 * x3[i];
+}
+
 static inline int valid_len(const int *len, int b, int T) {
     int L = len[b];
     return L < 0 ? 0 : L > T ? T : L;
+}
+
+/* One (batch row, query head): att rows (T, T) and out rows (T, HS at stride
+ * o_stride); q at q_stride, the head's keys k and values v at kv_stride. */
+PT_CLONES static void fwd_head(float *out, int o_stride, float *att, const float *q, int q_stride,
+                               const float *k, const float *v, int kv_stride, int L, int T, int HS,
+                               int causal, float scale) {
+    for (int t = 0; t < T; t++) {
+        float *a = att + (size_t)t * T;        // (T)
+        float *o = out + (size_t)t * o_stride; // (HS)
+        for (int i = 0; i < HS; i++) o[i] = 0.0f;
+        if (t >= L) {
+            for (int j = 0; j < T; j++) a[j] = 0.0f;
+            continue;
+        }
+        int nk = causal ? t + 1 : L, j = 0;
+        const float *qt = q + (size_t)t * q_stride; // (HS)
+        for (; j + 4 <= nk; j += 4) dot4(a + j, qt, k + (size_t)j * kv_stride, kv_stride, HS);
+        for (; j < nk; j++) a[j] = dot(qt, k + (size_t)j * kv_stride, HS);
+        float mx = -INFINITY;
+        for (j = 0; j < nk; j++) mx = a[j] > mx ? a[j] : mx;
+        float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+        for (j = 0; j < nk; j++) {
+            float e = sm_expf(scale * (a[j] - mx)); /* scale > 0: max of scale*s is scale*max */
+            a[j] = e;
+            sum += e;
+        }
+        float inv = 1.0f / sum;
+        for (j = 0; j < nk; j++) a[j] *= inv;
+        for (j = nk; j < T; j++) a[j] = 0.0f;
+        for (j = 0; j + 4 <= nk; j += 4) axpy4(o, a + j, v + (size_t)j * kv_stride, kv_stride, HS);
+        for (; j < nk; j++) axpy(o, a[j], v + (size_t)j * kv_stride, HS);
+    }
 }
 
 void pt_attention_forward(float *out, float *att, const float *q, const float *k, const float *v,
@@ -40,39 +117,49 @@ void pt_attention_forward(float *out, float *att, const float *q, const float *k
     int group = NH / NKV; // query heads per kv head
 #pragma omp parallel for collapse(2)                                                               \
     schedule(static) if ((double)B * NH * T * T * HS >= PT_PAR_FLOPS)
-    for (int b = 0; b < B; b++) {
+    for (int b = 0; b < B; b++)
         for (int h = 0; h < NH; h++) {
-            int L = valid_len(len, b, T);
-            int kvh = h / group;
-            for (int t = 0; t < T; t++) {
-                float *a = att + (((size_t)b * NH + h) * T + t) * T;     // (T)
-                float *o = out + ((size_t)b * T + t) * NH * HS + h * HS; // (HS)
-                for (int i = 0; i < HS; i++) o[i] = 0.0f;
-                if (t >= L) {
-                    for (int j = 0; j < T; j++) a[j] = 0.0f;
-                    continue;
-                }
-                int nk = causal ? t + 1 : L;
-                const float *qt = q + ((size_t)b * T + t) * q_stride + h * HS; // (HS)
-                float mx = -INFINITY;
-                for (int j = 0; j < nk; j++) {
-                    const float *kj = k + ((size_t)b * T + j) * kv_stride + kvh * HS; // (HS)
-                    a[j] = scale * dot(qt, kj, HS);
-                    mx = a[j] > mx ? a[j] : mx;
-                }
-                float sum = 0.0f;
-                for (int j = 0; j < nk; j++) {
-                    a[j] = expf(a[j] - mx);
-                    sum += a[j];
-                }
-                float inv = 1.0f / sum;
-                for (int j = 0; j < nk; j++) a[j] *= inv;
-                for (int j = nk; j < T; j++) a[j] = 0.0f;
-                for (int j = 0; j < nk; j++) {
-                    const float *vj = v + ((size_t)b * T + j) * kv_stride + kvh * HS; // (HS)
-                    axpy(o, a[j], vj, HS);
-                }
-            }
+            size_t row = (size_t)b * T, kvo = (size_t)(h / group) * HS;
+            fwd_head(out + row * NH * HS + (size_t)h * HS, NH * HS,
+                     att + ((size_t)b * NH + h) * T * T, q + row * q_stride + (size_t)h * HS,
+                     q_stride, k + row * kv_stride + kvo, v + row * kv_stride + kvo, kv_stride,
+                     valid_len(len, b, T), T, HS, causal, scale);
+        }
+}
+
+#define DP_CACHE 1024 /* scores per row whose dp is kept between the two passes */
+
+/* One (batch row, query head) of the backward pass: pointers as in fwd_head,
+ * offset to the row and head; dq at q_stride, dk and dv at kv_stride. */
+PT_CLONES static void bwd_head(float *dq, float *dk, float *dv, const float *dout, int o_stride,
+                               const float *att, const float *q, int q_stride, const float *k,
+                               const float *v, int kv_stride, int L, int T, int HS, float scale) {
+    float dpc[DP_CACHE];
+    for (int t = 0; t < L; t++) {
+        const float *p = att + (size_t)t * T;         // (T)
+        const float *d = dout + (size_t)t * o_stride; // (HS)
+        const float *qt = q + (size_t)t * q_stride;   // (HS)
+        float *dqt = dq + (size_t)t * q_stride;       // (HS)
+        int nk = L; // masked keys (causal: j > t) have p_j = 0 exactly
+        while (nk > 0 && p[nk - 1] == 0.0f) nk--;
+        int cached = nk <= DP_CACHE, j = 0;
+        float pdp = 0.0f;
+        if (cached) {
+            for (; j + 4 <= nk; j += 4) dot4(dpc + j, d, v + (size_t)j * kv_stride, kv_stride, HS);
+            for (; j < nk; j++) dpc[j] = dot(d, v + (size_t)j * kv_stride, HS);
+            for (j = 0; j < nk; j++) pdp += p[j] * dpc[j];
+        } else {
+            for (j = 0; j < nk; j++)
+                if (p[j] != 0.0f) pdp += p[j] * dot(d, v + (size_t)j * kv_stride, HS);
+        }
+        for (j = 0; j < nk; j++) {
+            if (p[j] == 0.0f) continue; // contributes nothing
+            size_t kv_off = (size_t)j * kv_stride;
+            float dp = cached ? dpc[j] : dot(d, v + kv_off, HS);
+            float ds = scale * p[j] * (dp - pdp);
+            axpy(dv + kv_off, p[j], d, HS);
+            axpy(dqt, ds, k + kv_off, HS);
+            axpy(dk + kv_off, ds, qt, HS);
         }
     }
 }
@@ -86,41 +173,23 @@ void pt_attention_backward(float *dq, float *dk, float *dv, const float *dout, c
     // Per valid query row with d = dout row, p = att row, s = scores:
     //   dv_j += p_j d;  dp_j = d . v_j;  ds_j = p_j (dp_j - sum_l p_l dp_l);
     //   dq += scale sum_j ds_j k_j;  dk_j += scale ds_j q.
-    // sum_l p_l dp_l is a first pass over the row, so no scratch buffer is needed.
+    // sum_l p_l dp_l needs a first pass over the row; its dp_j are kept for the second.
     // One task per (b, kv head) owns every write to its dk, dv and its query heads' dq.
     int group = NH / NKV;
 #pragma omp parallel for collapse(2)                                                               \
     schedule(static) if ((double)B * NH * T * T * HS >= PT_PAR_FLOPS)
-    for (int b = 0; b < B; b++) {
+    for (int b = 0; b < B; b++)
         for (int kvh = 0; kvh < NKV; kvh++) {
-            int L = valid_len(len, b, T);
+            size_t row = (size_t)b * T, kvo = (size_t)kvh * HS;
             for (int h = kvh * group; h < (kvh + 1) * group; h++) {
-                for (int t = 0; t < L; t++) {
-                    const float *p = att + (((size_t)b * NH + h) * T + t) * T;      // (T)
-                    const float *d = dout + ((size_t)b * T + t) * NH * HS + h * HS; // (HS)
-                    const float *qt = q + ((size_t)b * T + t) * q_stride + h * HS;  // (HS)
-                    float *dqt = dq + ((size_t)b * T + t) * q_stride + h * HS;      // (HS)
-                    int nk = L; // masked keys (causal: j > t) have p_j = 0 exactly
-                    while (nk > 0 && p[nk - 1] == 0.0f) nk--;
-                    float pdp = 0.0f;
-                    for (int j = 0; j < nk; j++) {
-                        if (p[j] == 0.0f) continue;
-                        const float *vj = v + ((size_t)b * T + j) * kv_stride + kvh * HS;
-                        pdp += p[j] * dot(d, vj, HS);
-                    }
-                    for (int j = 0; j < nk; j++) {
-                        if (p[j] == 0.0f) continue; // contributes nothing
-                        size_t kv_off = ((size_t)b * T + j) * kv_stride + kvh * HS;
-                        float dp = dot(d, v + kv_off, HS);
-                        float ds = scale * p[j] * (dp - pdp);
-                        axpy(dv + kv_off, p[j], d, HS);
-                        axpy(dqt, ds, k + kv_off, HS);
-                        axpy(dk + kv_off, ds, qt, HS);
-                    }
-                }
+                size_t qo = row * q_stride + (size_t)h * HS;
+                bwd_head(dq + qo, dk + row * kv_stride + kvo, dv + row * kv_stride + kvo,
+                         dout + row * NH * HS + (size_t)h * HS, NH * HS,
+                         att + ((size_t)b * NH + h) * T * T, q + qo, q_stride,
+                         k + row * kv_stride + kvo, v + row * kv_stride + kvo, kv_stride,
+                         valid_len(len, b, T), T, HS, scale);
             }
         }
-    }
 }
 
 void pt_attention_decode(float *out, const float *q, const float *k, const float *v, int q_stride,

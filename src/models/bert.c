@@ -31,17 +31,19 @@
 
 typedef struct bert_run {
     int Bmax, Tmax;
+    int recompute;             /* 1: qkv, att, r1, f hold one layer; backward recomputes them */
+    size_t floats;             /* size of block */
     int B, T, n_out, have_bwd; /* shapes of the last forward */
     int *len;                  // (Bmax) valid tokens per row, copied from the last forward
     int *out_idx;              // (Bmax*Tmax) output positions of the last forward
     /* kept for backward (N = B*T rows used of Bmax*Tmax) */
     float *emb;       // (N, C) x + wpe + wtt[0], input of LN_e
     float *emb_stats; // (2, N) mean, rstd of LN_e
-    float *qkv;       // (L, N, 3C)
-    float *att;       // (L, B, NH, T, T) attention probabilities
-    float *r1;        // (L, N, C) input of LN_1
-    float *r1_stats;  // (L, 2, N)
-    float *f;         // (L, N, F) pre-GELU
+    float *qkv;       // (L1, N, 3C)   L1 = L, or 1 when recomputing
+    float *att;       // (L1, B, NH, T, T) attention probabilities
+    float *r1;        // (L1, N, C) input of LN_1
+    float *r1_stats;  // (L1, 2, N)
+    float *f;         // (L1, N, F) pre-GELU
     float *r2;        // (L, N, C) input of LN_2
     float *r2_stats;  // (L, 2, N)
     /* forward scratch */
@@ -97,6 +99,8 @@ static pt_status bert_run_new(const pt_model *m, int Bmax, int Tmax, void **out)
     if (!r) return pt_fail(PT_ERR_NOMEM, "out of memory");
     r->Bmax = Bmax;
     r->Tmax = Tmax;
+    r->recompute = m->recompute != 0;
+    size_t L1 = r->recompute ? 1 : (size_t)c->n_layers;
     size_t N, NN, L = (size_t)c->n_layers, C = (size_t)c->dim, F = (size_t)c->ffn_dim;
     size_t NH = (size_t)c->n_heads;
     if (!pt_mul_ok((size_t)Bmax, (size_t)Tmax, &N) || N > (size_t)1 << 30 ||
@@ -107,15 +111,15 @@ static pt_status bert_run_new(const pt_model *m, int Bmax, int Tmax, void **out)
     r->out_idx = pt_zalloc(N, sizeof(int));
     if (!r->len || !r->out_idx) goto nomem;
     carve tab[] = {
-        {&r->emb, N, C, 1},   {&r->emb_stats, 2, N, 1}, {&r->qkv, L, N, 3 * C},
-        {&r->att, L, NH, NN}, {&r->r1, L, N, C},        {&r->r1_stats, L, 2, N},
-        {&r->f, L, N, F},     {&r->r2, L, N, C},        {&r->r2_stats, L, 2, N},
-        {&r->cur, N, C, 1},   {&r->atty, N, C, 1},      {&r->a, N, C, 1},
-        {&r->g, N, F, 1},     {&r->dcur, N, C, 1},      {&r->dr, N, C, 1},
-        {&r->da, N, C, 1},    {&r->datty, N, C, 1},     {&r->dqkv, N, 3 * C, 1},
-        {&r->dg, N, F, 1},    {&r->df, N, F, 1},        {&r->ht, N, C, 1},
-        {&r->hg, N, C, 1},    {&r->hu, N, C, 1},        {&r->hstats, 2, N, 1},
-        {&r->hdu, N, C, 1},   {&r->hdg, N, C, 1},       {&r->hdt, N, C, 1},
+        {&r->emb, N, C, 1},    {&r->emb_stats, 2, N, 1}, {&r->qkv, L1, N, 3 * C},
+        {&r->att, L1, NH, NN}, {&r->r1, L1, N, C},       {&r->r1_stats, L1, 2, N},
+        {&r->f, L1, N, F},     {&r->r2, L, N, C},        {&r->r2_stats, L, 2, N},
+        {&r->cur, N, C, 1},    {&r->atty, N, C, 1},      {&r->a, N, C, 1},
+        {&r->g, N, F, 1},      {&r->dcur, N, C, 1},      {&r->dr, N, C, 1},
+        {&r->da, N, C, 1},     {&r->datty, N, C, 1},     {&r->dqkv, N, 3 * C, 1},
+        {&r->dg, N, F, 1},     {&r->df, N, F, 1},        {&r->ht, N, C, 1},
+        {&r->hg, N, C, 1},     {&r->hu, N, C, 1},        {&r->hstats, 2, N, 1},
+        {&r->hdu, N, C, 1},    {&r->hdg, N, C, 1},       {&r->hdt, N, C, 1},
     };
     size_t ntab = sizeof tab / sizeof tab[0], total = 0, cnt[sizeof tab / sizeof tab[0]];
     for (size_t i = 0; i < ntab; i++) {
@@ -128,6 +132,7 @@ static pt_status bert_run_new(const pt_model *m, int Bmax, int Tmax, void **out)
     }
     r->block = pt_aalloc(total, sizeof(float));
     if (!r->block) goto nomem;
+    r->floats = total;
     float *p = r->block;
     for (size_t i = 0; i < ntab; i++) {
         *tab[i].ptr = p;
@@ -154,13 +159,65 @@ static void gelu_bwd(int act, float *dinp, const float *dout, const float *inp, 
         pt_gelu_erf_backward(dinp, dout, inp, n);
 }
 
+static size_t bert_run_bytes(const void *run) {
+    const bert_run *r = run;
+    return r->floats * sizeof(float) + (size_t)r->Bmax * (r->Tmax + 1) * sizeof(int);
+}
+
+/* Layer l's kept activations: qkv, att, r1, f in slot s1, r2 in slot s2. */
+typedef struct bert_slot {
+    float *qkv, *att, *r1, *r1s, *f, *r2, *r2s;
+} bert_slot;
+
+static bert_slot slot_of(const bert_run *r, const pt_model_config *c, size_t s1, size_t s2, int B,
+                         int T) {
+    size_t N = (size_t)B * T, C = (size_t)c->dim, F = (size_t)c->ffn_dim, NH = (size_t)c->n_heads;
+    bert_slot y = {
+        r->qkv + s1 * N * 3 * C,      // (N, 3C)
+        r->att + s1 * B * NH * T * T, // (B, NH, T, T)
+        r->r1 + s1 * N * C,           // (N, C)
+        r->r1_stats + s1 * 2 * N,     // (2, N)
+        r->f + s1 * N * F,            // (N, F)
+        r->r2 + s2 * N * C,           // (N, C)
+        r->r2_stats + s2 * 2 * N,     // (2, N)
+    };
+    return y;
+}
+
+/* Layer l on r->cur (its input): fills y; with full, also the rest of the
+ * block, leaving the output in r->cur. Without full it stops after the first
+ * MLP product (what backward recomputes). */
+static void bert_block(const pt_model *m, bert_run *r, int l, const bert_slot *y, int B, int T,
+                       int full) {
+    const pt_model_config *c = &m->cfg;
+    const pt_bert *w = m->impl;
+    const pt_bert_layer *lw = &w->layers[l];
+    int C = c->dim, F = c->ffn_dim, NH = c->n_heads, HS = C / NH;
+    size_t N = (size_t)B * T;
+    float scale = 1.0f / sqrtf((float)HS);
+    pt_mu_matmul_forward(m, y->qkv, r->cur, lw->wqkv, lw->bqkv, (int)N, C, 3 * C);
+    pt_attention_forward(r->atty, y->att, y->qkv, y->qkv + C, y->qkv + 2 * C, 3 * C, 3 * C, r->len,
+                         B, T, NH, NH, HS, 0, scale);
+    pt_mu_matmul_forward(m, y->r1, r->atty, lw->wo, lw->bo, (int)N, C, C);
+    pt_add_inplace(y->r1, r->cur, N * C);
+    pt_layernorm_forward(r->a, y->r1s, y->r1s + N, y->r1, lw->ln1w, lw->ln1b, (int)N, C,
+                         c->norm_eps);
+    pt_mu_matmul_forward(m, y->f, r->a, lw->w1, lw->b1, (int)N, C, F);
+    if (!full) return;
+    gelu_fwd(w->act, r->g, y->f, N * F);
+    pt_mu_matmul_forward(m, y->r2, r->g, lw->w2, lw->b2, (int)N, F, C);
+    pt_add_inplace(y->r2, r->a, N * C);
+    pt_layernorm_forward(r->cur, y->r2s, y->r2s + N, y->r2, lw->ln2w, lw->ln2b, (int)N, C,
+                         c->norm_eps);
+}
+
 static pt_status bert_forward(const pt_model *m, void *run, const float *x, const int *len, int B,
                               int T, const int *out_idx, int n_out, float *h_out,
                               int need_backward) {
     const pt_model_config *c = &m->cfg;
     const pt_bert *w = m->impl;
     bert_run *r = run;
-    int C = c->dim, F = c->ffn_dim, NH = c->n_heads, HS = C / NH;
+    int C = c->dim;
     if (B < 1 || T < 1 || B > r->Bmax || T > r->Tmax)
         return pt_fail(PT_ERR_ARG, "bert: batch %d x %d outside the run's %d x %d", B, T, r->Bmax,
                        r->Tmax);
@@ -194,29 +251,11 @@ static pt_status bert_forward(const pt_model *m, void *run, const float *x, cons
     pt_layernorm_forward(r->cur, r->emb_stats, r->emb_stats + N, r->emb, w->lnew, w->lneb, (int)N,
                          C, c->norm_eps);
 
-    float scale = 1.0f / sqrtf((float)HS);
+    /* without backward every layer reuses slot 0; recomputation keeps only r2 per layer */
     for (int l = 0; l < c->n_layers; l++) {
-        const pt_bert_layer *y = &w->layers[l];
-        /* without backward every layer reuses the slot of layer 0 */
-        size_t sl = need_backward ? (size_t)l : 0;
-        float *qkv = r->qkv + sl * N * 3 * C;      // (N, 3C)
-        float *att = r->att + sl * B * NH * T * T; // (B, NH, T, T)
-        float *r1 = r->r1 + sl * N * C;            // (N, C)
-        float *r1s = r->r1_stats + sl * 2 * N;     // (2, N)
-        float *f = r->f + sl * N * F;              // (N, F)
-        float *r2 = r->r2 + sl * N * C;            // (N, C)
-        float *r2s = r->r2_stats + sl * 2 * N;     // (2, N)
-        pt_mu_matmul_forward(m, qkv, r->cur, y->wqkv, y->bqkv, (int)N, C, 3 * C);
-        pt_attention_forward(r->atty, att, qkv, qkv + C, qkv + 2 * C, 3 * C, 3 * C, len, B, T, NH,
-                             NH, HS, 0, scale);
-        pt_mu_matmul_forward(m, r1, r->atty, y->wo, y->bo, (int)N, C, C);
-        pt_add_inplace(r1, r->cur, N * C);
-        pt_layernorm_forward(r->a, r1s, r1s + N, r1, y->ln1w, y->ln1b, (int)N, C, c->norm_eps);
-        pt_mu_matmul_forward(m, f, r->a, y->w1, y->b1, (int)N, C, F);
-        gelu_fwd(w->act, r->g, f, N * F);
-        pt_mu_matmul_forward(m, r2, r->g, y->w2, y->b2, (int)N, F, C);
-        pt_add_inplace(r2, r->a, N * C);
-        pt_layernorm_forward(r->cur, r2s, r2s + N, r2, y->ln2w, y->ln2b, (int)N, C, c->norm_eps);
+        size_t s2 = need_backward ? (size_t)l : 0, s1 = r->recompute ? 0 : s2;
+        bert_slot y = slot_of(r, c, s1, s2, B, T);
+        bert_block(m, r, l, &y, B, T, 1);
     }
     for (int i = 0; i < n_out; i++)
         memcpy(h_out + (size_t)i * C, r->cur + (size_t)out_idx[i] * C, sizeof(float) * C);
@@ -244,13 +283,23 @@ static pt_status bert_backward(const pt_model *m, void *run, const float *dh, fl
 
     for (int l = c->n_layers - 1; l >= 0; l--) {
         const pt_bert_layer *y = &w->layers[l];
-        const float *qkv = r->qkv + (size_t)l * N * 3 * C;      // (N, 3C)
-        const float *att = r->att + (size_t)l * B * NH * T * T; // (B, NH, T, T)
-        const float *r1 = r->r1 + (size_t)l * N * C;            // (N, C)
-        const float *r1s = r->r1_stats + (size_t)l * 2 * N;     // (2, N)
-        const float *f = r->f + (size_t)l * N * F;              // (N, F)
-        const float *r2 = r->r2 + (size_t)l * N * C;            // (N, C)
-        const float *r2s = r->r2_stats + (size_t)l * 2 * N;     // (2, N)
+        bert_slot k = slot_of(r, c, r->recompute ? 0 : (size_t)l, (size_t)l, B, T);
+        if (r->recompute) {
+            /* rebuild the layer input in cur, then the block (same kernels, same
+             * inputs: bit-identical to the forward's values) */
+            if (l == 0) {
+                pt_layernorm_forward(r->cur, r->emb_stats, r->emb_stats + N, r->emb, w->lnew,
+                                     w->lneb, (int)N, C, c->norm_eps);
+            } else {
+                const pt_bert_layer *p = &w->layers[l - 1];
+                bert_slot kp = slot_of(r, c, 0, (size_t)l - 1, B, T);
+                pt_layernorm_forward(r->cur, kp.r2s, kp.r2s + N, kp.r2, p->ln2w, p->ln2b, (int)N, C,
+                                     c->norm_eps);
+            }
+            bert_block(m, r, l, &k, B, T, 0);
+        }
+        const float *qkv = k.qkv, *att = k.att, *r1 = k.r1, *r1s = k.r1s, *f = k.f, *r2 = k.r2,
+                    *r2s = k.r2s;
         /* dr = d r2 through LN_2 */
         memset(r->dr, 0, sizeof(float) * N * C);
         pt_layernorm_backward(r->dr, r->dcur, r2, y->ln2w, r2s, r2s + N, (int)N, C);
@@ -370,6 +419,7 @@ static pt_status bert_to_bf16(pt_model *m) {
 const pt_model_ops pt_bert_ops = {
     .run_new = bert_run_new,
     .run_free = bert_run_free,
+    .run_bytes = bert_run_bytes,
     .forward = bert_forward,
     .backward = bert_backward,
     .head_forward = bert_head_forward,

@@ -32,11 +32,13 @@ typedef struct gpt2_layer_acts {
 typedef struct gpt2_run {
     int Bmax, Tmax;
     int B, T, n_out, have_backward;
-    int *len;     // (Bmax)
-    int *out_idx; // (Bmax * Tmax)
-    float *block; // one allocation for everything below
+    int recompute; // 1: only each layer's input is kept; backward recomputes the rest
+    int *len;      // (Bmax)
+    int *out_idx;  // (Bmax * Tmax)
+    float *block;  // one allocation for everything below
     size_t block_floats;
-    float *saved;         // per-layer saved activations, carved at forward time
+    float *saved;         // per-layer saved activations (L slots), or one slot when recomputing
+    float *xs;            // (L, B, T, C) layer inputs, only when recomputing
     float *resid_final;   // (B, T, C)
     float *meanf, *rstdf; // (n_out)
     /* scratch */
@@ -78,10 +80,12 @@ static pt_status gpt2_run_new(const pt_model *m, int Bmax, int Tmax, void **out)
     gpt2_run *r = calloc(1, sizeof *r);
     if (!r) return pt_fail(PT_ERR_NOMEM, "out of memory");
     size_t BT = (size_t)Bmax * Tmax;
-    size_t n = layer_floats(Bmax, Tmax, C, NH) * (size_t)L; /* saved */
-    n += BT * C + 2 * BT;                                   /* resid_final, meanf, rstdf */
-    n += BT * C * 3 + BT * 4 * C;                           /* ln, atty, tmp, fcg */
-    n += BT * C + BT * 4 * C + BT * C;                      /* dresid, dbig, dsmall */
+    int rc = m->recompute != 0;
+    size_t n = layer_floats(Bmax, Tmax, C, NH) * (size_t)(rc ? 1 : L); /* saved */
+    if (rc) n += BT * C * (size_t)L;                                   /* xs */
+    n += BT * C + 2 * BT;              /* resid_final, meanf, rstdf */
+    n += BT * C * 3 + BT * 4 * C;      /* ln, atty, tmp, fcg */
+    n += BT * C + BT * 4 * C + BT * C; /* dresid, dbig, dsmall */
     r->block = pt_aalloc(n, sizeof(float));
     r->len = calloc((size_t)Bmax, sizeof(int));
     r->out_idx = calloc(BT, sizeof(int));
@@ -94,6 +98,7 @@ static pt_status gpt2_run_new(const pt_model *m, int Bmax, int Tmax, void **out)
                        Tmax);
     }
     r->block_floats = n;
+    r->recompute = rc;
     r->Bmax = Bmax;
     r->Tmax = Tmax;
     *out = r;
@@ -109,11 +114,18 @@ static void gpt2_run_free(void *run) {
     free(r);
 }
 
+static size_t gpt2_run_bytes(const void *run) {
+    const gpt2_run *r = run;
+    return r->block_floats * sizeof(float) + (size_t)r->Bmax * (r->Tmax + 1) * sizeof(int);
+}
+
 /* Carve the block for the actual (B, T): saved layers first, then the rest. */
 static void carve_run(gpt2_run *r, int B, int T, int C, int NH, int L) {
     size_t BT = (size_t)B * T;
     float *p = r->block;
-    r->saved = p, p += layer_floats(B, T, C, NH) * (size_t)L;
+    r->saved = p, p += layer_floats(B, T, C, NH) * (size_t)(r->recompute ? 1 : L);
+    r->xs = NULL;
+    if (r->recompute) r->xs = p, p += BT * C * (size_t)L;
     r->resid_final = p, p += BT * C;
     r->meanf = p, p += BT;
     r->rstdf = p, p += BT;
@@ -150,14 +162,44 @@ static void residual_add(float *out, const float *a, const float *b, size_t n) {
     for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
 }
 
+/* The activations of layer l: its own slot when all are kept for backward,
+ * else the shared slot 0; with recomputation the input x lives in xs. */
+static void layer_acts(const gpt2_run *r, gpt2_layer_acts *a, int l, int keep_all, int B, int T,
+                       int C, int NH) {
+    carve_layer(a, r->saved + (keep_all ? layer_floats(B, T, C, NH) * l : 0), B, T, C, NH);
+    if (r->xs) a->x = r->xs + (size_t)l * B * T * C;
+}
+
+/* One block from a->x: fills a's saved activations; x_out (B, T, C) gets the
+ * block's output unless NULL (recomputation for backward stops after fc). */
+static void block_forward(const pt_model *m, gpt2_run *r, const gpt2_layer *lw, gpt2_layer_acts *a,
+                          int B, int T, float *x_out) {
+    const pt_model_config *cfg = &m->cfg;
+    int C = cfg->dim, NH = cfg->n_heads, HS = C / NH;
+    size_t BT = (size_t)B * T;
+    float eps = cfg->norm_eps, scale = 1.0f / sqrtf((float)HS);
+    pt_layernorm_forward(r->ln, a->mean1, a->rstd1, a->x, lw->ln1w, lw->ln1b, (int)BT, C, eps);
+    pt_mu_matmul_forward(m, a->qkv, r->ln, lw->qkvw, lw->qkvb, (int)BT, C, 3 * C);
+    pt_attention_forward(r->atty, a->att, a->qkv, a->qkv + C, a->qkv + 2 * C, 3 * C, 3 * C, r->len,
+                         B, T, NH, NH, HS, 1, scale);
+    pt_mu_matmul_forward(m, r->tmp, r->atty, lw->projw, lw->projb, (int)BT, C, C);
+    residual_add(a->r2, a->x, r->tmp, BT * C);
+    pt_layernorm_forward(r->ln, a->mean2, a->rstd2, a->r2, lw->ln2w, lw->ln2b, (int)BT, C, eps);
+    pt_mu_matmul_forward(m, a->fch, r->ln, lw->fcw, lw->fcb, (int)BT, C, 4 * C);
+    if (!x_out) return;
+    pt_gelu_tanh_forward(r->fcg, a->fch, BT * 4 * C);
+    pt_mu_matmul_forward(m, r->tmp, r->fcg, lw->fcprojw, lw->fcprojb, (int)BT, 4 * C, C);
+    residual_add(x_out, a->r2, r->tmp, BT * C);
+}
+
 static pt_status gpt2_forward(const pt_model *m, void *run, const float *x, const int *len, int B,
                               int T, const int *out_idx, int n_out, float *h_out,
                               int need_backward) {
     const gpt2_weights *w = m->impl;
     gpt2_run *r = run;
     const pt_model_config *cfg = &m->cfg;
-    int C = cfg->dim, NH = cfg->n_heads, L = cfg->n_layers, HS = C / NH;
-    size_t BT = (size_t)B * T, lf = layer_floats(B, T, C, NH);
+    int C = cfg->dim, NH = cfg->n_heads, L = cfg->n_layers;
+    size_t BT = (size_t)B * T;
     float eps = cfg->norm_eps;
     pt_status s = check_batch(m, r, len, B, T, out_idx, n_out);
     if (s) return s;
@@ -165,10 +207,12 @@ static pt_status gpt2_forward(const pt_model *m, void *run, const float *x, cons
     r->B = B, r->T = T, r->n_out = n_out, r->have_backward = need_backward;
     memcpy(r->len, len, sizeof(int) * B);
     memcpy(r->out_idx, out_idx, sizeof(int) * n_out);
+    /* without backward (or with recomputation) every layer reuses slot 0 */
+    int keep_all = need_backward && !r->recompute;
 
     /* layer 0 input: x + wpe[t] */
     gpt2_layer_acts a;
-    carve_layer(&a, r->saved, B, T, C, NH);
+    layer_acts(r, &a, 0, keep_all, B, T, C, NH);
 #pragma omp parallel for schedule(static) if (BT * C >= PT_PAR_FLOPS / 16)
     for (size_t i = 0; i < BT; i++) {
         int t = (int)(i % T);
@@ -176,28 +220,16 @@ static pt_status gpt2_forward(const pt_model *m, void *run, const float *x, cons
         float *o = a.x + i * C;
         for (int c = 0; c < C; c++) o[c] = xi[c] + pe[c];
     }
-    float scale = 1.0f / sqrtf((float)HS);
     for (int l = 0; l < L; l++) {
-        const gpt2_layer *lw = &w->layers[l];
-        /* without backward every layer reuses slot 0 (its x is read before overwritten) */
-        carve_layer(&a, r->saved + (need_backward ? lf * l : 0), B, T, C, NH);
-        pt_layernorm_forward(r->ln, a.mean1, a.rstd1, a.x, lw->ln1w, lw->ln1b, (int)BT, C, eps);
-        pt_mu_matmul_forward(m, a.qkv, r->ln, lw->qkvw, lw->qkvb, (int)BT, C, 3 * C);
-        pt_attention_forward(r->atty, a.att, a.qkv, a.qkv + C, a.qkv + 2 * C, 3 * C, 3 * C, len, B,
-                             T, NH, NH, HS, 1, scale);
-        pt_mu_matmul_forward(m, r->tmp, r->atty, lw->projw, lw->projb, (int)BT, C, C);
-        residual_add(a.r2, a.x, r->tmp, BT * C);
-        pt_layernorm_forward(r->ln, a.mean2, a.rstd2, a.r2, lw->ln2w, lw->ln2b, (int)BT, C, eps);
-        pt_mu_matmul_forward(m, a.fch, r->ln, lw->fcw, lw->fcb, (int)BT, C, 4 * C);
-        pt_gelu_tanh_forward(r->fcg, a.fch, BT * 4 * C);
-        pt_mu_matmul_forward(m, r->tmp, r->fcg, lw->fcprojw, lw->fcprojb, (int)BT, 4 * C, C);
+        layer_acts(r, &a, l, keep_all, B, T, C, NH);
         float *next = r->resid_final;
         if (l + 1 < L) {
+            /* slot 0's x is dead once the block has read it: the output may overwrite it */
             gpt2_layer_acts an;
-            carve_layer(&an, r->saved + (need_backward ? lf * (l + 1) : 0), B, T, C, NH);
+            layer_acts(r, &an, l + 1, keep_all, B, T, C, NH);
             next = an.x;
         }
-        residual_add(next, a.r2, r->tmp, BT * C);
+        block_forward(m, r, &w->layers[l], &a, B, T, next);
     }
     /* ln_f at the requested rows only */
     for (int i = 0; i < n_out; i++)
@@ -212,7 +244,7 @@ static pt_status gpt2_backward(const pt_model *m, void *run, const float *dh, fl
     const pt_model_config *cfg = &m->cfg;
     int C = cfg->dim, NH = cfg->n_heads, L = cfg->n_layers, HS = C / NH;
     int B = r->B, T = r->T;
-    size_t BT = (size_t)B * T, lf = layer_floats(B, T, C, NH);
+    size_t BT = (size_t)B * T;
     if (!r->have_backward)
         return pt_fail(PT_ERR_ARG, "gpt2: backward without a forward that kept activations");
     float scale = 1.0f / sqrtf((float)HS);
@@ -226,7 +258,9 @@ static pt_status gpt2_backward(const pt_model *m, void *run, const float *dh, fl
     for (int l = L - 1; l >= 0; l--) {
         const gpt2_layer *lw = &w->layers[l];
         gpt2_layer_acts a;
-        carve_layer(&a, r->saved + lf * l, B, T, C, NH);
+        layer_acts(r, &a, l, !r->recompute, B, T, C, NH);
+        /* the same kernels on the same input: bit-identical to the forward's values */
+        if (r->recompute) block_forward(m, r, lw, &a, B, T, NULL);
         /* MLP branch: x' = r2 + fcproj(gelu(fc(ln2(r2)))) */
         float *dfcg = r->dbig; // (B, T, 4C)
         memset(dfcg, 0, sizeof(float) * BT * 4 * C);
@@ -325,6 +359,7 @@ static pt_status gpt2_to_bf16(pt_model *m) {
 static const pt_model_ops GPT2_OPS = {
     .run_new = gpt2_run_new,
     .run_free = gpt2_run_free,
+    .run_bytes = gpt2_run_bytes,
     .forward = gpt2_forward,
     .backward = gpt2_backward,
     .head_forward = gpt2_head_forward,

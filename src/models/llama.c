@@ -39,6 +39,9 @@ typedef struct llama_acts {
 
 typedef struct llama_run {
     int Bmax, Tmax;
+    int recompute;      /* 1: layers[l].h_in are separate, the other fields of every
+                           layer alias one slot that backward refills by recomputing */
+    size_t floats;      /* size of block */
     llama_acts *layers; // [L]
     float *h_fin;       // (N, C) residual after the last block (input of the final norm)
     float *rstd_f;      // (N)
@@ -85,6 +88,11 @@ static pt_status llama_run_new(const pt_model *m, int Bmax, int Tmax, void **out
         return pt_fail(PT_ERR_NOMEM, "llama: batch %d x %d too large", Bmax, Tmax);
     /* per layer: h_in, q, h_mid (C) + k, v (KVC) + gate, up (F) + rstd1, rstd2 */
     per_layer = N * (3 * C + 2 * KVC + 2 * F + 2);
+    int rc = m->recompute != 0;
+    if (rc) { /* L inputs h_in + one slot of everything else */
+        size_t slot = per_layer - N * C;
+        per_layer = N * C + (slot + L - 1) / L;
+    }
     /* h_fin, n, y, dres, dq (C) + dk, dv (KVC) + ffn, dgate, dup (F) + rstd_f; att */
     if (!pt_add_ok(N * (5 * C + 2 * KVC + 3 * F + 1), attsz, &shared))
         return pt_fail(PT_ERR_NOMEM, "llama: batch %d x %d too large", Bmax, Tmax);
@@ -94,6 +102,8 @@ static pt_status llama_run_new(const pt_model *m, int Bmax, int Tmax, void **out
     if (!r) return pt_fail(PT_ERR_NOMEM, "out of memory");
     r->Bmax = Bmax;
     r->Tmax = Tmax;
+    r->recompute = rc;
+    r->floats = total;
     r->layers = pt_zalloc(L, sizeof *r->layers);
     r->len = pt_zalloc((size_t)Bmax, sizeof *r->len);
     r->out_idx = pt_zalloc(N, sizeof *r->out_idx);
@@ -108,9 +118,15 @@ static pt_status llama_run_new(const pt_model *m, int Bmax, int Tmax, void **out
         (ptr) = p;                                                                                 \
         p += (n);                                                                                  \
     } while (0)
+    for (size_t l = 0; l < L; l++) TAKE(r->layers[l].h_in, N * C);
     for (size_t l = 0; l < L; l++) {
         llama_acts *a = &r->layers[l];
-        TAKE(a->h_in, N * C);
+        if (rc && l > 0) { /* alias slot 0 */
+            float *h_in = a->h_in;
+            *a = r->layers[0];
+            a->h_in = h_in;
+            continue;
+        }
         TAKE(a->rstd1, N);
         TAKE(a->q, N * C);
         TAKE(a->k, N * KVC);
@@ -137,14 +153,50 @@ static pt_status llama_run_new(const pt_model *m, int Bmax, int Tmax, void **out
     return PT_OK;
 }
 
+static size_t llama_run_bytes(const void *run) {
+    const llama_run *r = run;
+    return r->floats * sizeof(float) + (size_t)r->Bmax * (r->Tmax + 1) * sizeof(int);
+}
+
+/* Block l on a->h_in: fills a's kept activations and adds the block's output
+ * to h_next (N, C); h_next NULL stops after the MLP's gate and up products
+ * (all that backward needs when it recomputes). */
+static void llama_block(const pt_model *m, llama_run *r, int l, const int *len, int B, int T,
+                        float *h_next) {
+    const pt_model_config *c = &m->cfg;
+    const llama_weights *w = m->impl;
+    const llama_layer *lw = &w->layers[l];
+    llama_acts *a = &r->layers[l];
+    int C = c->dim, NH = c->n_heads, NKV = c->n_kv_heads, HS = C / NH, KVC = NKV * HS;
+    int F = c->ffn_dim, N = B * T;
+    float scale = 1.0f / sqrtf((float)HS);
+    /* attention */
+    pt_rmsnorm_forward(r->n, a->rstd1, a->h_in, lw->attn_norm, N, C, c->norm_eps);
+    pt_mu_matmul_forward(m, a->q, r->n, lw->wq, NULL, N, C, C);
+    pt_mu_matmul_forward(m, a->k, r->n, lw->wk, NULL, N, C, KVC);
+    pt_mu_matmul_forward(m, a->v, r->n, lw->wv, NULL, N, C, KVC);
+    pt_rope_forward(a->q, C, B, T, NH, HS, c->rope_theta);
+    pt_rope_forward(a->k, KVC, B, T, NKV, HS, c->rope_theta);
+    pt_attention_forward(r->y, r->att, a->q, a->k, a->v, C, KVC, len, B, T, NH, NKV, HS, 1, scale);
+    pt_mu_matmul_forward(m, a->h_mid, r->y, lw->wo, NULL, N, C, C);
+    pt_add_inplace(a->h_mid, a->h_in, (size_t)N * C);
+    /* MLP */
+    pt_rmsnorm_forward(r->n, a->rstd2, a->h_mid, lw->ffn_norm, N, C, c->norm_eps);
+    pt_mu_matmul_forward(m, a->gate, r->n, lw->w_gate, NULL, N, C, F);
+    pt_mu_matmul_forward(m, a->up, r->n, lw->w_up, NULL, N, C, F);
+    if (!h_next) return;
+    pt_swiglu_forward(r->ffn, a->gate, a->up, (size_t)N * F);
+    pt_mu_matmul_forward(m, h_next, r->ffn, lw->w_down, NULL, N, F, C);
+    pt_add_inplace(h_next, a->h_mid, (size_t)N * C);
+}
+
 static pt_status llama_forward(const pt_model *m, void *run, const float *x, const int *len, int B,
                                int T, const int *out_idx, int n_out, float *h_out,
                                int need_backward) {
     const pt_model_config *c = &m->cfg;
     const llama_weights *w = m->impl;
     llama_run *r = run;
-    int C = c->dim, NH = c->n_heads, NKV = c->n_kv_heads, HS = C / NH, KVC = NKV * HS;
-    int F = c->ffn_dim, L = c->n_layers;
+    int C = c->dim, L = c->n_layers;
     r->has_backward = 0;
     if (B < 1 || T < 1 || B > r->Bmax || T > r->Tmax)
         return pt_fail(PT_ERR_ARG, "llama: batch %d x %d outside the allocated %d x %d", B, T,
@@ -159,7 +211,6 @@ static pt_status llama_forward(const pt_model *m, void *run, const float *x, con
         if (out_idx[i] < 0 || out_idx[i] >= N || out_idx[i] % T >= len[out_idx[i] / T])
             return pt_fail(PT_ERR_ARG, "llama: output position %d is not a valid token",
                            out_idx[i]);
-    float scale = 1.0f / sqrtf((float)HS);
 
     /* h (N, C) = x with padded rows zeroed (they never reach a valid token) */
     float *h = L > 0 ? r->layers[0].h_in : r->h_fin;
@@ -172,29 +223,8 @@ static pt_status llama_forward(const pt_model *m, void *run, const float *x, con
                 memset(dst, 0, sizeof(float) * C);
         }
 
-    for (int l = 0; l < L; l++) {
-        const llama_layer *lw = &w->layers[l];
-        llama_acts *a = &r->layers[l];
-        float *h_next = l + 1 < L ? r->layers[l + 1].h_in : r->h_fin; // (N, C)
-        /* attention */
-        pt_rmsnorm_forward(r->n, a->rstd1, a->h_in, lw->attn_norm, N, C, c->norm_eps);
-        pt_mu_matmul_forward(m, a->q, r->n, lw->wq, NULL, N, C, C);
-        pt_mu_matmul_forward(m, a->k, r->n, lw->wk, NULL, N, C, KVC);
-        pt_mu_matmul_forward(m, a->v, r->n, lw->wv, NULL, N, C, KVC);
-        pt_rope_forward(a->q, C, B, T, NH, HS, c->rope_theta);
-        pt_rope_forward(a->k, KVC, B, T, NKV, HS, c->rope_theta);
-        pt_attention_forward(r->y, r->att, a->q, a->k, a->v, C, KVC, len, B, T, NH, NKV, HS, 1,
-                             scale);
-        pt_mu_matmul_forward(m, a->h_mid, r->y, lw->wo, NULL, N, C, C);
-        pt_add_inplace(a->h_mid, a->h_in, (size_t)N * C);
-        /* MLP */
-        pt_rmsnorm_forward(r->n, a->rstd2, a->h_mid, lw->ffn_norm, N, C, c->norm_eps);
-        pt_mu_matmul_forward(m, a->gate, r->n, lw->w_gate, NULL, N, C, F);
-        pt_mu_matmul_forward(m, a->up, r->n, lw->w_up, NULL, N, C, F);
-        pt_swiglu_forward(r->ffn, a->gate, a->up, (size_t)N * F);
-        pt_mu_matmul_forward(m, h_next, r->ffn, lw->w_down, NULL, N, F, C);
-        pt_add_inplace(h_next, a->h_mid, (size_t)N * C);
-    }
+    for (int l = 0; l < L; l++)
+        llama_block(m, r, l, len, B, T, l + 1 < L ? r->layers[l + 1].h_in : r->h_fin);
     /* final norm, only at the requested positions */
     for (int i = 0; i < n_out; i++) {
         size_t row = (size_t)out_idx[i];
@@ -232,6 +262,8 @@ static pt_status llama_backward(const pt_model *m, void *run, const float *dh, f
     for (int l = L - 1; l >= 0; l--) {
         const llama_layer *lw = &w->layers[l];
         const llama_acts *a = &r->layers[l];
+        /* the same kernels on the same input: bit-identical to the forward's values */
+        if (r->recompute) llama_block(m, r, l, len, B, T, NULL);
         /* MLP: h_next = h_mid + down(silu(gate) * up), gate/up from n = rmsnorm(h_mid) */
         memset(r->ffn, 0, sizeof(float) * N * F);
         pt_mu_matmul_backward_input(m, r->ffn, r->dres, lw->w_down, N, F, C);
@@ -246,8 +278,9 @@ static pt_status llama_backward(const pt_model *m, void *run, const float *dh, f
         memset(r->y, 0, sizeof(float) * N * C);
         pt_mu_matmul_backward_input(m, r->y, r->dres, lw->wo, N, C, C);
         /* recompute this layer's attention probabilities (output discarded into n) */
-        pt_attention_forward(r->n, r->att, a->q, a->k, a->v, C, KVC, len, B, T, NH, NKV, HS, 1,
-                             scale);
+        if (!r->recompute)
+            pt_attention_forward(r->n, r->att, a->q, a->k, a->v, C, KVC, len, B, T, NH, NKV, HS, 1,
+                                 scale);
         memset(r->dq, 0, sizeof(float) * N * C);
         memset(r->dk, 0, sizeof(float) * N * KVC);
         memset(r->dv, 0, sizeof(float) * N * KVC);
@@ -338,6 +371,7 @@ static pt_status llama_to_bf16(pt_model *m) {
 const pt_model_ops pt_llama_ops = {
     .run_new = llama_run_new,
     .run_free = llama_run_free,
+    .run_bytes = llama_run_bytes,
     .forward = llama_forward,
     .backward = llama_backward,
     .head_forward = llama_head_forward,

@@ -179,6 +179,10 @@ pt_status pt_model_set_precision(pt_model *m, int bf16) {
     return PT_OK;
 }
 
+void pt_model_set_recompute(pt_model *m, int on) {
+    m->recompute = on != 0;
+}
+
 pt_status pt_model_embed(const pt_model *m, float *out, const int *ids, int n) {
     int C = m->cfg.dim, V = m->cfg.vocab_size;
     for (int i = 0; i < n; i++) {

@@ -18,6 +18,7 @@
 #ifndef PT_MODELS_MODEL_H
 #define PT_MODELS_MODEL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ptune.h"
@@ -52,6 +53,8 @@ typedef struct pt_model_ops {
     /* Activation storage for batches up to Bmax x Tmax (allocated once). */
     pt_status (*run_new)(const pt_model *m, int Bmax, int Tmax, void **run);
     void (*run_free)(void *run);
+    /* Bytes of activation storage the run holds (what run_new allocated). */
+    size_t (*run_bytes)(const void *run);
     /* Forward from input embeddings x (B,T,C); len[b] valid tokens of row b
      * (right padded, 1 <= len[b] <= T). Writes h_out (n_out, C) at out_idx.
      * With need_backward the activations the backward pass needs are kept. */
@@ -97,6 +100,8 @@ struct pt_model {
     void *impl;       /* family weights */
     int bf16;         /* 1: the blocks' big matrices hold bf16 (uint16_t) data behind their
                          float pointers: use them through pt_mu_matmul_* (model_util.h) */
+    int recompute;    /* 1: runs made from now on keep only each block's input for backward
+                         and recompute the rest there (see pt_model_set_recompute) */
 };
 
 /* Load a model from a Hugging Face directory (config.json + model.safetensors),
@@ -110,6 +115,14 @@ void pt_model_free(pt_model *m);
  * float32 after bf16 is refused (the rounding is done). On an error the model
  * may be half converted: free it. */
 pt_status pt_model_set_precision(pt_model *m, int bf16);
+
+/* Activation memory of training runs (forward with need_backward) created
+ * after this call: on != 0 keeps only each block's input during the forward
+ * pass and recomputes the block (up to its last product, which backward does
+ * not need) just before its backward. Gradients are bit-identical; activation
+ * memory drops to about one block's worth plus the L inputs, for about a third
+ * more arithmetic per step. Off by default. */
+void pt_model_set_recompute(pt_model *m, int on);
 
 /* Load only the tokenizer of a model path (directory, .safetensors beside its
  * config, or .gguf) and tell its family. */

@@ -36,6 +36,9 @@ static const opt OPTS[] = {
     {"positions", "N", "position table / context (default 1024 gpt2, 512 bert, 2048 llama)"},
     {"model", "PATH", "time a real model instead of a random one"},
     {"precision", "P", "f32 (default) or bf16: the blocks' big matrices in bf16"},
+    {"recompute", NULL,
+     "keep only each block's input in the forward pass and recompute the block in backward "
+     "(less activation memory, about a third more work; see ptune train --help)"},
     {"batch", "N", "examples per batch (default 8)"},
     {"seq", "N", "tokens per example, virtual tokens included (default 128)"},
     {"prompts", "N", "virtual tokens at the start of each example (default 8)"},
@@ -210,7 +213,7 @@ int cmd_bench(int argc, char **argv) {
     double t_start = now_ms();
     args a;
     int rc = args_parse(&a, OPTS, (int)(sizeof OPTS / sizeof OPTS[0]), argc, argv, "bench",
-                        "ptune bench [--family gpt2|bert|llama] [--layers N --dim N ...] "
+                        "[--family gpt2|bert|llama] [--layers N --dim N ...] "
                         "[--batch N --seq N --prompts N --encoder E] [--reps N] [--json]",
                         "Time a P-tuning training step and an evaluation batch on a random model "
                         "of the given shape (GPT-2 small by default), built in memory.");
@@ -255,6 +258,7 @@ int cmd_bench(int argc, char **argv) {
         die("bench", "%s", pt_last_error());
         goto done;
     }
+    pt_model_set_recompute(b.m, arg_flag(&a, "recompute"));
     double t_built = now_ms();
     const pt_model_config *c = &b.m->cfg;
     if (seq > c->max_pos) {
@@ -308,6 +312,8 @@ int cmd_bench(int argc, char **argv) {
     threads = omp_get_max_threads();
 #endif
     double rss = peak_rss_mb();
+    double act_mb = (double)b.m->ops->run_bytes(b.eng.run) / (1024.0 * 1024.0);
+    int rec = b.m->recompute;
     if (arg_flag(&a, "json")) {
         printf(
             "{\"family\":\"%s\",\"layers\":%d,\"dim\":%d,\"heads\":%d,\"ffn\":%d,\"vocab\":%d,"
@@ -315,13 +321,14 @@ int cmd_bench(int argc, char **argv) {
             "\"precision\":\"%s\",\"threads\":%d,\"reps\":%ld,\"train_ms\":%.2f,\"eval_ms\":%.2f,"
             "\"train_min_ms\":%.2f,\"eval_min_ms\":%.2f,\"tokens_per_s\":%.1f,"
             "\"eval_tokens_per_s\":%.1f,\"gflops\":%.2f,\"eval_gflops\":%.2f,"
-            "\"train_gflop\":%.3f,\"peak_rss_mb\":%.1f,\"build_ms\":%.1f,"
+            "\"train_gflop\":%.3f,\"peak_rss_mb\":%.1f,\"activations_mb\":%.1f,"
+            "\"recompute\":%s,\"build_ms\":%.1f,"
             "\"first_step_ms\":%.1f,\"start_to_first_step_ms\":%.1f,\"loss\":%.6f}\n",
             pt_family_name(c->family), c->n_layers, c->dim, c->n_heads, c->ffn_dim, c->vocab_size,
             (long long)b.m->n_params, b.B, b.T, b.S, pt_encoder_kind_name(ek), prec, threads, reps,
             train_ms, eval_ms, train_min, eval_min, tokens / (train_ms * 1e-3),
-            tokens / (eval_ms * 1e-3), gflops, eval_gflops, (fwd + bwd) * 1e-9, rss,
-            t_built - t_start, t_first - t_built, t_first - t_start, loss);
+            tokens / (eval_ms * 1e-3), gflops, eval_gflops, (fwd + bwd) * 1e-9, rss, act_mb,
+            rec ? "true" : "false", t_built - t_start, t_first - t_built, t_first - t_start, loss);
     } else {
         printf("model      %s, %d layers, width %d, %d heads, ffn %d, vocab %d (%.1fM params, "
                "%s)\n",
@@ -336,7 +343,8 @@ int cmd_bench(int argc, char **argv) {
                tokens / (eval_ms * 1e-3), eval_gflops);
         printf("start to first step %.0f ms (build/load %.0f ms + first step %.0f ms)\n",
                t_first - t_start, t_built - t_start, t_first - t_built);
-        printf("peak RSS   %.0f MB\n", rss);
+        printf("peak RSS   %.0f MB (model activations %.0f MB%s)\n", rss, act_mb,
+               rec ? ", recomputed in backward" : "");
     }
     rc = 0;
 done:
