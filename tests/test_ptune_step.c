@@ -121,35 +121,44 @@ static void run_case(pt_model *m, const char *file, pt_encoder_kind kind, pt_hea
                 t_close(name, enc.params + et->offset, F32(&f, name), et->numel, 1e-4, 1e-6);
                 continue;
             }
-            /* Adam's first step is lr * g / (|g| + eps) after clipping: where the reference
-             * gradient is tiny but not zero (0 < |g| < 1e-6 after clipping) that ratio turns
-             * last-digit gradient
-             * differences into large update differences, so those few elements are only
-             * checked to move by at most lr; every other element is checked tightly. */
+            /* Adam's first step is lr * g / (|g| + eps) with g the clipped gradient (plus
+             * wd * p for adam's L2 decay). Its sensitivity to g is lr * eps / (|g| + eps)^2,
+             * so our gradient's observed difference dg from the reference's (checked
+             * above) moves the update by up to that times dg: each element's tolerance is
+             * 1e-6 + 1e-4 |want| plus twice this propagated difference. Where g is tiny
+             * but not zero (|g| < 1e-6) the ratio is ill-conditioned and the element is
+             * only checked to move by at most lr. */
             char gname[96];
             snprintf(gname, sizeof gname, "grad.%s", et->name);
             const float *gref = F32(&f, gname), *want = F32(&f, name);
             const float *got = enc.params + et->offset;
-            float *g_tight = malloc(sizeof(float) * et->numel);
-            float *w_tight = malloc(sizeof(float) * et->numel);
-            size_t n_tight = 0, n_loose = 0, loose_bad = 0;
+            size_t n_tight = 0, n_loose = 0, loose_bad = 0, tight_bad = 0;
+            double maxd = 0, worst = 0;
             float scale = norm > 1.0f ? 1.0f / (norm + 1e-6f) : 1.0f;
+            const double lr = 1e-2, eps = 1e-8, wd = 0.01;
             for (size_t j = 0; j < et->numel; j++) {
-                if (gref[j] != 0.0f && fabsf(gref[j] * scale) < 1e-6f) {
+                double p = p0[et->offset + j];
+                double ge = (double)gref[j] * scale + (ok == PT_OPTIM_ADAM ? wd * p : 0.0);
+                double dg = fabs((double)g0[et->offset + j] - gref[j]) * scale;
+                double d = fabs((double)got[j] - want[j]);
+                if (ge != 0.0 && fabs(ge) < 1e-6) {
                     n_loose++;
-                    loose_bad += fabsf(got[j] - p0[et->offset + j]) > 1e-2f * 1.0001f + 1e-4f;
-                } else {
-                    g_tight[n_tight] = got[j];
-                    w_tight[n_tight++] = want[j];
+                    loose_bad += fabs((double)got[j] - p) > lr * 1.0001 + 1e-4;
+                    continue;
                 }
+                double tol = 1e-6 + 1e-4 * fabs((double)want[j]) +
+                             2.0 * lr * eps * dg / ((fabs(ge) + eps) * (fabs(ge) + eps));
+                n_tight++;
+                maxd = d > maxd ? d : maxd;
+                worst = d / tol > worst ? d / tol : worst;
+                tight_bad += !(d <= tol);
             }
-            char what[140];
-            snprintf(what, sizeof what, "%s (%zu tiny-gradient elements apart)", name, n_loose);
-            t_close(what, g_tight, w_tight, n_tight, 1e-4, 1e-6);
+            printf("  %-40s max abs diff %.3g, at most %.2f of its tolerance, over %zu values "
+                   "(%zu tiny-gradient elements apart)%s\n",
+                   name, maxd, worst, n_tight, n_loose, tight_bad ? "  <-- FAIL" : "");
+            CHECK(tight_bad == 0, "%s: %zu values out of tolerance", name, tight_bad);
             CHECK(loose_bad == 0, "%s: %zu tiny-gradient elements moved by more than lr", name,
                   loose_bad);
-            free(g_tight);
-            free(w_tight);
         }
         pt_optim_free(&opt);
     }
