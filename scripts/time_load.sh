@@ -7,7 +7,8 @@
 # MODEL_DIR defaults to /tmp/gpt2-small and is written by
 # scripts/make_gpt2_small.py when missing (about 500 MB; never in the repo).
 # One untimed run warms the page cache; then RUNS (default 5) runs each of
-#   ptune train --steps 1   -> its "loaded ... in X s" line
+#   ptune train --steps 1   -> its "loaded ... in X s" and "first step starts X s
+#                              after launch" lines
 #   ptune bench --model     -> build_ms (load) of its JSON line
 # and the medians are printed. Run it on an otherwise idle machine.
 set -e
@@ -29,9 +30,14 @@ train() {
 }
 median() { sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
 train > /dev/null # warm the page cache
-for i in $(seq $N); do train | sed -n 's/.*loaded .* in \([0-9.]*\) s$/\1/p'; done > $T/load.txt
+for i in $(seq $N); do
+    train > $T/out.txt
+    sed -n 's/.*loaded .* in \([0-9.]*\) s$/\1/p' $T/out.txt >> $T/load.txt
+    sed -n 's/.*first step starts \([0-9.]*\) s after launch$/\1/p' $T/out.txt >> $T/first.txt
+done
 for i in $(seq $N); do
     $PT bench --model $M --reps 1 --batch 1 --seq 16 --json | sed -n 's/.*"build_ms":\([0-9.]*\).*/\1/p'
 done > $T/build.txt
 echo "ptune train: load median $(median < $T/load.txt) s over $N runs ($(tr '\n' ' ' < $T/load.txt| sed 's/ $//'))"
+echo "ptune train: launch to first step median $(median < $T/first.txt) s over $N runs ($(tr '\n' ' ' < $T/first.txt | sed 's/ $//'))"
 echo "ptune bench: build_ms median $(median < $T/build.txt) ms over $N runs ($(tr '\n' ' ' < $T/build.txt | sed 's/ $//'))"

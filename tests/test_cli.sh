@@ -86,7 +86,8 @@ args="--model $M --train $D/train.jsonl --dev $D/dev.jsonl --template \"$TMPL\" 
 eval $PT train $args --out $T/a.safetensors
 eval $PT train $args --out $T/b.safetensors
 check "same seed, same prompt file (bit for bit)" 'cmp -s $T/a.safetensors $T/b.safetensors'
-eval $PT train $args --recompute --out $T/r.safetensors
+eval $PT train ${args%--quiet} --recompute --out $T/r.safetensors 2> $T/r.txt
+check "train reports its load time and when the first step starts" 'grep -q "loaded .* in [0-9.]* s" $T/r.txt && grep -q "first step starts [0-9.]* s after launch" $T/r.txt'
 check "--recompute: the same prompt file (bit for bit)" 'cmp -s $T/a.safetensors $T/r.safetensors'
 eval $PT train $args --out $T/c.safetensors --interrupt-at 13 2> $T/int.txt
 rc=$?

@@ -89,6 +89,7 @@ pt_status pt_tuner_load(pt_tuner **out, pt_model *m, const char *path) {
 
 static void relay_progress(const pt_progress *p, void *user) {
     const pt_train_options *o = user;
+    if (p->starting) return; /* the public reports are per step */
     pt_train_report r = {p->step,      p->total_steps,    p->epoch,        p->loss_avg,
                          p->evaluated, p->dev.loss,       p->dev.accuracy, p->dev.f1,
                          p->best,      p->examples_per_s, p->eta_s};

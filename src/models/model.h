@@ -94,14 +94,15 @@ struct pt_model {
     const pt_model_ops *ops;
     pt_tokenizer *tok; /* NULL when the model came without a tokenizer */
     char *path;
-    const float *wte; /* (V, C) input word embeddings, float32 */
-    int64_t n_params; /* parameter count of the frozen model */
-    char dtype[16];   /* storage dtype of the weights file ("F32", "BF16", ...) */
-    void *impl;       /* family weights */
-    int bf16;         /* 1: the blocks' big matrices hold bf16 (uint16_t) data behind their
-                         float pointers: use them through pt_mu_matmul_* (model_util.h) */
-    int recompute;    /* 1: runs made from now on keep only each block's input for backward
-                         and recompute the rest there (see pt_model_set_recompute) */
+    const float *wte;     /* (V, C) input word embeddings, float32 */
+    int64_t n_params;     /* parameter count of the frozen model */
+    char dtype[16];       /* storage dtype of the weights file ("F32", "BF16", ...) */
+    void *impl;           /* family weights */
+    int bf16;             /* 1: the blocks' big matrices hold bf16 (uint16_t) data behind their
+                             float pointers: use them through pt_mu_matmul_* (model_util.h) */
+    char fingerprint[17]; /* pt_model_fingerprint's value once computed, else "" */
+    int recompute;        /* 1: runs made from now on keep only each block's input for backward
+                             and recompute the rest there (see pt_model_set_recompute) */
 };
 
 /* Load a model from a Hugging Face directory (config.json + model.safetensors),
@@ -131,7 +132,8 @@ pt_status pt_model_load_tokenizer(const char *path, pt_tokenizer **tok, pt_famil
 /* out (n, C) = word embeddings of ids (no positions). Errors on ids out of range. */
 pt_status pt_model_embed(const pt_model *m, float *out, const int *ids, int n);
 /* 64-bit FNV-1a over the little-endian float32 bytes of the (V, C) word
- * embedding matrix, as 16 lowercase hex digits. */
+ * embedding matrix, as 16 lowercase hex digits. Computed on the first call and
+ * kept in the model (not safe to call first from two threads at once). */
 void pt_model_fingerprint(const pt_model *m, char hex[17]);
 
 /* family loaders used by pt_model_load (dir holds config.json and the

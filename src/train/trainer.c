@@ -323,6 +323,15 @@ pt_status pt_train(const pt_model *m, const pt_task *t, const pt_examples *train
     int report_every = p->report_every > 0 ? p->report_every : 10;
     double t0 = now_s(), loss = 0, loss_acc = 0;
     long step0 = tr.step, n_acc = 0;
+    if (p->progress && tr.step < tr.total) {
+        pt_progress pr0;
+        memset(&pr0, 0, sizeof pr0);
+        pr0.step = tr.step;
+        pr0.total_steps = tr.total;
+        pr0.best = -1;
+        pr0.starting = 1;
+        p->progress(&pr0, p->user);
+    }
     while (tr.step < tr.total) {
         if ((s = train_step(&tr, train, &loss))) goto done;
         loss_acc += loss, n_acc++;

@@ -39,6 +39,8 @@ typedef struct pt_progress {
     double best;        /* best dev metric so far (-1 none) */
     double examples_per_s;
     double eta_s;
+    int starting; /* 1: the one report made just before this run's first step (only
+                     step and total_steps are set) */
 } pt_progress;
 
 typedef void (*pt_progress_fn)(const pt_progress *p, void *user);

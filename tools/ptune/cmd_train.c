@@ -89,6 +89,11 @@ static void fmt_time(char *b, size_t n, double s) {
 static void on_progress(const pt_progress *p, void *user) {
     ui *u = user;
     if (u->quiet) return;
+    if (p->starting) {
+        fprintf(stderr, "ptune train: first step starts %.2f s after launch\n",
+                seconds_since_launch());
+        return;
+    }
     char eta[32], line[320];
     fmt_time(eta, sizeof eta, p->eta_s);
     int n = snprintf(line, sizeof line, "step %ld/%ld  epoch %d  loss %.4f", p->step,

@@ -2,7 +2,9 @@
 #include "common.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -95,4 +97,33 @@ int set_threads(const char *cmd, const args *a) {
     (void)cmd;
 #endif
     return 0;
+}
+
+static double mono_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static double launch_s = -1;
+
+void mark_launch(void) {
+    const char *t0 = getenv("PTUNE_T0");
+    /* only a re-executed ptune (PTUNE_NO_REEXEC set by main.c) inherits a start */
+    if (t0 && getenv("PTUNE_NO_REEXEC")) {
+        char *end;
+        double v = strtod(t0, &end);
+        if (*end == 0 && v > 0 && v <= mono_s()) {
+            launch_s = v;
+            return;
+        }
+    }
+    launch_s = mono_s();
+    char buf[64];
+    snprintf(buf, sizeof buf, "%.6f", launch_s);
+    setenv("PTUNE_T0", buf, 1);
+}
+
+double seconds_since_launch(void) {
+    return launch_s < 0 ? 0 : mono_s() - launch_s;
 }

@@ -25,4 +25,9 @@ int load_examples(const char *cmd, const char *path, const pt_task *t, const pt_
 /* --threads N (0 = all cores). */
 int set_threads(const char *cmd, const args *a);
 
+/* The launch time survives ptune's one re-exec (main.c) through PTUNE_T0, so
+ * that seconds_since_launch counts from the user's command. */
+void mark_launch(void);
+double seconds_since_launch(void);
+
 #endif

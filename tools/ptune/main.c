@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "common.h"
 #include "kernels/gemm.h"
 
 typedef struct command {
@@ -69,6 +70,7 @@ static void reexec_with_runtime_settings(char **argv) {
 }
 
 int main(int argc, char **argv) {
+    mark_launch();
     reexec_with_runtime_settings(argv);
     if (argc < 2) {
         usage(stderr);
