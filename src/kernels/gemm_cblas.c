@@ -40,9 +40,14 @@ int pt_gemm_lib_forward(float *out, const float *inp, const float *W, const floa
                         int C, int OC) {
     if (N <= 0 || OC <= 0) return 0;
     match_threads();
+    /* out starts as the bias rows (beta = 1 below adds the product) */
+#pragma omp parallel for schedule(static) if ((size_t)N * OC >= ((size_t)1 << 16))
     for (int n = 0; n < N; n++) {
         float *o = out + (size_t)n * OC; // (OC)
-        for (int j = 0; j < OC; j++) o[j] = bias ? bias[j] : 0.0f;
+        if (bias)
+            memcpy(o, bias, sizeof(float) * (size_t)OC);
+        else
+            memset(o, 0, sizeof(float) * (size_t)OC);
     }
     if (C > 0)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, C, 1.0f, inp, C, W, C, 1.0f,

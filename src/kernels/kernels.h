@@ -20,12 +20,14 @@
  * parallel region costs microseconds, and on a busy machine much more. */
 #define PT_PAR_FLOPS (1 << 18)
 
-/* Hot loops of the kernels get an AVX2+FMA clone beside the baseline x86-64
- * one, picked once at load time (gcc's target_clones through an ifunc), so one
- * binary stays portable. The attribute goes on a static function called from
+/* Hot loops of the kernels get an x86-64-v3 (AVX2, FMA) clone beside the
+ * baseline x86-64 one, picked once at load time by what the CPU supports
+ * (gcc's target_clones through an ifunc), so one binary stays portable.
+ * ("arch=haswell" would not do: its resolver asks whether the CPU *is* a
+ * Haswell, so AMD and newer Intel CPUs got the baseline clone.) The attribute goes on a static function called from
  * inside the parallel region (the region's body itself is not cloned). */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
-#define PT_CLONES __attribute__((target_clones("arch=haswell", "default"), noinline))
+#define PT_CLONES __attribute__((target_clones("arch=x86-64-v3", "default"), noinline))
 #else
 #define PT_CLONES
 #endif
