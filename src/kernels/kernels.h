@@ -24,8 +24,8 @@
  * baseline x86-64 one, picked once at load time by what the CPU supports
  * (gcc's target_clones through an ifunc), so one binary stays portable.
  * ("arch=haswell" would not do: its resolver asks whether the CPU *is* a
- * Haswell, so AMD and newer Intel CPUs got the baseline clone.) The attribute goes on a static function called from
- * inside the parallel region (the region's body itself is not cloned). */
+ * Haswell, so AMD and newer Intel CPUs got the baseline clone.) The attribute goes on a static
+ * function called from inside the parallel region (the region's body itself is not cloned). */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
 #define PT_CLONES __attribute__((target_clones("arch=x86-64-v3", "default"), noinline))
 #else
