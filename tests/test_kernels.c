@@ -319,6 +319,12 @@ int main(void) {
     check_attention_long(1);
     check_attention(4, 11, 6, 2, 5, 1, 0);
     check_attention(4, 11, 6, 3, 5, 0, 0);
+    /* rows of 16 tokens or more go through the library's small products when
+     * the build has one (rows of 40 and 37 here; 1 and 0 stay on the loops) */
+    check_attention(4, 40, 4, 4, 8, 1, 1);
+    check_attention(4, 40, 4, 4, 8, 0, 1);
+    check_attention(4, 40, 6, 2, 5, 0, 0);
+    check_attention(4, 40, 6, 3, 16, 1, 0);
     check_rope(2, 13, 3, 10, 37);
     check_softmax_ce(7, 301);
     return t_done();

@@ -85,9 +85,47 @@ static inline int valid_len(const int *len, int b, int T) {
 
 /* One (batch row, query head): att rows (T, T) and out rows (T, HS at stride
  * o_stride); q at q_stride, the head's keys k and values v at kv_stride. */
+/* a (n) = softmax(a) in place, the row already scaled */
+PT_CLONES static void softmax_row(float *a, int n) {
+    if (n <= 0) return;
+    float mx = a[0];
+    for (int j = 1; j < n; j++) mx = a[j] > mx ? a[j] : mx;
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (int j = 0; j < n; j++) {
+        float e = sm_expf(a[j] - mx);
+        a[j] = e;
+        sum += e;
+    }
+    float inv = 1.0f / sum;
+    for (int j = 0; j < n; j++) a[j] *= inv;
+}
+
+/* fwd_head through the library's small products (scores for all L x L pairs,
+ * then the causal rows' masked tail zeroed before the product with v);
+ * returns nonzero, having written nothing, when the build has no such engine. */
+static int fwd_head_gemm(float *out, int o_stride, float *att, const float *q, int q_stride,
+                         const float *k, const float *v, int kv_stride, int L, int T, int HS,
+                         int causal, float scale) {
+    if (pt_gemm_small(att, T, q, q_stride, k, kv_stride, 1, L, L, HS, scale)) return 1;
+    for (int t = 0; t < T; t++) {
+        float *a = att + (size_t)t * T; // (T)
+        int nk = t >= L ? 0 : causal ? t + 1 : L;
+        softmax_row(a, nk);
+        for (int j = nk; j < T; j++) a[j] = 0.0f;
+    }
+    pt_gemm_small(out, o_stride, att, T, v, kv_stride, 0, L, HS, L, 1.0f);
+    for (int t = L; t < T; t++)
+        for (int i = 0; i < HS; i++) out[(size_t)t * o_stride + i] = 0.0f;
+    return 0;
+}
+
 PT_CLONES static void fwd_head(float *out, int o_stride, float *att, const float *q, int q_stride,
                                const float *k, const float *v, int kv_stride, int L, int T, int HS,
                                int causal, float scale) {
+    if (L >= 16 &&
+        !fwd_head_gemm(out, o_stride, att, q, q_stride, k, v, kv_stride, L, T, HS, causal, scale))
+        return;
     for (int t = 0; t < T; t++) {
         float *a = att + (size_t)t * T;        // (T)
         float *o = out + (size_t)t * o_stride; // (HS)

@@ -37,6 +37,9 @@ void pt_gemm_builtin(int level, float *c, int ldc, const float *a, int lda, cons
  * when it cannot (the seam then falls back to the builtin engine). */
 int pt_gemm_lib_forward(float *out, const float *inp, const float *W, const float *bias, int N,
                         int C, int OC);
+/* pt_gemm_small (kernels.h) through the library */
+int pt_gemm_lib_small(float *c, int ldc, const float *a, int lda, const float *b, int ldb,
+                      int b_trans, int M, int N, int K, float alpha);
 int pt_gemm_lib_backward_input(float *dinp, const float *dout, const float *W, int N, int C,
                                int OC);
 int pt_gemm_lib_forward_bf16(float *out, const float *inp, const uint16_t *W, const float *bias,

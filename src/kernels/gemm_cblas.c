@@ -55,6 +55,15 @@ int pt_gemm_lib_forward(float *out, const float *inp, const float *W, const floa
     return 0;
 }
 
+/* Inside our parallel regions an OpenMP OpenBLAS runs on the calling thread. */
+int pt_gemm_lib_small(float *c, int ldc, const float *a, int lda, const float *b, int ldb,
+                      int b_trans, int M, int N, int K, float alpha) {
+    if (M <= 0 || N <= 0) return 0;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, b_trans ? CblasTrans : CblasNoTrans, M, N, K, alpha, a,
+                lda, b, ldb, 0.0f, c, ldc);
+    return 0;
+}
+
 int pt_gemm_lib_backward_input(float *dinp, const float *dout, const float *W, int N, int C,
                                int OC) {
     if (N <= 0 || C <= 0 || OC <= 0) return 0;

@@ -39,6 +39,13 @@ void pt_matmul_forward(float *out, const float *inp, const float *W, const float
                        int C, int OC);
 /* dinp (N, C) += dout (N, OC) . W; W (OC, C). */
 void pt_matmul_backward_input(float *dinp, const float *dout, const float *W, int N, int C, int OC);
+/* A small product on the calling thread, for use inside parallel regions:
+ * c (M, N) at row stride ldc = alpha * a (M, K) at stride lda . op(b), where
+ * op(b) = b^T for b (N, K) at stride ldb when b_trans, else b (K, N). Returns 0
+ * when the build's library engine did it, nonzero when the build has none (the
+ * caller then uses its own loops). */
+int pt_gemm_small(float *c, int ldc, const float *a, int lda, const float *b, int ldb, int b_trans,
+                  int M, int N, int K, float alpha);
 /* The same with W in bf16 (uint16_t: the upper half of a float32, see
  * kernels/gemm.h): half the memory, float32 inputs, outputs and accumulation. */
 void pt_matmul_forward_bf16(float *out, const float *inp, const uint16_t *W, const float *bias,

@@ -64,8 +64,17 @@ void pt_matmul_backward_input_bf16(float *dinp, const float *dout, const uint16_
     pt_gemm_builtin(pt_gemm_simd_level(), dinp, C, dout, OC, W, C, 0, 1, N, C, OC);
 }
 
+int pt_gemm_small(float *c, int ldc, const float *a, int lda, const float *b, int ldb, int b_trans,
+                  int M, int N, int K, float alpha) {
+    return PT_GEMM_LIB ? pt_gemm_lib_small(c, ldc, a, lda, b, ldb, b_trans, M, N, K, alpha) : 1;
+}
+
 #if !PT_GEMM_LIB
 /* builtin builds: no library engine; the seam above never calls these */
+int pt_gemm_lib_small(float *c, int ldc, const float *a, int lda, const float *b, int ldb,
+                      int b_trans, int M, int N, int K, float alpha) {
+    return 1;
+}
 int pt_gemm_lib_forward(float *out, const float *inp, const float *W, const float *bias, int N,
                         int C, int OC) {
     return 1;
