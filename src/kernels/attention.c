@@ -20,8 +20,8 @@
  * reduced to n ln2 + r, |r| <= ln2/2, degree-7 Taylor polynomial (truncation
  * 5e-9 relative, so about one ulp from the roundings), 2^n put in the exponent
  * bits; x clamped to [-87.3, 0], the range a softmax row minus its maximum
- * lives in. (A degree-6 polynomial, 1.2e-7, moved gradients of the PyTorch
- * step fixtures measurably.) */
+ * lives in. (activation.c's vexpf is the degree-6 form, 1.2e-7: here it moved
+ * gradients of the PyTorch step fixtures measurably.) */
 static inline float sm_expf(float x) {
     x = x > -87.3f ? x : -87.3f;
     x = x < 0.0f ? x : 0.0f;
@@ -138,17 +138,8 @@ PT_CLONES static void fwd_head(float *out, int o_stride, float *att, const float
         const float *qt = q + (size_t)t * q_stride; // (HS)
         for (; j + 4 <= nk; j += 4) dot4(a + j, qt, k + (size_t)j * kv_stride, kv_stride, HS);
         for (; j < nk; j++) a[j] = dot(qt, k + (size_t)j * kv_stride, HS);
-        float mx = -INFINITY;
-        for (j = 0; j < nk; j++) mx = a[j] > mx ? a[j] : mx;
-        float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-        for (j = 0; j < nk; j++) {
-            float e = sm_expf(scale * (a[j] - mx)); /* scale > 0: max of scale*s is scale*max */
-            a[j] = e;
-            sum += e;
-        }
-        float inv = 1.0f / sum;
-        for (j = 0; j < nk; j++) a[j] *= inv;
+        for (j = 0; j < nk; j++) a[j] *= scale;
+        softmax_row(a, nk);
         for (j = nk; j < T; j++) a[j] = 0.0f;
         for (j = 0; j + 4 <= nk; j += 4) axpy4(o, a + j, v + (size_t)j * kv_stride, kv_stride, HS);
         for (; j < nk; j++) axpy(o, a[j], v + (size_t)j * kv_stride, HS);

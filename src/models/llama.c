@@ -82,21 +82,19 @@ static pt_status llama_run_new(const pt_model *m, int Bmax, int Tmax, void **out
         return pt_fail(PT_ERR_ARG, "llama: sequence length %d exceeds the context length %d", Tmax,
                        c->max_pos);
     size_t N, C = c->dim, KVC = (size_t)c->n_kv_heads * (C / c->n_heads), F = c->ffn_dim;
-    size_t L = c->n_layers, NH = c->n_heads, attsz, per_layer, total, shared;
+    size_t L = c->n_layers, NH = c->n_heads, attsz, inputs, rest, total, shared;
     if (!pt_mul_ok((size_t)Bmax, (size_t)Tmax, &N) || N > (size_t)1 << 40 ||
         !pt_mul_ok(N * NH, (size_t)Tmax, &attsz))
         return pt_fail(PT_ERR_NOMEM, "llama: batch %d x %d too large", Bmax, Tmax);
-    /* per layer: h_in, q, h_mid (C) + k, v (KVC) + gate, up (F) + rstd1, rstd2 */
-    per_layer = N * (3 * C + 2 * KVC + 2 * F + 2);
+    /* kept for backward: every layer's h_in (C); q, h_mid (C) + k, v (KVC) + gate,
+     * up (F) + rstd1, rstd2 for every layer, or once when recomputing */
     int rc = m->recompute != 0;
-    if (rc) { /* L inputs h_in + one slot of everything else */
-        size_t slot = per_layer - N * C;
-        per_layer = N * C + (slot + L - 1) / L;
-    }
+    rest = N * (2 * C + 2 * KVC + 2 * F + 2);
     /* h_fin, n, y, dres, dq (C) + dk, dv (KVC) + ffn, dgate, dup (F) + rstd_f; att */
     if (!pt_add_ok(N * (5 * C + 2 * KVC + 3 * F + 1), attsz, &shared))
         return pt_fail(PT_ERR_NOMEM, "llama: batch %d x %d too large", Bmax, Tmax);
-    if (!pt_mul_ok(per_layer, L, &total) || !pt_add_ok(total, shared, &total))
+    if (!pt_mul_ok(N * C, L, &inputs) || !pt_mul_ok(rest, rc ? 1 : L, &rest) ||
+        !pt_add_ok(inputs, rest, &total) || !pt_add_ok(total, shared, &total))
         return pt_fail(PT_ERR_NOMEM, "llama: activations for batch %d x %d too large", Bmax, Tmax);
     llama_run *r = calloc(1, sizeof *r);
     if (!r) return pt_fail(PT_ERR_NOMEM, "out of memory");
