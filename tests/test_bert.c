@@ -58,10 +58,10 @@ static float *x;
 static int len[B], out_idx[NOUT], rows[NR], tg[NOUT];
 
 /* full loss through the model: forward, head on rows, mean cross-entropy */
-static double model_loss(pt_model *m, void *run, const float *xin) {
+static double model_loss(pt_model *m, pt_run *run, const float *xin) {
     float h[NOUT * C], lg[NOUT * NR];
-    if (m->ops->forward(m, run, xin, len, B, T, out_idx, NOUT, h, 0)) return NAN;
-    m->ops->head_forward(m, run, lg, h, NOUT, rows, NR);
+    if (pt_model_forward(m, run, xin, len, B, T, out_idx, NOUT, h, 0)) return NAN;
+    pt_model_head_forward(m, run, lg, h, NOUT, rows, NR);
     return xent(NULL, lg, tg, NOUT, NR);
 }
 
@@ -91,23 +91,23 @@ static void test_mlm(void) {
     }
 
     /* run sized larger than the batch: the buffers must be used compactly */
-    void *run = NULL;
-    s = m->ops->run_new(m, B + 1, T + 4, &run);
+    pt_run *run = NULL;
+    s = pt_run_new(m, B + 1, T + 4, &run);
     CHECK(s == PT_OK, "run_new: %s", pt_last_error());
     if (s) goto out;
     float h[NOUT * C];
-    s = m->ops->forward(m, run, x, len, B, T, out_idx, NOUT, h, 1);
+    s = pt_model_forward(m, run, x, len, B, T, out_idx, NOUT, h, 1);
     CHECK(s == PT_OK, "forward: %s", pt_last_error());
     float *want = ref_f32("h", NOUT * C);
     t_close("hidden states at answer slots", h, want, NOUT * C, 1e-4, 1e-5);
     free(want);
 
     float lfull[NOUT * V], lrows[NOUT * NR];
-    m->ops->head_forward(m, run, lfull, h, NOUT, NULL, V);
+    pt_model_head_forward(m, run, lfull, h, NOUT, NULL, V);
     want = ref_f32("logits_full", NOUT * V);
     t_close("MLM logits, all rows", lfull, want, NOUT * V, 1e-4, 1e-5);
     free(want);
-    m->ops->head_forward(m, run, lrows, h, NOUT, rows, NR);
+    pt_model_head_forward(m, run, lrows, h, NOUT, rows, NR);
     want = ref_f32("logits_rows", NOUT * NR);
     t_close("MLM logits, 5 label rows", lrows, want, NOUT * NR, 1e-4, 1e-5);
     free(want);
@@ -119,20 +119,20 @@ static void test_mlm(void) {
 
     float dh[NOUT * C];
     memset(dh, 0, sizeof dh);
-    m->ops->head_backward(m, run, dh, dl, h, NOUT, rows, NR);
+    pt_model_head_backward(m, run, dh, dl, h, NOUT, rows, NR);
     want = ref_f32("dh", NOUT * C);
     t_close("d loss / d h (head backward)", dh, want, NOUT * C, 1e-4, 1e-5);
     /* accumulation: a second call adds the same again */
     float dh2[NOUT * C], twice[NOUT * C];
     memcpy(dh2, dh, sizeof dh);
-    m->ops->head_backward(m, run, dh2, dl, h, NOUT, rows, NR);
+    pt_model_head_backward(m, run, dh2, dl, h, NOUT, rows, NR);
     for (int i = 0; i < NOUT * C; i++) twice[i] = 2 * want[i];
     t_close("head backward accumulates (+=)", dh2, twice, NOUT * C, 1e-4, 1e-5);
     free(want);
 
     float *dx = malloc(sizeof(float) * B * T * C);
     for (int i = 0; i < B * T * C; i++) dx[i] = 7.0f; /* must be overwritten */
-    s = m->ops->backward(m, run, dh, dx);
+    s = pt_model_backward(m, run, dh, dx);
     CHECK(s == PT_OK, "backward: %s", pt_last_error());
     want = ref_f32("dx", B * T * C);
     t_close("d loss / d x (all positions)", dx, want, B * T * C, 1e-4, 1e-5);
@@ -165,33 +165,33 @@ static void test_mlm(void) {
     printf("  finite differences: max abs diff %.3g\n", maxerr);
     CHECK(fd_bad == 0, "%d finite-difference probes off", fd_bad);
     /* the probes ran forward without need_backward: backward must refuse */
-    s = m->ops->backward(m, run, dh, dx);
+    s = pt_model_backward(m, run, dh, dx);
     CHECK(s == PT_ERR_ARG, "backward after a forward without need_backward: %d", s);
     free(dx);
 
     /* a run with head scratch for 2 rows: head_forward on 3 rows works in chunks */
-    void *small = NULL;
-    s = m->ops->run_new(m, 1, 2, &small);
+    pt_run *small = NULL;
+    s = pt_run_new(m, 1, 2, &small);
     CHECK(s == PT_OK, "run_new 1x2: %s", pt_last_error());
     if (!s) {
         float l2[NOUT * V];
-        m->ops->head_forward(m, small, l2, h, NOUT, NULL, V);
+        pt_model_head_forward(m, small, l2, h, NOUT, NULL, V);
         t_close("MLM logits through a 1x2 run (chunked)", l2, lfull, NOUT * V, 1e-6, 1e-6);
-        m->ops->run_free(small);
+        pt_run_free(small);
     }
 
     /* argument errors */
     int bad_idx[NOUT] = {out_idx[0], out_idx[1], 2 * T + len[2]}; /* padding position */
-    s = m->ops->forward(m, run, x, len, B, T, bad_idx, NOUT, h, 1);
+    s = pt_model_forward(m, run, x, len, B, T, bad_idx, NOUT, h, 1);
     CHECK(s == PT_ERR_ARG, "output at a padded position: %d", s);
     printf("  error: %s\n", pt_last_error());
-    s = m->ops->forward(m, run, x, len, B + 2, T, out_idx, NOUT, h, 1);
+    s = pt_model_forward(m, run, x, len, B + 2, T, out_idx, NOUT, h, 1);
     CHECK(s == PT_ERR_ARG, "batch larger than the run: %d", s);
-    void *big = NULL;
-    s = m->ops->run_new(m, 1, P + 1, &big);
+    pt_run *big = NULL;
+    s = pt_run_new(m, 1, P + 1, &big);
     CHECK(s == PT_ERR_ARG && !big, "run longer than max_position_embeddings: %d", s);
     printf("  error: %s\n", pt_last_error());
-    m->ops->run_free(run);
+    pt_run_free(run);
 out:
     pt_model_free(m);
 }
@@ -208,29 +208,30 @@ static void test_nohead(void) {
     int64_t np = (int64_t)V * C + P * C + TV * C + 2 * C +
                  L * (3 * (C * C + C) + (C * C + C) + 2 * C + (F * C + F) + (C * F + C) + 2 * C);
     CHECK(m->n_params == np, "n_params %lld, want %lld", (long long)m->n_params, (long long)np);
-    void *run = NULL;
-    s = m->ops->run_new(m, B, T, &run);
+    pt_run *run = NULL;
+    s = pt_run_new(m, B, T, &run);
     CHECK(s == PT_OK, "run_new: %s", pt_last_error());
     if (s) goto out;
     float h[NOUT * C];
-    s = m->ops->forward(m, run, x, len, B, T, out_idx, NOUT, h, 1);
+    s = pt_model_forward(m, run, x, len, B, T, out_idx, NOUT, h, 1);
     CHECK(s == PT_OK, "forward: %s", pt_last_error());
     float *want = ref_f32("nohead_h", NOUT * C);
     t_close("hidden states at answer slots", h, want, NOUT * C, 1e-4, 1e-5);
     free(want);
     float *dh = ref_f32("nohead_dh", NOUT * C);
     float *dx = malloc(sizeof(float) * B * T * C);
-    s = m->ops->backward(m, run, dh, dx);
+    s = pt_model_backward(m, run, dh, dx);
     CHECK(s == PT_OK, "backward: %s", pt_last_error());
     want = ref_f32("nohead_dx", B * T * C);
     t_close("d (h . R) / d x", dx, want, B * T * C, 1e-4, 1e-5);
     free(want);
     float lg[NOUT * NR];
-    m->ops->head_forward(m, run, lg, h, NOUT, rows, NR);
-    CHECK(isnan(lg[0]) && isnan(lg[NOUT * NR - 1]), "head_forward without a head: NaN logits");
+    s = pt_model_head_forward(m, run, lg, h, NOUT, rows, NR);
+    CHECK(s == PT_ERR_UNSUPPORTED && strstr(pt_last_error(), "no MLM head"),
+          "head_forward without a head is refused: status %d (%s)", (int)s, pt_last_error());
     free(dx);
     free(dh);
-    m->ops->run_free(run);
+    pt_run_free(run);
 out:
     pt_model_free(m);
 }
@@ -350,15 +351,15 @@ static void test_bad_input(void) {
     pt_status s = pt_model_load(&m, tmpdir);
     CHECK(s == PT_OK, "LayerNorm.gamma: %s", pt_last_error());
     if (!s) {
-        void *run = NULL;
+        pt_run *run = NULL;
         float h[NOUT * C];
-        s = m->ops->run_new(m, B, T, &run);
-        if (!s) s = m->ops->forward(m, run, x, len, B, T, out_idx, NOUT, h, 0);
+        s = pt_run_new(m, B, T, &run);
+        if (!s) s = pt_model_forward(m, run, x, len, B, T, out_idx, NOUT, h, 0);
         CHECK(s == PT_OK, "forward: %s", pt_last_error());
         float *want = ref_f32("h", NOUT * C);
         t_close("hidden states with LayerNorm.gamma (mixed names)", h, want, NOUT * C, 1e-4, 1e-5);
         free(want);
-        m->ops->run_free(run);
+        pt_run_free(run);
     }
     pt_model_free(m);
     m = NULL;
@@ -368,7 +369,7 @@ static void test_bad_input(void) {
     pt_model *tied = NULL;
     s = pt_model_load(&tied, FIX "/tiny");
     if (!s) {
-        for (int i = 0; i < V * C; i++) dec[i] = 2 * tied->wte[i];
+        for (int i = 0; i < V * C; i++) dec[i] = 2 * pt_weight_f32(&tied->w.tok_embd)[i];
         CHECK(write_weights(NULL, NULL, NULL, "cls.predictions.decoder.weight", dec),
               "untied weights");
         s = pt_model_load(&m, tmpdir);
@@ -377,14 +378,14 @@ static void test_bad_input(void) {
     if (!s) {
         CHECK(m->n_params == tied->n_params + (int64_t)V * C, "untied n_params %lld",
               (long long)m->n_params);
-        void *run = NULL;
+        pt_run *run = NULL;
         float h[NOUT * C], lg[NOUT * V], lt[NOUT * V], b2[NOUT * V];
-        s = m->ops->run_new(m, B, T, &run);
-        if (!s) s = m->ops->forward(m, run, x, len, B, T, out_idx, NOUT, h, 0);
+        s = pt_run_new(m, B, T, &run);
+        if (!s) s = pt_model_forward(m, run, x, len, B, T, out_idx, NOUT, h, 0);
         CHECK(s == PT_OK, "forward: %s", pt_last_error());
-        m->ops->head_forward(m, run, lg, h, NOUT, NULL, V);
+        pt_model_head_forward(m, run, lg, h, NOUT, NULL, V);
         /* same transform u: l_untied = 2 u.wte + bias = 2 l_tied - bias */
-        tied->ops->head_forward(tied, run, lt, h, NOUT, NULL, V);
+        pt_model_head_forward(tied, run, lt, h, NOUT, NULL, V);
         float *bias = NULL;
         pt_st_file f;
         if (!pt_st_open(&f, FIX "/tiny/model.safetensors")) {
@@ -396,7 +397,7 @@ static void test_bad_input(void) {
             pt_st_close(&f);
         }
         free(bias);
-        m->ops->run_free(run);
+        pt_run_free(run);
     }
     pt_model_free(m);
     pt_model_free(tied);

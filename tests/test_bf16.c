@@ -29,22 +29,22 @@ static int run_model(pt_model *m, const float *x, const float *dh, outs *o) {
     int C = m->cfg.dim, V = m->cfg.vocab_size;
     static const int len[B] = {7, 5};
     static const int out_idx[NOUT] = {0, 4, 6, 7 + 4}; /* flat b*T + t, all valid */
-    void *run = NULL;
-    if (m->ops->run_new(m, B, T, &run)) return 0;
+    pt_run *run = NULL;
+    if (pt_run_new(m, B, T, &run)) return 0;
     o->h = calloc((size_t)NOUT * C, sizeof(float));      // (NOUT, C)
     o->logits = calloc((size_t)NOUT * V, sizeof(float)); // (NOUT, V)
     o->dx = calloc((size_t)B * T * C, sizeof(float));    // (B, T, C)
     int ok = o->h && o->logits && o->dx &&
-             m->ops->forward(m, run, x, len, B, T, out_idx, NOUT, o->h, 1) == PT_OK;
-    if (ok && m->cfg.has_lm_head) m->ops->head_forward(m, run, o->logits, o->h, NOUT, NULL, V);
-    if (ok) ok = m->ops->backward(m, run, dh, o->dx) == PT_OK;
-    m->ops->run_free(run);
-    if (ok && m->ops->decode) { /* incremental decoding of row 0 uses the same weights */
-        void *cache = NULL;
+             pt_model_forward(m, run, x, len, B, T, out_idx, NOUT, o->h, 1) == PT_OK;
+    if (ok && m->cfg.has_lm_head) pt_model_head_forward(m, run, o->logits, o->h, NOUT, NULL, V);
+    if (ok) ok = pt_model_backward(m, run, dh, o->dx) == PT_OK;
+    pt_run_free(run);
+    if (ok && m->cfg.causal) { /* incremental decoding of row 0 uses the same weights */
+        pt_cache *cache = NULL;
         o->hdec = calloc((size_t)C, sizeof(float));
-        ok = o->hdec && m->ops->cache_new(m, T, &cache) == PT_OK &&
-             m->ops->decode(m, cache, x, T, o->hdec) == PT_OK;
-        if (cache) m->ops->cache_free(cache);
+        ok = o->hdec && pt_cache_new(m, T, &cache) == PT_OK &&
+             pt_cache_decode(m, cache, x, T, o->hdec) == PT_OK;
+        if (cache) pt_cache_free(cache);
     }
     return ok;
 }

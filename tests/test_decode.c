@@ -96,12 +96,12 @@ static void test_attention_decode(void) {
 /* Decode x (T, C) through a fresh cache in chunks of the given sizes (cycled);
  * h (T, C) gets the final hidden state at each chunk's last row (other rows
  * untouched). Returns the number of chunks. */
-static int decode_chunks(const pt_model *m, void *cache, const float *x, int T, const int *sizes,
-                         int ns, float *h) {
+static int decode_chunks(const pt_model *m, pt_cache *cache, const float *x, int T,
+                         const int *sizes, int ns, float *h) {
     int C = m->cfg.dim, t = 0, k = 0;
     while (t < T) {
         int n = sizes[k % ns] < T - t ? sizes[k % ns] : T - t;
-        pt_status s = m->ops->decode(m, cache, x + (size_t)t * C, n, h + (size_t)(t + n - 1) * C);
+        pt_status s = pt_cache_decode(m, cache, x + (size_t)t * C, n, h + (size_t)(t + n - 1) * C);
         CHECK(s == PT_OK, "decode: %s", pt_last_error());
         if (s) return k;
         t += n, k++;
@@ -116,10 +116,8 @@ static void test_model(const char *path, int T) {
         CHECK(0, "load %s: %s", path, pt_last_error());
         return;
     }
-    const pt_model_ops *ops = m->ops;
     int C = m->cfg.dim, V = m->cfg.vocab_size;
-    CHECK(ops->decode && ops->cache_new && ops->cache_free && ops->cache_reset,
-          "causal model without decode ops");
+    CHECK(m->cfg.causal, "causal model expected");
     pt_rng r;
     pt_rng_seed(&r, 3);
     float *x = malloc(sizeof(float) * T * C), *hf = malloc(sizeof(float) * T * C);
@@ -132,24 +130,25 @@ static void test_model(const char *path, int T) {
     CHECK(pt_model_embed(m, x, ids, T) == PT_OK, "embed");
     for (int t = 1; t < T; t += 5) fill_normal(x + (size_t)t * C, C, &r, 0.5f);
 
-    void *run = NULL, *cache = NULL;
-    CHECK(ops->run_new(m, 1, T, &run) == PT_OK, "run_new: %s", pt_last_error());
+    pt_run *run = NULL;
+    pt_cache *cache = NULL;
+    CHECK(pt_run_new(m, 1, T, &run) == PT_OK, "run_new: %s", pt_last_error());
     int len[1] = {T};
-    CHECK(ops->forward(m, run, x, len, 1, T, oi, T, hf, 0) == PT_OK, "forward: %s",
+    CHECK(pt_model_forward(m, run, x, len, 1, T, oi, T, hf, 0) == PT_OK, "forward: %s",
           pt_last_error());
-    CHECK(ops->cache_new(m, T, &cache) == PT_OK, "cache_new: %s", pt_last_error());
+    CHECK(pt_cache_new(m, T, &cache) == PT_OK, "cache_new: %s", pt_last_error());
 
     /* one token at a time: every position */
     int one[1] = {1};
     decode_chunks(m, cache, x, T, one, 1, h1);
     t_close("one at a time vs forward: hidden", h1, hf, (size_t)T * C, 1e-4, 1e-5);
-    ops->head_forward(m, run, lf, hf, T, NULL, V);
-    ops->head_forward(m, run, l1, h1, T, NULL, V);
+    pt_model_head_forward(m, run, lf, hf, T, NULL, V);
+    pt_model_head_forward(m, run, l1, h1, T, NULL, V);
     t_close("one at a time vs forward: logits", l1, lf, (size_t)T * V, 1e-4, 1e-5);
 
     /* chunks (sizes cycle; 70 exercises the internal 64-row chunking) */
     int sizes[] = {3, 1, 70, 5, 2};
-    ops->cache_reset(cache, 0);
+    pt_cache_reset(cache, 0);
     int nch = decode_chunks(m, cache, x, T, sizes, 5, hc);
     float *got = malloc(sizeof(float) * nch * C), *want = malloc(sizeof(float) * nch * C);
     int k = 0;
@@ -165,15 +164,15 @@ static void test_model(const char *path, int T) {
 
     /* reset to a prefix and decode the rest again, one at a time: bit-identical */
     int P = T / 3;
-    ops->cache_reset(cache, 0);
+    pt_cache_reset(cache, 0);
     decode_chunks(m, cache, x, P, one, 1, hr);
-    ops->cache_reset(cache, P);
+    pt_cache_reset(cache, P);
     decode_chunks(m, cache, x + (size_t)P * C, T - P, one, 1, hr + (size_t)P * C);
     CHECK(!memcmp(hr, h1, sizeof(float) * T * C), "reset + re-decode differs from the first pass");
     /* and a reset with a different continuation followed by the original one */
-    ops->cache_reset(cache, P);
+    pt_cache_reset(cache, P);
     decode_chunks(m, cache, hf, T - P, one, 1, hr + (size_t)P * C); /* other inputs */
-    ops->cache_reset(cache, P);
+    pt_cache_reset(cache, P);
     decode_chunks(m, cache, x + (size_t)P * C, T - P, one, 1, hr + (size_t)P * C);
     CHECK(!memcmp(hr, h1, sizeof(float) * T * C),
           "reset after another continuation differs from the first pass");
@@ -181,14 +180,14 @@ static void test_model(const char *path, int T) {
            memcmp(hr, h1, sizeof(float) * T * C) ? "DIFFERENT" : "bit-identical");
 
     /* the cache is full: one more token is an error, not a write past the end */
-    pt_status s = ops->decode(m, cache, x, 1, hr);
+    pt_status s = pt_cache_decode(m, cache, x, 1, hr);
     CHECK(s != PT_OK, "decode past Tmax accepted");
     if (s) printf("  overflow: %s\n", pt_last_error());
-    void *big = NULL;
-    CHECK(ops->cache_new(m, m->cfg.max_pos + 1, &big) != PT_OK, "cache longer than the context");
+    pt_cache *big = NULL;
+    CHECK(pt_cache_new(m, m->cfg.max_pos + 1, &big) != PT_OK, "cache longer than the context");
 
-    ops->cache_free(cache);
-    ops->run_free(run);
+    pt_cache_free(cache);
+    pt_run_free(run);
     free(x), free(hf), free(h1), free(hc), free(hr), free(lf), free(l1), free(ids), free(oi);
     free(got), free(want);
     pt_model_free(m);

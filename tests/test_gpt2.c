@@ -36,13 +36,13 @@ static const int *ref_i32(const pt_st_file *f, const char *name, int *n) {
 }
 
 /* loss = mean CE over targets of head logits (rows subset or full) at h. */
-static double head_loss(pt_model *m, void *run, const float *h, int n, const int *rows, int nr,
+static double head_loss(pt_model *m, pt_run *run, const float *h, int n, const int *rows, int nr,
                         const int *tg, float *dh) {
     float *logits = malloc(sizeof(float) * n * nr), *loss = malloc(sizeof(float) * n);
     float *dlog = calloc((size_t)n * nr, sizeof(float));
-    m->ops->head_forward(m, run, logits, h, n, rows, nr);
+    pt_model_head_forward(m, run, logits, h, n, rows, nr);
     double L = pt_crossentropy_forward_backward(loss, dlog, logits, tg, n, nr, 1.0f / n);
-    if (dh) m->ops->head_backward(m, run, dh, dlog, h, n, rows, nr);
+    if (dh) pt_model_head_backward(m, run, dh, dlog, h, n, rows, nr);
     free(logits);
     free(loss);
     free(dlog);
@@ -56,26 +56,26 @@ static void check_model_against_ref(pt_model *m, const pt_st_file *ref, int full
     const int *out_idx = ref_i32(ref, "out_idx", &n_out);
     const int *rows = ref_i32(ref, "rows", &nr);
     const float *x = ref_f32(ref, "x", NULL);
-    void *run;
-    CHECK(m->ops->run_new(m, B, T, &run) == PT_OK, "run_new: %s", pt_last_error());
+    pt_run *run;
+    CHECK(pt_run_new(m, B, T, &run) == PT_OK, "run_new: %s", pt_last_error());
     float *h = malloc(sizeof(float) * n_out * C);
     float *dh = calloc((size_t)n_out * C, sizeof(float));
     float *dx = malloc(sizeof(float) * B * T * C);
     float *logits = malloc(sizeof(float) * n_out * V);
-    CHECK(m->ops->forward(m, run, x, lens, B, T, out_idx, n_out, h, 1) == PT_OK, "forward: %s",
+    CHECK(pt_model_forward(m, run, x, lens, B, T, out_idx, n_out, h, 1) == PT_OK, "forward: %s",
           pt_last_error());
     t_close("final hidden h at outputs", h, ref_f32(ref, "h", NULL), (size_t)n_out * C, 1e-4, 1e-5);
-    m->ops->head_forward(m, run, logits, h, n_out, NULL, V);
+    pt_model_head_forward(m, run, logits, h, n_out, NULL, V);
     t_close("logits, full vocabulary", logits, ref_f32(ref, "logits_full", NULL), (size_t)n_out * V,
             1e-4, 1e-4);
-    m->ops->head_forward(m, run, logits, h, n_out, rows, nr);
+    pt_model_head_forward(m, run, logits, h, n_out, rows, nr);
     t_close("logits, label rows", logits, ref_f32(ref, "logits_sub", NULL), (size_t)n_out * nr,
             1e-4, 1e-4);
 
     /* label-rows loss and its input gradient */
     float L = (float)head_loss(m, run, h, n_out, rows, nr, ref_i32(ref, "targets_sub", NULL), dh);
     t_close("loss over label rows", &L, ref_f32(ref, "loss_sub", NULL), 1, 1e-5, 1e-6);
-    CHECK(m->ops->backward(m, run, dh, dx) == PT_OK, "backward: %s", pt_last_error());
+    CHECK(pt_model_backward(m, run, dh, dx) == PT_OK, "backward: %s", pt_last_error());
     t_close("d loss / d input embeddings (rows)", dx, ref_f32(ref, "dx_sub", NULL),
             (size_t)B * T * C, 1e-4, 2e-6);
     /* padded positions get exactly zero gradient */
@@ -90,22 +90,22 @@ static void check_model_against_ref(pt_model *m, const pt_st_file *ref, int full
         memset(dh, 0, sizeof(float) * n_out * C);
         L = (float)head_loss(m, run, h, n_out, NULL, V, ref_i32(ref, "targets_full", NULL), dh);
         t_close("loss over full vocabulary", &L, ref_f32(ref, "loss_full", NULL), 1, 1e-5, 1e-6);
-        CHECK(m->ops->backward(m, run, dh, dx) == PT_OK, "backward: %s", pt_last_error());
+        CHECK(pt_model_backward(m, run, dh, dx) == PT_OK, "backward: %s", pt_last_error());
         t_close("d loss / d input embeddings (full)", dx, ref_f32(ref, "dx_full", NULL),
                 (size_t)B * T * C, 1e-4, 2e-6);
 
         /* forward without backward gives the same outputs */
         float *h2 = malloc(sizeof(float) * n_out * C);
-        m->ops->forward(m, run, x, lens, B, T, out_idx, n_out, h2, 0);
+        pt_model_forward(m, run, x, lens, B, T, out_idx, n_out, h2, 0);
         t_close("forward without saved activations", h2, h, (size_t)n_out * C, 0, 0);
         free(h2);
 
         /* finite differences through the whole model on a few inputs (double-checked
          * against the analytic gradient of the label-rows loss) */
         memset(dh, 0, sizeof(float) * n_out * C);
-        m->ops->forward(m, run, x, lens, B, T, out_idx, n_out, h, 1);
+        pt_model_forward(m, run, x, lens, B, T, out_idx, n_out, h, 1);
         head_loss(m, run, h, n_out, rows, nr, ref_i32(ref, "targets_sub", NULL), dh);
-        m->ops->backward(m, run, dh, dx);
+        pt_model_backward(m, run, dh, dx);
         float *xp = malloc(sizeof(float) * B * T * C);
         int probe[] = {0, 5, 31, 1 * T * C + 3, 1 * T * C + 4 * C + 7, 2 * T * C + 2 * C + 1};
         float fd[6], an[6];
@@ -113,11 +113,11 @@ static void check_model_against_ref(pt_model *m, const pt_st_file *ref, int full
             float eps = 1e-2f;
             memcpy(xp, x, sizeof(float) * B * T * C);
             xp[probe[i]] += eps;
-            m->ops->forward(m, run, xp, lens, B, T, out_idx, n_out, h, 0);
+            pt_model_forward(m, run, xp, lens, B, T, out_idx, n_out, h, 0);
             double lp =
                 head_loss(m, run, h, n_out, rows, nr, ref_i32(ref, "targets_sub", NULL), NULL);
             xp[probe[i]] -= 2 * eps;
-            m->ops->forward(m, run, xp, lens, B, T, out_idx, n_out, h, 0);
+            pt_model_forward(m, run, xp, lens, B, T, out_idx, n_out, h, 0);
             double lm =
                 head_loss(m, run, h, n_out, rows, nr, ref_i32(ref, "targets_sub", NULL), NULL);
             fd[i] = (float)((lp - lm) / (2 * eps));
@@ -130,7 +130,7 @@ static void check_model_against_ref(pt_model *m, const pt_st_file *ref, int full
     free(dh);
     free(dx);
     free(logits);
-    m->ops->run_free(run);
+    pt_run_free(run);
 }
 
 /* Copy the tiny model into dir, rewriting tensors through the writer:
@@ -279,10 +279,10 @@ static void test_realvocab(void) {
         float *logits = malloc(sizeof(float) * n_out * V),
               *lr = calloc((size_t)n_out * nr, sizeof(float));
         pt_model_embed(m, x, rids, T);
-        void *run;
-        m->ops->run_new(m, 1, T, &run);
-        m->ops->forward(m, run, x, &T, 1, T, out_idx, n_out, h, 1);
-        m->ops->head_forward(m, run, logits, h, n_out, NULL, V);
+        pt_run *run;
+        pt_run_new(m, 1, T, &run);
+        pt_model_forward(m, run, x, &T, 1, T, out_idx, n_out, h, 1);
+        pt_model_head_forward(m, run, logits, h, n_out, NULL, V);
         for (int i = 0; i < n_out; i++)
             for (int k = 0; k < nr; k++) lr[i * nr + k] = logits[(size_t)i * V + rows[k]];
         t_close("logits at chosen rows (of 50,257)", lr, ref_f32(&ref, "logits_rows", NULL),
@@ -296,10 +296,10 @@ static void test_realvocab(void) {
         }
         float L = (float)head_loss(m, run, h, n_out, NULL, V, ref_i32(&ref, "targets", NULL), dh);
         t_close("full-vocabulary loss", &L, ref_f32(&ref, "loss", NULL), 1, 1e-5, 1e-6);
-        m->ops->backward(m, run, dh, dx);
+        pt_model_backward(m, run, dh, dx);
         t_close("d loss / d input embeddings", dx, ref_f32(&ref, "dx", NULL), (size_t)T * C, 1e-4,
                 2e-6);
-        m->ops->run_free(run);
+        pt_run_free(run);
         free(x), free(dx), free(h), free(dh), free(logits), free(lr);
         pt_ivec_free(&ids);
     }

@@ -65,11 +65,11 @@ static double xent(float *dlogits, const float *logits, int n, int nr) {
 }
 
 /* Loss of the subset logits at the answer positions for input x. */
-static double loss_at(pt_model *m, void *run, const float *x, int need_backward, float *h,
+static double loss_at(pt_model *m, pt_run *run, const float *x, int need_backward, float *h,
                       float *logits, float *dlogits) {
-    pt_status s = m->ops->forward(m, run, x, lens, B, T, answer, B, h, need_backward);
+    pt_status s = pt_model_forward(m, run, x, lens, B, T, answer, B, h, need_backward);
     CHECK(s == PT_OK, "forward: %s", pt_last_error());
-    m->ops->head_forward(m, run, logits, h, B, rows, NR);
+    pt_model_head_forward(m, run, logits, h, B, rows, NR);
     return xent(dlogits, logits, B, NR);
 }
 
@@ -106,10 +106,10 @@ static float *check_model(const char *path, const char *tag, int V, int tied, in
     float *want_loss = ref_tensor(tag, "loss", 1, s_1);
     float *want_dx = ref_tensor(tag, "dx", 3, s_x);
     /* the embedding matrix seen by callers is the model's token embeddings */
-    CHECK(m->wte != NULL, "wte");
+    CHECK(pt_weight_f32(&m->w.tok_embd) != NULL, "wte");
 
-    void *run = NULL;
-    s = m->ops->run_new(m, B, T, &run);
+    pt_run *run = NULL;
+    s = pt_run_new(m, B, T, &run);
     CHECK(s == PT_OK, "run_new: %s", pt_last_error());
     float *h = calloc((size_t)NFULL * DIM, sizeof(float));
     float *logits = calloc((size_t)NFULL * V, sizeof(float));
@@ -118,9 +118,9 @@ static float *check_model(const char *path, const char *tag, int V, int tied, in
     float *dx = calloc((size_t)B * T * DIM, sizeof(float));
 
     /* full-vocabulary logits at several positions */
-    s = m->ops->forward(m, run, x, lens, B, T, out_full, NFULL, h, 0);
+    s = pt_model_forward(m, run, x, lens, B, T, out_full, NFULL, h, 0);
     CHECK(s == PT_OK, "forward: %s", pt_last_error());
-    m->ops->head_forward(m, run, logits, h, NFULL, NULL, V);
+    pt_model_head_forward(m, run, logits, h, NFULL, NULL, V);
     t_close("logits (full vocab) vs torch", logits, want_full, (size_t)NFULL * V, 1e-4, 1e-4);
 
     /* subset logits, loss and dx */
@@ -130,9 +130,9 @@ static float *check_model(const char *path, const char *tag, int V, int tied, in
     float lossf = (float)loss;
     t_close("loss vs torch", &lossf, want_loss, 1, 1e-5, 1e-6);
     memset(dh, 0, sizeof(float) * B * DIM);
-    m->ops->head_backward(m, run, dh, dlogits, h, B, rows, NR);
+    pt_model_head_backward(m, run, dh, dlogits, h, B, rows, NR);
     memset(dx, 0xff, sizeof(float) * B * T * DIM); /* NaN garbage: backward must overwrite */
-    s = m->ops->backward(m, run, dh, dx);
+    s = pt_model_backward(m, run, dh, dx);
     CHECK(s == PT_OK, "backward: %s", pt_last_error());
     t_close("dloss/dx vs torch", dx, want_dx, (size_t)B * T * DIM, 1e-3, 2e-5);
     int pad_nonzero = 0;
@@ -162,17 +162,17 @@ static float *check_model(const char *path, const char *tag, int V, int tied, in
         t_close("finite differences vs dx", fd_got, fd_want, 4, 2e-2, 5e-4);
     }
     /* backward after a forward without need_backward is refused */
-    s = m->ops->forward(m, run, x, lens, B, T, answer, B, h, 0);
-    CHECK(s == PT_OK && m->ops->backward(m, run, dh, dx) != PT_OK,
+    s = pt_model_forward(m, run, x, lens, B, T, answer, B, h, 0);
+    CHECK(s == PT_OK && pt_model_backward(m, run, dh, dx) != PT_OK,
           "backward after a no-backward forward must fail");
     /* invalid lengths / positions are errors, not crashes */
     int badlen[B] = {7, 0, 6};
-    CHECK(m->ops->forward(m, run, x, badlen, B, T, answer, B, h, 0) != PT_OK, "length 0 accepted");
+    CHECK(pt_model_forward(m, run, x, badlen, B, T, answer, B, h, 0) != PT_OK, "length 0 accepted");
     int badidx[1] = {1 * T + 5}; /* row 1 has 4 tokens */
-    CHECK(m->ops->forward(m, run, x, lens, B, T, badidx, 1, h, 0) != PT_OK,
+    CHECK(pt_model_forward(m, run, x, lens, B, T, badidx, 1, h, 0) != PT_OK,
           "padded output position accepted");
 
-    m->ops->run_free(run);
+    pt_run_free(run);
     free(x);
     free(want_sub);
     free(want_loss);
@@ -302,14 +302,14 @@ static void check_bad_input(void) {
 
 /* Mean next-token NLL of row `row` (its len tokens) given full-vocab logits at
  * every position of that row; dlogits as in xent_t when not NULL. */
-static double story_nll(pt_model *m, void *run, const float *x, const int *len, int Bn, int Tn,
+static double story_nll(pt_model *m, pt_run *run, const float *x, const int *len, int Bn, int Tn,
                         int row, const int *ids, float *h, float *logits, float *dlogits,
                         int need_backward) {
     int n = len[row] - 1, idx[64];
     for (int t = 0; t < n; t++) idx[t] = row * Tn + t;
-    pt_status s = m->ops->forward(m, run, x, len, Bn, Tn, idx, n, h, need_backward);
+    pt_status s = pt_model_forward(m, run, x, len, Bn, Tn, idx, n, h, need_backward);
     CHECK(s == PT_OK, "forward: %s", pt_last_error());
-    m->ops->head_forward(m, run, logits, h, n, NULL, m->cfg.vocab_size);
+    pt_model_head_forward(m, run, logits, h, n, NULL, m->cfg.vocab_size);
     return xent_t(dlogits, logits, ids + 1, n, m->cfg.vocab_size);
 }
 
@@ -359,10 +359,10 @@ static void check_stories(void) {
     float *dlg = calloc((size_t)ST * SV, sizeof(float)),
           *dh = calloc((size_t)ST * SC, sizeof(float));
     float *dx = calloc((size_t)SB * T2 * SC, sizeof(float));
-    void *run = NULL;
+    pt_run *run = NULL;
     for (int b = 0; b < SB; b++) pt_model_embed(m, x + (size_t)b * T2 * SC, ids[b].v, len[b]);
     memcpy(x1, x, sizeof(float) * len[0] * SC);
-    CHECK(m->ops->run_new(m, SB, T2, &run) == PT_OK, "run_new: %s", pt_last_error());
+    CHECK(pt_run_new(m, SB, T2, &run) == PT_OK, "run_new: %s", pt_last_error());
 
     /* A model that reads its weights right predicts a stock TinyStories sentence
      * well: 0.18 nats/token here, while skipping the Q un-permutation gives 2.6
@@ -382,8 +382,8 @@ static void check_stories(void) {
     t_close("stories260K padded row vs alone", lg, lg1, (size_t)(len[0] - 1) * SV, 1e-4, 5e-5);
 
     /* directional finite difference of the short row's NLL: <dx, u> vs FD along u */
-    m->ops->head_backward(m, run, dh, dlg, h, len[0] - 1, NULL, SV);
-    CHECK(m->ops->backward(m, run, dh, dx) == PT_OK, "backward: %s", pt_last_error());
+    pt_model_head_backward(m, run, dh, dlg, h, len[0] - 1, NULL, SV);
+    CHECK(pt_model_backward(m, run, dh, dx) == PT_OK, "backward: %s", pt_last_error());
     double dot = 0, eps = 1e-2;
     float *xp = malloc(sizeof(float) * SB * T2 * SC), *u = malloc(sizeof(float) * SB * T2 * SC);
     for (int i = 0; i < SB * T2 * SC; i++) u[i] = (float)sin(0.37 * i + 1.0);
@@ -401,7 +401,7 @@ static void check_stories(void) {
         for (int k = 0; k < SC; k++) pad_nonzero += dx[(size_t)t * SC + k] != 0.0f;
     CHECK(pad_nonzero == 0, "%d nonzero dx entries outside row 0's tokens", pad_nonzero);
 
-    m->ops->run_free(run);
+    pt_run_free(run);
     free(x);
     free(x1);
     free(xp);

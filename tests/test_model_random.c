@@ -28,22 +28,23 @@ static pt_model_config tiny(pt_family f) {
 /* forward and backward through the model on a 2 x 12 batch: all finite, dx not all zero */
 static void run_once(const pt_model *m) {
     int B = 2, T = 12, C = m->cfg.dim;
-    void *run = NULL;
+    pt_run *run = NULL;
     float *x = pt_aalloc((size_t)B * T * C, sizeof(float));  // (B, T, C)
     float *dx = pt_aalloc((size_t)B * T * C, sizeof(float)); // (B, T, C)
     float h[2 * 32], dh[2 * 32];                             // (B, C)
     int len[2] = {12, 9}, out_idx[2] = {11, T + 8};
-    for (int i = 0; i < B * T * C; i++) x[i] = m->wte[(i * 7) % (m->cfg.vocab_size * C)];
-    CHECK(!m->ops->run_new(m, B, T, &run), "%s", pt_last_error());
-    CHECK(!m->ops->forward(m, run, x, len, B, T, out_idx, 2, h, 1), "%s", pt_last_error());
+    for (int i = 0; i < B * T * C; i++)
+        x[i] = pt_weight_f32(&m->w.tok_embd)[(i * 7) % (m->cfg.vocab_size * C)];
+    CHECK(!pt_run_new(m, B, T, &run), "%s", pt_last_error());
+    CHECK(!pt_model_forward(m, run, x, len, B, T, out_idx, 2, h, 1), "%s", pt_last_error());
     for (int i = 0; i < 2 * C; i++) dh[i] = (float)(i % 5) - 2.0f;
-    CHECK(!m->ops->backward(m, run, dh, dx), "%s", pt_last_error());
+    CHECK(!pt_model_backward(m, run, dh, dx), "%s", pt_last_error());
     int finite = 1, nonzero = 0;
     for (int i = 0; i < 2 * C; i++) finite &= isfinite(h[i]) != 0;
     for (int i = 0; i < B * T * C; i++) finite &= isfinite(dx[i]) != 0, nonzero |= dx[i] != 0;
     CHECK(finite && nonzero, "%s: finite %d, nonzero gradient %d", pt_family_name(m->cfg.family),
           finite, nonzero);
-    m->ops->run_free(run);
+    pt_run_free(run);
     pt_afree(x);
     pt_afree(dx);
 }
@@ -61,7 +62,9 @@ int main(void) {
          * 4 sigma = 4 * 0.02 / sqrt(96000) = 2.6e-4, the sample std within 1% */
         size_t n = (size_t)c.vocab_size * c.dim;
         double s1 = 0, s2 = 0;
-        for (size_t i = 0; i < n; i++) s1 += m->wte[i], s2 += (double)m->wte[i] * m->wte[i];
+        for (size_t i = 0; i < n; i++)
+            s1 += pt_weight_f32(&m->w.tok_embd)[i],
+                s2 += (double)pt_weight_f32(&m->w.tok_embd)[i] * pt_weight_f32(&m->w.tok_embd)[i];
         double mean = s1 / n, sd = sqrt(s2 / n - mean * mean);
         printf("  %-6s wte mean %.2e std %.5f (want 0, 0.02)\n", pt_family_name(fams[f]), mean, sd);
         CHECK(fabs(mean) < 2.6e-4 && fabs(sd - 0.02) < 2e-4, "wte statistics");

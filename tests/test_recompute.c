@@ -34,16 +34,16 @@ static size_t pass(pt_model *m, int recompute, float *h, float *dx) {
     for (int i = 0; i < B * T * C; i++) x[i] = sinf(0.37f * (float)i) * 0.5f;
     for (int i = 0; i < B * C; i++) dh[i] = cosf(0.11f * (float)i);
     pt_model_set_recompute(m, recompute);
-    void *run = NULL;
+    pt_run *run = NULL;
     size_t bytes = 0;
-    CHECK(!m->ops->run_new(m, B, T, &run), "%s", pt_last_error());
+    CHECK(!pt_run_new(m, B, T, &run), "%s", pt_last_error());
     if (run) {
-        bytes = m->ops->run_bytes(run);
+        bytes = pt_run_bytes(run);
         /* an evaluation forward first: the run must not depend on what came before */
-        CHECK(!m->ops->forward(m, run, x, len, B, T, out_idx, B, h, 0), "%s", pt_last_error());
-        CHECK(!m->ops->forward(m, run, x, len, B, T, out_idx, B, h, 1), "%s", pt_last_error());
-        CHECK(!m->ops->backward(m, run, dh, dx), "%s", pt_last_error());
-        m->ops->run_free(run);
+        CHECK(!pt_model_forward(m, run, x, len, B, T, out_idx, B, h, 0), "%s", pt_last_error());
+        CHECK(!pt_model_forward(m, run, x, len, B, T, out_idx, B, h, 1), "%s", pt_last_error());
+        CHECK(!pt_model_backward(m, run, dh, dx), "%s", pt_last_error());
+        pt_run_free(run);
     }
     pt_afree(x);
     return bytes;

@@ -97,6 +97,35 @@ void pt_swiglu_backward(float *dgate, float *dup, const float *dout, const float
 void pt_relu_forward(float *out, const float *inp, size_t n);
 void pt_relu_backward(float *dinp, const float *dout, const float *out, size_t n);
 
+/* ---- attention over packed sequences ----
+ * Sequence b is rows start[b] .. start[b] + len[b] of q (row stride q_stride),
+ * k, v (kv_stride) and out (NH*HS); len[b] <= T. Its query row t (at position
+ * elen[b] + t) sees the elen[b] earlier keys/values of the sequence (a KV
+ * cache, a cached text prefix, a deep prompt: rows at ek + b*e_bstride, stride
+ * kv_stride; e_bstride 0 = the same for every sequence) and its own keys
+ * 0 .. t (causal) or all len[b]. att (B, NH, T, E + T): probabilities kept for
+ * backward. Grouped heads: query head h reads kv head h / (NH/NKV). */
+typedef struct pt_attn_geom {
+    int B, NH, NKV, HS, causal;
+    float scale;
+    const int *start, *len; /* (B) */
+    int q_stride, kv_stride;
+    int T; /* most own rows of a sequence (the att block height) */
+    const float *ek, *ev;
+    size_t e_bstride;
+    int e_stride;    /* row stride of ek, ev (0: kv_stride) */
+    const int *elen; /* (B) earlier keys per sequence, or NULL: none */
+    int E;           /* most earlier keys of a sequence */
+} pt_attn_geom;
+
+void pt_attn_forward(float *out, float *att, const float *q, const float *k, const float *v,
+                     const pt_attn_geom *g);
+/* dq, dk, dv (layouts of q, k, v) += gradients from dout; dek, dev (layout of
+ * ek, ev) += the earlier keys' gradients unless NULL. */
+void pt_attn_backward(float *dq, float *dk, float *dv, float *dek, float *dev, const float *dout,
+                      const float *att, const float *q, const float *k, const float *v,
+                      const pt_attn_geom *g);
+
 /* ---- attention ----
  * q: row (b, t) starts at q + (b*T + t)*q_stride and holds NH heads of HS floats;
  * k, v: likewise with kv_stride and NKV heads (NH % NKV == 0; head h uses kv head
@@ -131,6 +160,15 @@ void pt_rope_backward(float *dx, int stride, int B, int T, int NHX, int HS, floa
 /* Incremental decoding: n rows of one sequence, row i of x (at x + i*stride) at
  * position pos0 + i (pt_rope_forward with B = 1 is pos0 = 0). In place. */
 void pt_rope_forward_at(float *x, int stride, int n, int NHX, int HS, float theta, int pos0);
+/* inv_freq (HS/2) = theta^(-2i/HS), float arithmetic as the reference's. */
+void pt_rope_inv_freq(float *inv_freq, int HS, float theta);
+/* General form: N rows of x (row i at x + i*stride, position pos[i]) with the
+ * given inverse frequencies (scaling already applied). adjacent = 1: the
+ * input pairs are (2i, 2i+1) of each head (llama.cpp's permuted Q/K rows) and
+ * the output is in rotate_half order; backward (dir -1) maps a gradient in
+ * rotate_half order back to the input's order. In place. */
+void pt_rope_rows(float *x, int stride, int N, int NHX, int HS, const int *pos,
+                  const float *inv_freq, int adjacent, int dir);
 
 /* ---- softmax and cross-entropy ---- */
 

@@ -14,11 +14,11 @@
 #include "kernels/quant.h"
 
 static const pt_wtype_info INFO[PT_WT_COUNT] = {
-    [PT_WT_F32] = {"F32", 1, 4, 0},       [PT_WT_F16] = {"F16", 1, 2, 1},
-    [PT_WT_BF16] = {"BF16", 1, 2, 30},    [PT_WT_Q4_0] = {"Q4_0", 32, 18, 2},
-    [PT_WT_Q4_1] = {"Q4_1", 32, 20, 3},   [PT_WT_Q5_0] = {"Q5_0", 32, 22, 6},
-    [PT_WT_Q5_1] = {"Q5_1", 32, 24, 7},   [PT_WT_Q8_0] = {"Q8_0", 32, 34, 8},
-    [PT_WT_Q2_K] = {"Q2_K", 256, 84, 10}, [PT_WT_Q3_K] = {"Q3_K", 256, 110, 11},
+    [PT_WT_F32] = {"F32", 1, 4, 0},        [PT_WT_F16] = {"F16", 1, 2, 1},
+    [PT_WT_BF16] = {"BF16", 1, 2, 30},     [PT_WT_Q4_0] = {"Q4_0", 32, 18, 2},
+    [PT_WT_Q4_1] = {"Q4_1", 32, 20, 3},    [PT_WT_Q5_0] = {"Q5_0", 32, 22, 6},
+    [PT_WT_Q5_1] = {"Q5_1", 32, 24, 7},    [PT_WT_Q8_0] = {"Q8_0", 32, 34, 8},
+    [PT_WT_Q2_K] = {"Q2_K", 256, 84, 10},  [PT_WT_Q3_K] = {"Q3_K", 256, 110, 11},
     [PT_WT_Q4_K] = {"Q4_K", 256, 144, 12}, [PT_WT_Q5_K] = {"Q5_K", 256, 176, 13},
     [PT_WT_Q6_K] = {"Q6_K", 256, 210, 14},
 };
@@ -37,11 +37,11 @@ int pt_wtype_from_ggml(uint32_t ggml) {
 const char *pt_ggml_type_name(uint32_t ggml, char *buf, size_t n) {
     /* ggml's type ids (ggml.h), including those ptune refuses */
     static const char *const names[] = {
-        "F32",     "F16",    "Q4_0",  "Q4_1",  "Q4_2", "Q4_3",    "Q5_0",    "Q5_1",
-        "Q8_0",    "Q8_1",   "Q2_K",  "Q3_K",  "Q4_K", "Q5_K",    "Q6_K",    "Q8_K",
-        "IQ2_XXS", "IQ2_XS", "IQ3_XXS", "IQ1_S", "IQ4_NL", "IQ3_S", "IQ2_S",  "IQ4_XS",
-        "I8",      "I16",    "I32",   "I64",   "F64",  "IQ1_M",   "BF16",    "Q4_0_4_4",
-        "Q4_0_4_8", "Q4_0_8_8", "TQ1_0", "TQ2_0"};
+        "F32",      "F16",      "Q4_0",    "Q4_1",  "Q4_2",   "Q4_3",  "Q5_0",  "Q5_1",
+        "Q8_0",     "Q8_1",     "Q2_K",    "Q3_K",  "Q4_K",   "Q5_K",  "Q6_K",  "Q8_K",
+        "IQ2_XXS",  "IQ2_XS",   "IQ3_XXS", "IQ1_S", "IQ4_NL", "IQ3_S", "IQ2_S", "IQ4_XS",
+        "I8",       "I16",      "I32",     "I64",   "F64",    "IQ1_M", "BF16",  "Q4_0_4_4",
+        "Q4_0_4_8", "Q4_0_8_8", "TQ1_0",   "TQ2_0"};
     if (ggml < sizeof names / sizeof names[0]) return names[ggml];
     snprintf(buf, n, "type %u", ggml);
     return buf;

@@ -1,383 +1,322 @@
-/* llama.c - LLaMA forward and input-gradient backward (frozen weights).
+/* llama.c - the LLaMA family (LLaMA 1/2/3, Mistral): its description table
+ * and its block, which Qwen2 shares (qwen2.c).
  *
- * Block l (pre-norm), on the residual stream h (B, T, C):
- *   n = rmsnorm(h) ; q = RoPE(n Wq^T), k = RoPE(n Wk^T), v = n Wv^T
+ * Block l (pre-norm), on the residual stream h (N, C):
+ *   n = rmsnorm(h) ; q = RoPE(n Wq^T + bq), k = RoPE(n Wk^T + bk), v = n Wv^T + bv
  *   h += attn(q, k, v) Wo^T               (causal, grouped-query: NKV <= NH)
  *   n = rmsnorm(h) ; h += (silu(n Wg^T) * (n Wu^T)) Wd^T
- * then a final rmsnorm; the LM head multiplies by the output matrix.
- * RoPE is Hugging Face's rotate_half form at position t (rows are right
- * padded, so every row starts at position 0).
+ * then a final rmsnorm; the LM head multiplies by the output matrix (tied to
+ * the embeddings or not). RoPE is Hugging Face's rotate_half form at each
+ * row's position, with the model's scaled frequencies; GGUF files of this
+ * family store Q/K rows permuted for adjacent-pair RoPE, which the RoPE
+ * kernel reads as they are (cfg.rope_interleaved). The biases are empty for
+ * LLaMA (and present for Qwen2).
  *
- * Dimension letters as in llama_impl.h, plus B batch, T time, N = B*T.
+ * Dimension letters as in family.h.
  */
 #include <math.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
-#include "core/mem.h"
+#include "formats/gguf.h"
+#include "formats/json.h"
 #include "kernels/kernels.h"
-#include "models/model_util.h"
-#include "models/llama_impl.h"
+#include "models/family.h"
 
-/* Activations for batches up to Bmax x Tmax, one allocation carved into
- * pieces. Per layer we keep only what the input-gradient backward needs; the
- * attention probabilities (B, NH, T, T), the largest piece, are recomputed
- * from the saved q and k in backward (one extra attention forward per layer,
- * small next to the matmuls) so that they are stored once, not per layer. */
-typedef struct llama_acts {
-    float *h_in;  // (N, C)   residual stream entering the block (input of norm 1)
-    float *rstd1; // (N)
-    float *q;     // (N, C)   after RoPE
-    float *k;     // (N, KVC) after RoPE
-    float *v;     // (N, KVC)
-    float *h_mid; // (N, C)   residual after attention (input of norm 2)
-    float *rstd2; // (N)
-    float *gate;  // (N, F)   n Wg^T, before silu
-    float *up;    // (N, F)
-} llama_acts;
-
-typedef struct llama_run {
-    int Bmax, Tmax;
-    int recompute;      /* 1: layers[l].h_in are separate, the other fields of every
-                           layer alias one slot that backward refills by recomputing */
-    size_t floats;      /* size of block */
-    llama_acts *layers; // [L]
-    float *h_fin;       // (N, C) residual after the last block (input of the final norm)
-    float *rstd_f;      // (N)
-    float *att;         // (B, NH, T, T) softmax probabilities of the current layer
+enum {
+    A_IN = PT_ACT_IN, /* (N, C) block input */
+    A_RSTD1,          /* (N) */
+    A_Q,              /* (N, QC) after RoPE */
+    A_K,              /* (N, KVC) after RoPE */
+    A_V,              /* (N, KVC) */
+    A_MID,            /* (N, C) residual after attention */
+    A_RSTD2,          /* (N) */
+    A_GATE,           /* (N, F) n Wg^T, before silu */
+    A_UP,             /* (N, F) */
     /* scratch */
-    float *n;     // (N, C) normalized activations / their gradient
-    float *y;     // (N, C) attention output (forward) / its gradient (backward)
-    float *ffn;   // (N, F) silu(gate) * up (forward) / its gradient (backward)
-    float *dres;  // (N, C) gradient of the residual stream
-    float *dq;    // (N, C)
-    float *dk;    // (N, KVC)
-    float *dv;    // (N, KVC)
-    float *dgate; // (N, F)
-    float *dup;   // (N, F)
-    float *block;
-    /* the last forward */
-    int B, T, n_out, has_backward;
-    int *len;     // (Bmax)
-    int *out_idx; // (Bmax * Tmax)
-} llama_run;
+    A_ATT,   /* (N, NH * (E + T)) probabilities of the current layer (recomputed in backward) */
+    A_N,     /* (N, C) normalized activations / their gradient */
+    A_Y,     /* (N, QC) attention output / its gradient */
+    A_FFN,   /* (N, F) silu(gate) * up / its gradient */
+    A_DQ,    /* (N, QC) */
+    A_DK,    /* (N, KVC) */
+    A_DV,    /* (N, KVC) */
+    A_DGATE, /* (N, F) */
+    A_DUP,   /* (N, F) */
+};
 
-static void llama_run_free(void *p) {
-    llama_run *r = p;
-    if (!r) return;
-    pt_afree(r->block);
-    free(r->layers);
-    free(r->len);
-    free(r->out_idx);
-    free(r);
-}
+_Static_assert(A_DUP + 1 == PT_LLAMA_N_ACTS, "PT_LLAMA_N_ACTS counts the activations");
+const pt_act_desc pt_llama_acts[PT_LLAMA_N_ACTS] = {
+    {A_IN, PT_D_C, 1, PT_A_LAYER, "in"},
+    {A_RSTD1, PT_D_1, 1, PT_A_KEEP, "rstd1"},
+    {A_Q, PT_D_QC, 1, PT_A_KEEP, "q"},
+    {A_K, PT_D_KVC, 1, PT_A_KEEP, "k"},
+    {A_V, PT_D_KVC, 1, PT_A_KEEP, "v"},
+    {A_MID, PT_D_C, 1, PT_A_KEEP, "mid"},
+    {A_RSTD2, PT_D_1, 1, PT_A_KEEP, "rstd2"},
+    {A_GATE, PT_D_F, 1, PT_A_KEEP, "gate"},
+    {A_UP, PT_D_F, 1, PT_A_KEEP, "up"},
+    {A_ATT, PT_D_1, 1, PT_A_ATT, "att"},
+    {A_N, PT_D_C, 1, 0, "n"},
+    {A_Y, PT_D_QC, 1, 0, "y"},
+    {A_FFN, PT_D_F, 1, 0, "ffn"},
+    {A_DQ, PT_D_QC, 1, 0, "dq"},
+    {A_DK, PT_D_KVC, 1, 0, "dk"},
+    {A_DV, PT_D_KVC, 1, 0, "dv"},
+    {A_DGATE, PT_D_F, 1, 0, "dgate"},
+    {A_DUP, PT_D_F, 1, 0, "dup"},
+};
 
-static pt_status llama_run_new(const pt_model *m, int Bmax, int Tmax, void **out) {
+#define BIAS(w) (pt_weight_present(&(w)) ? pt_weight_f32(&(w)) : NULL)
+
+static void rope(const pt_model *m, const pt_pass *p, float *x, int heads, int dir) {
     const pt_model_config *c = &m->cfg;
-    *out = NULL;
-    if (Bmax < 1 || Tmax < 1)
-        return pt_fail(PT_ERR_ARG, "llama: batch %d x %d: sizes must be positive", Bmax, Tmax);
-    if (Tmax > c->max_pos)
-        return pt_fail(PT_ERR_ARG, "llama: sequence length %d exceeds the context length %d", Tmax,
-                       c->max_pos);
-    size_t N, C = c->dim, KVC = (size_t)c->n_kv_heads * (C / c->n_heads), F = c->ffn_dim;
-    size_t L = c->n_layers, NH = c->n_heads, attsz, inputs, rest, total, shared;
-    if (!pt_mul_ok((size_t)Bmax, (size_t)Tmax, &N) || N > (size_t)1 << 40 ||
-        !pt_mul_ok(N * NH, (size_t)Tmax, &attsz))
-        return pt_fail(PT_ERR_NOMEM, "llama: batch %d x %d too large", Bmax, Tmax);
-    /* kept for backward: every layer's h_in (C); q, h_mid (C) + k, v (KVC) + gate,
-     * up (F) + rstd1, rstd2 for every layer, or once when recomputing */
-    int rc = m->recompute != 0;
-    rest = N * (2 * C + 2 * KVC + 2 * F + 2);
-    /* h_fin, n, y, dres, dq (C) + dk, dv (KVC) + ffn, dgate, dup (F) + rstd_f; att */
-    if (!pt_add_ok(N * (5 * C + 2 * KVC + 3 * F + 1), attsz, &shared))
-        return pt_fail(PT_ERR_NOMEM, "llama: batch %d x %d too large", Bmax, Tmax);
-    if (!pt_mul_ok(N * C, L, &inputs) || !pt_mul_ok(rest, rc ? 1 : L, &rest) ||
-        !pt_add_ok(inputs, rest, &total) || !pt_add_ok(total, shared, &total))
-        return pt_fail(PT_ERR_NOMEM, "llama: activations for batch %d x %d too large", Bmax, Tmax);
-    llama_run *r = calloc(1, sizeof *r);
-    if (!r) return pt_fail(PT_ERR_NOMEM, "out of memory");
-    r->Bmax = Bmax;
-    r->Tmax = Tmax;
-    r->recompute = rc;
-    r->floats = total;
-    r->layers = pt_zalloc(L, sizeof *r->layers);
-    r->len = pt_zalloc((size_t)Bmax, sizeof *r->len);
-    r->out_idx = pt_zalloc(N, sizeof *r->out_idx);
-    r->block = pt_aalloc(total, sizeof(float));
-    if (!r->layers || !r->len || !r->out_idx || !r->block) {
-        llama_run_free(r);
-        return pt_fail(PT_ERR_NOMEM, "llama: out of memory for activations (%zu floats)", total);
-    }
-    float *p = r->block;
-#define TAKE(ptr, n)                                                                               \
-    do {                                                                                           \
-        (ptr) = p;                                                                                 \
-        p += (n);                                                                                  \
-    } while (0)
-    for (size_t l = 0; l < L; l++) TAKE(r->layers[l].h_in, N * C);
-    for (size_t l = 0; l < L; l++) {
-        llama_acts *a = &r->layers[l];
-        if (rc && l > 0) { /* alias slot 0 */
-            float *h_in = a->h_in;
-            *a = r->layers[0];
-            a->h_in = h_in;
-            continue;
-        }
-        TAKE(a->rstd1, N);
-        TAKE(a->q, N * C);
-        TAKE(a->k, N * KVC);
-        TAKE(a->v, N * KVC);
-        TAKE(a->h_mid, N * C);
-        TAKE(a->rstd2, N);
-        TAKE(a->gate, N * F);
-        TAKE(a->up, N * F);
-    }
-    TAKE(r->h_fin, N * C);
-    TAKE(r->rstd_f, N);
-    TAKE(r->att, attsz);
-    TAKE(r->n, N * C);
-    TAKE(r->y, N * C);
-    TAKE(r->ffn, N * F);
-    TAKE(r->dres, N * C);
-    TAKE(r->dq, N * C);
-    TAKE(r->dk, N * KVC);
-    TAKE(r->dv, N * KVC);
-    TAKE(r->dgate, N * F);
-    TAKE(r->dup, N * F);
-#undef TAKE
-    *out = r;
-    return PT_OK;
+    pt_rope_rows(x, heads * c->head_dim, p->N, heads, c->head_dim, p->pos, m->inv_freq,
+                 c->rope_interleaved, dir);
 }
 
-static size_t llama_run_bytes(const void *run) {
-    const llama_run *r = run;
-    return r->floats * sizeof(float) + (size_t)r->Bmax * (r->Tmax + 1) * sizeof(int);
-}
-
-/* Block l on a->h_in: fills a's kept activations and adds the block's output
- * to h_next (N, C); h_next NULL stops after the MLP's gate and up products
- * (all that backward needs when it recomputes). */
-static void llama_block(const pt_model *m, llama_run *r, int l, const int *len, int B, int T,
-                        float *h_next) {
+void pt_llama_block(const pt_model *m, const pt_pass *p, int l, float *const *a, float *x_out,
+                    int mode) {
     const pt_model_config *c = &m->cfg;
-    const llama_weights *w = m->impl;
-    const llama_layer *lw = &w->layers[l];
-    llama_acts *a = &r->layers[l];
-    int C = c->dim, NH = c->n_heads, NKV = c->n_kv_heads, HS = C / NH, KVC = NKV * HS;
-    int F = c->ffn_dim, N = B * T;
-    float scale = 1.0f / sqrtf((float)HS);
+    const pt_layer_weights *w = &m->w.layers[l];
+    int N = p->N, C = c->dim, NH = c->n_heads, NKV = c->n_kv_heads;
+    int QC = NH * c->head_dim, KVC = NKV * c->head_dim;
+    pt_attn_geom g;
+    pt_pass_attn_geom(m, p, l, &g);
+    g.q_stride = QC, g.kv_stride = KVC;
     /* attention */
-    pt_rmsnorm_forward(r->n, a->rstd1, a->h_in, lw->attn_norm, N, C, c->norm_eps);
-    pt_mu_matmul_forward(m, a->q, r->n, lw->wq, NULL, N, C, C);
-    pt_mu_matmul_forward(m, a->k, r->n, lw->wk, NULL, N, C, KVC);
-    pt_mu_matmul_forward(m, a->v, r->n, lw->wv, NULL, N, C, KVC);
-    pt_rope_forward(a->q, C, B, T, NH, HS, c->rope_theta);
-    pt_rope_forward(a->k, KVC, B, T, NKV, HS, c->rope_theta);
-    pt_attention_forward(r->y, r->att, a->q, a->k, a->v, C, KVC, len, B, T, NH, NKV, HS, 1, scale);
-    pt_mu_matmul_forward(m, a->h_mid, r->y, lw->wo, NULL, N, C, C);
-    pt_add_inplace(a->h_mid, a->h_in, (size_t)N * C);
+    pt_rmsnorm_forward(a[A_N], a[A_RSTD1], a[A_IN], pt_weight_f32(&w->attn_norm), N, C,
+                       c->norm_eps);
+    pt_mm_forward(a[A_Q], a[A_N], &w->wq, BIAS(w->bq), N);
+    pt_mm_forward(a[A_K], a[A_N], &w->wk, BIAS(w->bk), N);
+    pt_mm_forward(a[A_V], a[A_N], &w->wv, BIAS(w->bv), N);
+    rope(m, p, a[A_Q], NH, 1);
+    rope(m, p, a[A_K], NKV, 1);
+    if (mode == PT_BLOCK_FULL) pt_pass_store_kv(m, p, l, a[A_K], a[A_V], KVC);
+    pt_attn_forward(a[A_Y], a[A_ATT], a[A_Q], a[A_K], a[A_V], &g);
+    pt_mm_forward(a[A_MID], a[A_Y], &w->wo, BIAS(w->bo), N);
+    pt_add_inplace(a[A_MID], a[A_IN], (size_t)N * C);
     /* MLP */
-    pt_rmsnorm_forward(r->n, a->rstd2, a->h_mid, lw->ffn_norm, N, C, c->norm_eps);
-    pt_mu_matmul_forward(m, a->gate, r->n, lw->w_gate, NULL, N, C, F);
-    pt_mu_matmul_forward(m, a->up, r->n, lw->w_up, NULL, N, C, F);
-    if (!h_next) return;
-    pt_swiglu_forward(r->ffn, a->gate, a->up, (size_t)N * F);
-    pt_mu_matmul_forward(m, h_next, r->ffn, lw->w_down, NULL, N, F, C);
-    pt_add_inplace(h_next, a->h_mid, (size_t)N * C);
+    pt_rmsnorm_forward(a[A_N], a[A_RSTD2], a[A_MID], pt_weight_f32(&w->ffn_norm), N, C,
+                       c->norm_eps);
+    pt_mm_forward(a[A_GATE], a[A_N], &w->w_gate, NULL, N);
+    pt_mm_forward(a[A_UP], a[A_N], &w->w_up, NULL, N);
+    if (mode == PT_BLOCK_RECOMPUTE) return; /* backward needs nothing after gate and up */
+    pt_swiglu_forward(a[A_FFN], a[A_GATE], a[A_UP], (size_t)N * c->ffn_dim);
+    pt_mm_forward(x_out, a[A_FFN], &w->w_down, NULL, N);
+    pt_add_inplace(x_out, a[A_MID], (size_t)N * C);
 }
 
-static pt_status llama_forward(const pt_model *m, void *run, const float *x, const int *len, int B,
-                               int T, const int *out_idx, int n_out, float *h_out,
-                               int need_backward) {
+void pt_llama_block_backward(const pt_model *m, const pt_pass *p, int l, float *const *a,
+                             float *dres) {
     const pt_model_config *c = &m->cfg;
-    const llama_weights *w = m->impl;
-    llama_run *r = run;
-    int C = c->dim, L = c->n_layers;
-    r->has_backward = 0;
-    if (B < 1 || T < 1 || B > r->Bmax || T > r->Tmax)
-        return pt_fail(PT_ERR_ARG, "llama: batch %d x %d outside the allocated %d x %d", B, T,
-                       r->Bmax, r->Tmax);
-    int N = B * T;
-    for (int b = 0; b < B; b++)
-        if (len[b] < 1 || len[b] > T)
-            return pt_fail(PT_ERR_ARG, "llama: row %d has length %d, expected 1..%d", b, len[b], T);
-    if (n_out < 0 || n_out > N)
-        return pt_fail(PT_ERR_ARG, "llama: %d output positions for %d tokens", n_out, N);
-    for (int i = 0; i < n_out; i++)
-        if (out_idx[i] < 0 || out_idx[i] >= N || out_idx[i] % T >= len[out_idx[i] / T])
-            return pt_fail(PT_ERR_ARG, "llama: output position %d is not a valid token",
-                           out_idx[i]);
+    const pt_layer_weights *w = &m->w.layers[l];
+    int N = p->N, C = c->dim, NH = c->n_heads, NKV = c->n_kv_heads, F = c->ffn_dim;
+    int QC = NH * c->head_dim, KVC = NKV * c->head_dim;
+    size_t NC = (size_t)N * C, NF = (size_t)N * F;
+    pt_attn_geom g;
+    pt_pass_attn_geom(m, p, l, &g);
+    g.q_stride = QC, g.kv_stride = KVC;
+    /* MLP: h_next = mid + down(silu(gate) * up), gate/up from n = rmsnorm(mid) */
+    memset(a[A_FFN], 0, sizeof(float) * NF);
+    pt_mm_backward_input(a[A_FFN], dres, &w->w_down, N);
+    memset(a[A_DGATE], 0, sizeof(float) * NF);
+    memset(a[A_DUP], 0, sizeof(float) * NF);
+    pt_swiglu_backward(a[A_DGATE], a[A_DUP], a[A_FFN], a[A_GATE], a[A_UP], NF);
+    memset(a[A_N], 0, sizeof(float) * NC);
+    pt_mm_backward_input(a[A_N], a[A_DGATE], &w->w_gate, N);
+    pt_mm_backward_input(a[A_N], a[A_DUP], &w->w_up, N);
+    pt_rmsnorm_backward(dres, a[A_N], a[A_MID], pt_weight_f32(&w->ffn_norm), a[A_RSTD2], N, C);
+    /* attention: mid = in + attn(q, k, v) Wo^T, q/k/v from n = rmsnorm(in) */
+    memset(a[A_Y], 0, sizeof(float) * (size_t)N * QC);
+    pt_mm_backward_input(a[A_Y], dres, &w->wo, N);
+    /* this layer's probabilities (not kept per layer): recomputed, output into n */
+    if (!p->recompute) pt_attn_forward(a[A_N], a[A_ATT], a[A_Q], a[A_K], a[A_V], &g);
+    memset(a[A_DQ], 0, sizeof(float) * (size_t)N * QC);
+    memset(a[A_DK], 0, sizeof(float) * (size_t)N * KVC);
+    memset(a[A_DV], 0, sizeof(float) * (size_t)N * KVC);
+    pt_attn_backward(a[A_DQ], a[A_DK], a[A_DV], NULL, NULL, a[A_Y], a[A_ATT], a[A_Q], a[A_K],
+                     a[A_V], &g);
+    rope(m, p, a[A_DQ], NH, -1);
+    rope(m, p, a[A_DK], NKV, -1);
+    memset(a[A_N], 0, sizeof(float) * NC);
+    pt_mm_backward_input(a[A_N], a[A_DQ], &w->wq, N);
+    pt_mm_backward_input(a[A_N], a[A_DK], &w->wk, N);
+    pt_mm_backward_input(a[A_N], a[A_DV], &w->wv, N);
+    pt_rmsnorm_backward(dres, a[A_N], a[A_IN], pt_weight_f32(&w->attn_norm), a[A_RSTD1], N, C);
+}
 
-    /* h (N, C) = x with padded rows zeroed (they never reach a valid token) */
-    float *h = L > 0 ? r->layers[0].h_in : r->h_fin;
-    for (int b = 0; b < B; b++)
-        for (int t = 0; t < T; t++) {
-            float *dst = h + ((size_t)b * T + t) * C;
-            if (t < len[b])
-                memcpy(dst, x + ((size_t)b * T + t) * C, sizeof(float) * C);
-            else
-                memset(dst, 0, sizeof(float) * C);
+/* rope_scaling (HF) / rope.scaling.* (GGUF), activation, variants refused. */
+pt_status pt_llama_config(pt_model_config *c, const pt_config_src *src) {
+    const char *path = src->path;
+    c->causal = 1;
+    if (src->hf) {
+        const pt_json *j = src->hf;
+        const char *act = NULL;
+        if (pt_json_get_str(j, "hidden_act", &act) && strcmp(act, "silu") != 0)
+            return pt_fail(PT_ERR_UNSUPPORTED, "%s: hidden_act \"%s\" is not supported (silu only)",
+                           path, act);
+        int flag = 0;
+        if (pt_json_get_bool(j, "mlp_bias", &flag) && flag)
+            return pt_fail(PT_ERR_UNSUPPORTED, "%s: MLP biases (mlp_bias) are not supported", path);
+        if (pt_json_get_bool(j, "use_sliding_window", &flag) && !flag)
+            c->sliding_window = 0; /* Qwen2: the window is off */
+        const pt_json *rs = pt_json_get(j, "rope_scaling");
+        if (rs && rs->type == PT_JSON_OBJECT) {
+            const char *type = NULL;
+            if (!pt_json_get_str(rs, "rope_type", &type)) pt_json_get_str(rs, "type", &type);
+            double factor = 1.0, lo = 1.0, hi = 4.0, orig = 8192.0;
+            pt_json_get_num(rs, "factor", &factor);
+            if (!type || !strcmp(type, "default")) {
+                c->rope_scaling = PT_ROPE_SCALE_NONE;
+            } else if (!strcmp(type, "linear")) {
+                c->rope_scaling = PT_ROPE_SCALE_LINEAR;
+            } else if (!strcmp(type, "llama3")) {
+                c->rope_scaling = PT_ROPE_SCALE_LLAMA3;
+                if (!pt_json_get_num(rs, "low_freq_factor", &lo) ||
+                    !pt_json_get_num(rs, "high_freq_factor", &hi) ||
+                    !pt_json_get_num(rs, "original_max_position_embeddings", &orig))
+                    return pt_fail(PT_ERR_FORMAT,
+                                   "%s: rope_scaling of type llama3 needs low_freq_factor, "
+                                   "high_freq_factor and original_max_position_embeddings",
+                                   path);
+            } else {
+                return pt_fail(PT_ERR_UNSUPPORTED,
+                               "%s: rope_scaling of type \"%s\" is not supported (linear, llama3)",
+                               path, type);
+            }
+            if (!(factor > 0 && factor < 1e6) || !(lo > 0 && hi > lo) || !(orig >= 1 && orig < 1e9))
+                return pt_fail(PT_ERR_FORMAT, "%s: rope_scaling values out of range", path);
+            c->rope_factor = (float)factor, c->rope_low_freq = (float)lo;
+            c->rope_high_freq = (float)hi, c->rope_orig_max_pos = (int)orig;
+        } else if (rs && rs->type != PT_JSON_NULL) {
+            return pt_fail(PT_ERR_FORMAT, "%s: \"rope_scaling\" must be an object", path);
         }
-
-    for (int l = 0; l < L; l++)
-        llama_block(m, r, l, len, B, T, l + 1 < L ? r->layers[l + 1].h_in : r->h_fin);
-    /* final norm, only at the requested positions */
-    for (int i = 0; i < n_out; i++) {
-        size_t row = (size_t)out_idx[i];
-        pt_rmsnorm_forward(h_out + (size_t)i * C, r->rstd_f + row, r->h_fin + row * C, w->norm, 1,
-                           C, c->norm_eps);
+    } else if (src->gguf) {
+        char key[96], *arch = pt_gguf_get_string(src->gguf, "general.architecture");
+        snprintf(key, sizeof key, "%s.rope.scaling.type", arch ? arch : "llama");
+        char *type = pt_gguf_get_string(src->gguf, key);
+        double factor = 1.0;
+        snprintf(key, sizeof key, "%s.rope.scaling.factor", arch ? arch : "llama");
+        pt_gguf_get_float(src->gguf, key, &factor);
+        snprintf(key, sizeof key, "%s.rope.dimension_count", arch ? arch : "llama");
+        int64_t rot = c->head_dim;
+        if (pt_gguf_find(src->gguf, key) && !pt_gguf_get_int(src->gguf, key, &rot)) rot = -1;
+        free(arch);
+        pt_status s = PT_OK;
+        if (rot != c->head_dim)
+            s = pt_fail(PT_ERR_UNSUPPORTED,
+                        "%s: rope.dimension_count %lld != head size %d (partial RoPE)", path,
+                        (long long)rot, c->head_dim);
+        else if (type && !strcmp(type, "linear") && factor > 0)
+            c->rope_scaling = PT_ROPE_SCALE_LINEAR, c->rope_factor = (float)factor;
+        else if (type && strcmp(type, "none"))
+            s = pt_fail(PT_ERR_UNSUPPORTED, "%s: RoPE scaling \"%s\" is not supported", path, type);
+        free(type);
+        if (s) return s;
     }
-    r->B = B;
-    r->T = T;
-    r->n_out = n_out;
-    memcpy(r->len, len, sizeof(int) * B);
-    memcpy(r->out_idx, out_idx, sizeof(int) * n_out);
-    r->has_backward = need_backward ? 1 : 0;
+    if (c->head_dim % 2)
+        return pt_fail(PT_ERR_FORMAT, "%s: head size %d must be even for RoPE", path, c->head_dim);
+    if (!(c->rope_theta > 1.0f && c->rope_theta < 1e12f))
+        return pt_fail(PT_ERR_FORMAT, "%s: RoPE theta %g out of range", path,
+                       (double)c->rope_theta);
     return PT_OK;
 }
 
-static pt_status llama_backward(const pt_model *m, void *run, const float *dh, float *dx) {
-    const pt_model_config *c = &m->cfg;
-    const llama_weights *w = m->impl;
-    llama_run *r = run;
-    if (!r->has_backward)
-        return pt_fail(PT_ERR_ARG, "llama: backward without a forward that kept activations");
-    int B = r->B, T = r->T, N = B * T;
-    int C = c->dim, NH = c->n_heads, NKV = c->n_kv_heads, HS = C / NH, KVC = NKV * HS;
-    int F = c->ffn_dim, L = c->n_layers;
-    const int *len = r->len;
-    float scale = 1.0f / sqrtf((float)HS);
+#define CK(field, type, hf, gguf, req, dflt, lo, hi)                                               \
+    { offsetof(pt_model_config, field), type, hf, gguf, req, dflt, lo, hi }
+#define LW(field) offsetof(pt_layer_weights, field), #field
+#define GW(field) offsetof(pt_model_weights, field), #field
 
-    /* final norm: dres (N, C) = d(loss)/d(h_fin), nonzero only at the outputs */
-    memset(r->dres, 0, sizeof(float) * N * C);
-    for (int i = 0; i < r->n_out; i++) {
-        size_t row = (size_t)r->out_idx[i];
-        pt_rmsnorm_backward(r->dres + row * C, dh + (size_t)i * C, r->h_fin + row * C, w->norm,
-                            r->rstd_f + row, 1, C);
-    }
-    for (int l = L - 1; l >= 0; l--) {
-        const llama_layer *lw = &w->layers[l];
-        const llama_acts *a = &r->layers[l];
-        /* the same kernels on the same input: bit-identical to the forward's values */
-        if (r->recompute) llama_block(m, r, l, len, B, T, NULL);
-        /* MLP: h_next = h_mid + down(silu(gate) * up), gate/up from n = rmsnorm(h_mid) */
-        memset(r->ffn, 0, sizeof(float) * N * F);
-        pt_mu_matmul_backward_input(m, r->ffn, r->dres, lw->w_down, N, F, C);
-        memset(r->dgate, 0, sizeof(float) * N * F);
-        memset(r->dup, 0, sizeof(float) * N * F);
-        pt_swiglu_backward(r->dgate, r->dup, r->ffn, a->gate, a->up, (size_t)N * F);
-        memset(r->n, 0, sizeof(float) * N * C);
-        pt_mu_matmul_backward_input(m, r->n, r->dgate, lw->w_gate, N, C, F);
-        pt_mu_matmul_backward_input(m, r->n, r->dup, lw->w_up, N, C, F);
-        pt_rmsnorm_backward(r->dres, r->n, a->h_mid, lw->ffn_norm, a->rstd2, N, C);
-        /* attention: h_mid = h_in + attn(q, k, v) Wo^T, q/k/v from n = rmsnorm(h_in) */
-        memset(r->y, 0, sizeof(float) * N * C);
-        pt_mu_matmul_backward_input(m, r->y, r->dres, lw->wo, N, C, C);
-        /* recompute this layer's attention probabilities (output discarded into n) */
-        if (!r->recompute)
-            pt_attention_forward(r->n, r->att, a->q, a->k, a->v, C, KVC, len, B, T, NH, NKV, HS, 1,
-                                 scale);
-        memset(r->dq, 0, sizeof(float) * N * C);
-        memset(r->dk, 0, sizeof(float) * N * KVC);
-        memset(r->dv, 0, sizeof(float) * N * KVC);
-        pt_attention_backward(r->dq, r->dk, r->dv, r->y, r->att, a->q, a->k, a->v, C, KVC, len, B,
-                              T, NH, NKV, HS, scale);
-        pt_rope_backward(r->dq, C, B, T, NH, HS, c->rope_theta);
-        pt_rope_backward(r->dk, KVC, B, T, NKV, HS, c->rope_theta);
-        memset(r->n, 0, sizeof(float) * N * C);
-        pt_mu_matmul_backward_input(m, r->n, r->dq, lw->wq, N, C, C);
-        pt_mu_matmul_backward_input(m, r->n, r->dk, lw->wk, N, C, KVC);
-        pt_mu_matmul_backward_input(m, r->n, r->dv, lw->wv, N, C, KVC);
-        pt_rmsnorm_backward(r->dres, r->n, a->h_in, lw->attn_norm, a->rstd1, N, C);
-    }
-    /* dx (B, T, C): padded rows were replaced by zeros in forward */
-    for (int b = 0; b < B; b++)
-        for (int t = 0; t < T; t++) {
-            size_t off = ((size_t)b * T + t) * C;
-            if (t < len[b])
-                memcpy(dx + off, r->dres + off, sizeof(float) * C);
-            else
-                memset(dx + off, 0, sizeof(float) * C);
-        }
-    return PT_OK;
-}
+static const pt_config_key KEYS[] = {
+    CK(dim, PT_CK_INT, "hidden_size", "%s.embedding_length", 1, 0, 1, 1 << 16),
+    CK(n_layers, PT_CK_INT, "num_hidden_layers", "%s.block_count", 1, 0, 1, 1024),
+    CK(n_heads, PT_CK_INT, "num_attention_heads", "%s.attention.head_count", 1, 0, 1, 1 << 14),
+    CK(n_kv_heads, PT_CK_INT, "num_key_value_heads", "%s.attention.head_count_kv", 0, 0, 0,
+       1 << 14),
+    CK(head_dim, PT_CK_INT, "head_dim", "%s.attention.key_length", 0, 0, 0, 1024),
+    CK(ffn_dim, PT_CK_INT, "intermediate_size", "%s.feed_forward_length", 1, 0, 1, 1 << 20),
+    CK(vocab_size, PT_CK_INT, "vocab_size", NULL, 1, 0, 1, 1 << 24),
+    CK(max_pos, PT_CK_INT, "max_position_embeddings", "%s.context_length", 1, 0, 1, 1 << 24),
+    CK(norm_eps, PT_CK_FLOAT, "rms_norm_eps", "%s.attention.layer_norm_rms_epsilon", 0, 1e-6, 1e-30,
+       0.5),
+    CK(rope_theta, PT_CK_FLOAT, "rope_theta", "%s.rope.freq_base", 0, 10000.0, 1.0, 1e12),
+    CK(tied, PT_CK_BOOL, "tie_word_embeddings", NULL, 0, 0, 0, 1),
+    CK(sliding_window, PT_CK_INT, "sliding_window", "%s.attention.sliding_window", 0, 0, 0,
+       1 << 30),
+};
 
-/* logits (n, nr) = h (n, C) . out[rows]^T */
-static void llama_head_forward(const pt_model *m, void *run, float *logits, const float *h, int n,
-                               const int *rows, int nr) {
-    const llama_weights *w = m->impl;
-    int C = m->cfg.dim;
-    if (!rows) {
-        pt_matmul_forward(logits, h, w->out, NULL, n, C, m->cfg.vocab_size);
-        return;
-    }
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < nr; j++) {
-            const float *hr = h + (size_t)i * C, *wr = w->out + (size_t)rows[j] * C;
-            float s = 0.0f;
-            for (int k = 0; k < C; k++) s += hr[k] * wr[k];
-            logits[(size_t)i * nr + j] = s;
-        }
-}
+static const pt_tensor_desc GLOBALS[] = {
+    {GW(tok_embd), "model.embed_tokens.weight", "token_embd.weight", PT_D_V, PT_D_C, 0,
+     PT_I_NORMAL},
+    {GW(out_norm), "model.norm.weight", "output_norm.weight", PT_D_1, PT_D_C, PT_T_F32, PT_I_ONES},
+    {GW(lm_head), "lm_head.weight", "output.weight", PT_D_V, PT_D_C, PT_T_OPTIONAL, PT_I_NONE},
+    {GW(rope_freqs), NULL, "rope_freqs.weight", PT_D_1, PT_D_HALF_HS, PT_T_OPTIONAL | PT_T_F32,
+     PT_I_NONE},
+};
 
-/* dh (n, C) += dlogits (n, nr) . out[rows] */
-static void llama_head_backward(const pt_model *m, void *run, float *dh, const float *dlogits,
-                                const float *h, int n, const int *rows, int nr) {
-    const llama_weights *w = m->impl;
-    int C = m->cfg.dim;
-    if (!rows) {
-        pt_matmul_backward_input(dh, dlogits, w->out, n, C, m->cfg.vocab_size);
-        return;
-    }
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < nr; j++) {
-            float d = dlogits[(size_t)i * nr + j];
-            const float *wr = w->out + (size_t)rows[j] * C;
-            float *dr = dh + (size_t)i * C;
-            for (int k = 0; k < C; k++) dr[k] += d * wr[k];
-        }
-}
+static const pt_tensor_desc LAYER[] = {
+    {LW(attn_norm), "model.layers.%d.input_layernorm.weight", "blk.%d.attn_norm.weight", PT_D_1,
+     PT_D_C, PT_T_F32, PT_I_ONES},
+    {LW(wq), "model.layers.%d.self_attn.q_proj.weight", "blk.%d.attn_q.weight", PT_D_QC, PT_D_C,
+     PT_T_MATRIX | PT_T_ROPE_Q, PT_I_NORMAL},
+    {LW(wk), "model.layers.%d.self_attn.k_proj.weight", "blk.%d.attn_k.weight", PT_D_KVC, PT_D_C,
+     PT_T_MATRIX | PT_T_ROPE_Q, PT_I_NORMAL},
+    {LW(wv), "model.layers.%d.self_attn.v_proj.weight", "blk.%d.attn_v.weight", PT_D_KVC, PT_D_C,
+     PT_T_MATRIX, PT_I_NORMAL},
+    {LW(bq), "model.layers.%d.self_attn.q_proj.bias", NULL, PT_D_1, PT_D_QC,
+     PT_T_OPTIONAL | PT_T_F32, PT_I_NONE},
+    {LW(bk), "model.layers.%d.self_attn.k_proj.bias", NULL, PT_D_1, PT_D_KVC,
+     PT_T_OPTIONAL | PT_T_F32, PT_I_NONE},
+    {LW(bv), "model.layers.%d.self_attn.v_proj.bias", NULL, PT_D_1, PT_D_KVC,
+     PT_T_OPTIONAL | PT_T_F32, PT_I_NONE},
+    {LW(wo), "model.layers.%d.self_attn.o_proj.weight", "blk.%d.attn_output.weight", PT_D_C,
+     PT_D_QC, PT_T_MATRIX, PT_I_NORMAL},
+    {LW(bo), "model.layers.%d.self_attn.o_proj.bias", NULL, PT_D_1, PT_D_C,
+     PT_T_OPTIONAL | PT_T_F32, PT_I_NONE},
+    {LW(ffn_norm), "model.layers.%d.post_attention_layernorm.weight", "blk.%d.ffn_norm.weight",
+     PT_D_1, PT_D_C, PT_T_F32, PT_I_ONES},
+    {LW(w_gate), "model.layers.%d.mlp.gate_proj.weight", "blk.%d.ffn_gate.weight", PT_D_F, PT_D_C,
+     PT_T_MATRIX, PT_I_NORMAL},
+    {LW(w_up), "model.layers.%d.mlp.up_proj.weight", "blk.%d.ffn_up.weight", PT_D_F, PT_D_C,
+     PT_T_MATRIX, PT_I_NORMAL},
+    {LW(w_down), "model.layers.%d.mlp.down_proj.weight", "blk.%d.ffn_down.weight", PT_D_C, PT_D_F,
+     PT_T_MATRIX, PT_I_NORMAL},
+};
 
-static void llama_free_impl(pt_model *m) {
-    llama_weights *w = m->impl;
-    if (!w) return;
-    pt_llama_weights_free(w, m->cfg.n_layers);
-    free(w);
-    m->impl = NULL;
-    m->wte = NULL;
-}
+static const char *const HF_TYPES[] = {"llama", "mistral", NULL};
+static const char *const HF_ARCHS[] = {"LlamaForCausalLM", "MistralForCausalLM", NULL};
+static const char *const GGUF_ARCHS[] = {"llama", NULL};
+static const char *const PREFIXES[] = {"", NULL};
 
-/* pt_model_set_precision: the seven block matrices of every layer to bf16 */
-static pt_status llama_to_bf16(pt_model *m) {
-    llama_weights *w = m->impl;
-    size_t C = (size_t)m->cfg.dim, F = (size_t)m->cfg.ffn_dim;
-    size_t KVC = (size_t)m->cfg.n_kv_heads * (C / (size_t)m->cfg.n_heads);
-    for (int l = 0; l < m->cfg.n_layers; l++) {
-        llama_layer *lw = &w->layers[l];
-        pt_status s;
-        if ((s = pt_mu_to_bf16(&lw->wq, C * C)) || (s = pt_mu_to_bf16(&lw->wk, KVC * C)) ||
-            (s = pt_mu_to_bf16(&lw->wv, KVC * C)) || (s = pt_mu_to_bf16(&lw->wo, C * C)) ||
-            (s = pt_mu_to_bf16(&lw->w_gate, F * C)) || (s = pt_mu_to_bf16(&lw->w_up, F * C)) ||
-            (s = pt_mu_to_bf16(&lw->w_down, C * F)))
-            return s;
-    }
-    return PT_OK;
-}
-
-const pt_model_ops pt_llama_ops = {
-    .run_new = llama_run_new,
-    .run_free = llama_run_free,
-    .run_bytes = llama_run_bytes,
-    .forward = llama_forward,
-    .backward = llama_backward,
-    .head_forward = llama_head_forward,
-    .head_backward = llama_head_backward,
-    .free_impl = llama_free_impl,
-    .cache_new = pt_llama_cache_new,
-    .cache_free = pt_llama_cache_free,
-    .decode = pt_llama_decode,
-    .cache_reset = pt_llama_cache_reset,
-    .to_bf16 = llama_to_bf16,
+const pt_family_desc pt_family_llama = {
+    .id = PT_FAMILY_LLAMA,
+    .name = "llama",
+    .causal = 1,
+    .hf_types = HF_TYPES,
+    .hf_archs = HF_ARCHS,
+    .gguf_archs = GGUF_ARCHS,
+    .hf_prefixes = PREFIXES,
+    .keys = KEYS,
+    .n_keys = sizeof KEYS / sizeof KEYS[0],
+    .globals = GLOBALS,
+    .n_globals = sizeof GLOBALS / sizeof GLOBALS[0],
+    .layer = LAYER,
+    .n_layer = sizeof LAYER / sizeof LAYER[0],
+    .acts = pt_llama_acts,
+    .n_acts = PT_LLAMA_N_ACTS,
+    .special = {PT_SP_BOS, PT_SP_NONE, PT_SP_BOS},
+    .fn =
+        {
+            .embed = pt_fam_embed_copy,
+            .embed_backward = pt_fam_embed_copy_backward,
+            .block = pt_llama_block,
+            .block_backward = pt_llama_block_backward,
+            .final_norm = pt_fam_final_rmsnorm,
+            .final_norm_backward = pt_fam_final_rmsnorm_backward,
+            .config = pt_llama_config,
+        },
 };

@@ -1,19 +1,23 @@
-/* model.h - one interface over the frozen model families.
+/* model.h - the frozen model: one interface over every family.
  *
- *   gpt2.c   GPT-2 (Hugging Face directory: config.json + model.safetensors)
- *   bert.c   BERT masked LM
- *   llama.c  LLaMA family (GGUF or Hugging Face directory)
+ * A family (GPT-2, BERT, RoBERTa, LLaMA incl. Mistral and LLaMA-3, Qwen2) is
+ * one description table (family.h: tensor names in Hugging Face and GGUF
+ * files, shapes in terms of the config, config keys, special tokens) and one
+ * block function used by the training forward, the recompute path and
+ * key/value-cache decoding. Everything else here is shared: the loaders, the
+ * random constructor, precision conversion, activation memory, the layer
+ * loop, recomputation, decoding.
  *
  * Data flow of one P-tuning step (the model is frozen: no weight gradients):
  *
- *   ids (B,T) --embed--> x (B,T,C) <-- virtual-token rows spliced in by the caller
- *   x --forward--> h (n_out, C)  final hidden states (after the final norm) at
- *                                requested flat positions out_idx[i] = b*T + t
- *   h --head_forward--> logits (n_out, nr)   LM head for chosen vocab rows only
- *   dlogits --head_backward--> dh --backward--> dx (B,T,C)
+ *   ids --embed--> x (rows, C) <-- virtual-token rows spliced in by the caller
+ *   x --pt_model_forward--> h (n_out, C)  final hidden states (after the final
+ *                                          norm) at the requested rows
+ *   h --pt_model_head_forward--> logits (n_out, nr)  LM head, chosen vocab rows only
+ *   dlogits --head_backward--> dh --pt_model_backward--> dx
  *
- * Position embeddings (GPT-2, BERT), token type 0 (BERT) and RoPE (LLaMA) are
- * applied inside forward, so virtual tokens get real positions like any token.
+ * Positions (learned tables, RoPE) are applied inside forward, so virtual
+ * tokens get real positions like any token.
  */
 #ifndef PT_MODELS_MODEL_H
 #define PT_MODELS_MODEL_H
@@ -21,134 +25,192 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernels/weight.h"
 #include "ptune.h"
 #include "tokenizers/tokenizer.h"
 
 typedef enum pt_family {
     PT_FAMILY_GPT2,
     PT_FAMILY_BERT,
-    PT_FAMILY_LLAMA,
+    PT_FAMILY_LLAMA, /* LLaMA 1/2/3, Mistral */
+    PT_FAMILY_ROBERTA,
+    PT_FAMILY_QWEN2,
+    PT_FAMILY_COUNT
 } pt_family;
 
 const char *pt_family_name(pt_family f);
 
+enum { PT_ACT_GELU_TANH, PT_ACT_GELU_ERF, PT_ACT_SILU };
+enum { PT_ROPE_SCALE_NONE, PT_ROPE_SCALE_LINEAR, PT_ROPE_SCALE_LLAMA3 };
+
 typedef struct pt_model_config {
     pt_family family;
-    int dim; /* C: embedding width */
+    char arch[32]; /* what the file called it: model_type ("mistral") or GGUF architecture */
+    int dim;       /* C: embedding width */
     int n_layers;
     int n_heads;    /* NH */
     int n_kv_heads; /* NKV (== NH except grouped-query attention) */
-    int ffn_dim;    /* hidden width of the MLP */
+    int head_dim;   /* HS (C / NH unless the config says otherwise) */
+    int ffn_dim;    /* F: hidden width of the MLP */
     int vocab_size; /* V: rows of the embedding matrix */
     int max_pos;    /* longest sequence (position table size; context length for RoPE) */
+    int type_vocab; /* BERT token types */
+    int pos_offset; /* first position id (RoBERTa: padding_idx + 1) */
     float norm_eps;
+    int act; /* PT_ACT_*: the MLP's activation */
+    /* RoPE */
     float rope_theta;
-    int causal;      /* 1: causal LM (answer = next-token prediction), 0: masked LM */
-    int has_lm_head; /* 0: checkpoint without an LM head (only --head linear) */
+    int rope_scaling; /* PT_ROPE_SCALE_* */
+    float rope_factor, rope_low_freq, rope_high_freq;
+    int rope_orig_max_pos;
+    int rope_interleaved; /* 1: Q/K rows stored permuted for adjacent-pair RoPE (llama.cpp) */
+    int sliding_window;   /* 0: none; else attention is exact only below it (longer refused) */
+    int tied;             /* LM head = input embeddings */
+    int causal;           /* 1: causal LM (answer = next-token prediction), 0: masked LM */
+    int has_lm_head;      /* 0: checkpoint without an LM head (only --head linear) */
 } pt_model_config;
 
+/* Weights by role; a family uses the fields its table names (the others stay
+ * empty). Matrices are W (out, in), row-major, as nn.Linear stores them. */
+typedef struct pt_layer_weights {
+    pt_weight attn_norm, attn_norm_b; /* LLaMA input_layernorm; GPT-2 ln_1; BERT attention LN */
+    pt_weight wqkv, bqkv;             /* fused (GPT-2 c_attn, transposed on load) */
+    pt_weight wq, wk, wv, bq, bk, bv; /* (QC, C), (KVC, C), (KVC, C) and biases */
+    pt_weight wo, bo;                 /* (C, QC) */
+    pt_weight ffn_norm, ffn_norm_b; /* LLaMA post_attention_layernorm; GPT-2 ln_2; BERT output LN */
+    pt_weight w_gate, w_up, b_up;   /* (F, C); GPT-2 / BERT use w_up as their first MLP matrix */
+    pt_weight w_down, b_down;       /* (C, F) */
+} pt_layer_weights;
+
+typedef struct pt_model_weights {
+    pt_weight tok_embd;               /* (V, C) */
+    pt_weight pos_embd;               /* (maxT, C) learned positions */
+    pt_weight type_embd;              /* (types, C) BERT token types (row 0 used) */
+    pt_weight embd_norm, embd_norm_b; /* BERT embeddings LayerNorm */
+    pt_weight out_norm, out_norm_b;   /* final norm (GPT-2 ln_f, LLaMA norm) */
+    pt_weight lm_head;                /* (V, C) untied output matrix; empty: tied to tok_embd */
+    /* masked-LM head (BERT cls.predictions, RoBERTa lm_head) */
+    pt_weight mlm_dense, mlm_dense_b, mlm_norm, mlm_norm_b, mlm_bias;
+    pt_weight rope_freqs;     /* (HS/2) GGUF frequency factors (LLaMA-3 scaling), or empty */
+    pt_layer_weights *layers; /* [L] */
+} pt_model_weights;
+
+typedef struct pt_family_desc pt_family_desc;
 typedef struct pt_model pt_model;
-
-typedef struct pt_model_ops {
-    /* Activation storage for batches up to Bmax x Tmax (allocated once). */
-    pt_status (*run_new)(const pt_model *m, int Bmax, int Tmax, void **run);
-    void (*run_free)(void *run);
-    /* Bytes of activation storage the run holds (what run_new allocated). */
-    size_t (*run_bytes)(const void *run);
-    /* Forward from input embeddings x (B,T,C); len[b] valid tokens of row b
-     * (right padded, 1 <= len[b] <= T). Writes h_out (n_out, C) at out_idx.
-     * With need_backward the activations the backward pass needs are kept. */
-    pt_status (*forward)(const pt_model *m, void *run, const float *x, const int *len, int B, int T,
-                         const int *out_idx, int n_out, float *h_out, int need_backward);
-    /* dx (B,T,C) = d(loss)/d(x) given dh (n_out, C) at the positions of the last
-     * forward (which had need_backward). Overwrites dx. */
-    pt_status (*backward)(const pt_model *m, void *run, const float *dh, float *dx);
-    /* logits (n, nr) from h (n, C) for vocab rows rows[0..nr); rows == NULL
-     * means all V rows in order (nr == V). */
-    void (*head_forward)(const pt_model *m, void *run, float *logits, const float *h, int n,
-                         const int *rows, int nr);
-    /* dh (n, C) += d(logits)/d(h)^T dlogits. */
-    void (*head_backward)(const pt_model *m, void *run, float *dh, const float *dlogits,
-                          const float *h, int n, const int *rows, int nr);
-    void (*free_impl)(pt_model *m);
-
-    /* Incremental decoding with a key/value cache (causal families; NULL for
-     * BERT). One cache holds one sequence of at most Tmax tokens (allocated
-     * once in cache_new). decode appends n input embeddings x (n, C) at
-     * positions pos .. pos+n-1 (pos = tokens already cached) and writes the
-     * final hidden state (after the final norm) of the last appended row into
-     * h_last (C); error if pos + n would exceed Tmax. cache_reset truncates
-     * the cache back to its first pos tokens (0 <= pos <= current length), so
-     * a shared prefix is decoded once and reused. */
-    pt_status (*cache_new)(const pt_model *m, int Tmax, void **cache);
-    void (*cache_free)(void *cache);
-    pt_status (*decode)(const pt_model *m, void *cache, const float *x, int n, float *h_last);
-    void (*cache_reset)(void *cache, int pos);
-    /* Replace the big matrices of the blocks by bf16 copies (see
-     * pt_model_set_precision); NULL: the family has no bf16 mode. */
-    pt_status (*to_bf16)(pt_model *m);
-} pt_model_ops;
 
 struct pt_model {
     pt_model_config cfg;
-    const pt_model_ops *ops;
+    const pt_family_desc *fam;
     pt_tokenizer *tok; /* NULL when the model came without a tokenizer */
     char *path;
-    const float *wte;     /* (V, C) input word embeddings, float32 */
-    int64_t n_params;     /* parameter count of the frozen model */
-    char dtype[16];       /* storage dtype of the weights file ("F32", "BF16", ...) */
-    void *impl;           /* family weights */
-    int bf16;             /* 1: the blocks' big matrices hold bf16 (uint16_t) data behind their
-                             float pointers: use them through pt_mu_matmul_* (model_util.h) */
-    char fingerprint[17]; /* pt_model_fingerprint's value once computed, else "" */
-    int recompute;        /* 1: runs made from now on keep only each block's input for backward
-                             and recompute the rest there (see pt_model_set_recompute) */
+    pt_model_weights w;
+    float *inv_freq;  /* (HS/2) RoPE inverse frequencies, scaling applied (NULL without RoPE) */
+    int64_t n_params; /* parameter count of the frozen model */
+    char dtype[16];   /* storage type of the block matrices as loaded ("F32", "Q4_K", ...) */
+    int n_files;      /* files whose mappings the weights point into */
+    void **files;     /* (pt_st_file * or pt_gguf *), closed by pt_model_free */
+    int *file_kinds;
+    int bf16;                 /* 1 after pt_model_set_precision(m, 1) */
+    char fingerprint[17];     /* pt_model_fingerprint's value once computed, else "" */
+    char fingerprint_old[17]; /* the same with the wrong offset basis of ptune 0.1 */
+    char missing[160];        /* loading: the first LM-head tensor found missing */
+    int recompute;            /* 1: runs made from now on keep only each block's input for backward
+                                 and recompute the rest there (see pt_model_set_recompute) */
 };
 
-/* Load a model from a Hugging Face directory (config.json + model.safetensors),
- * a .safetensors file with config.json beside it, or a .gguf file. */
+/* Load a model: a Hugging Face directory (config.json + model.safetensors or
+ * a sharded model.safetensors.index.json, tokenizer files), a .safetensors
+ * file with config.json beside it, or a .gguf file. Float weights are
+ * converted to float32 (pt_model_set_precision changes that); quantized GGUF
+ * weights stay quantized in the file mapping. */
 pt_status pt_model_load(pt_model **out, const char *path);
+/* The same without the float32 conversion: every weight as stored. */
+pt_status pt_model_open(pt_model **out, const char *path);
 void pt_model_free(pt_model *m);
-/* Precision of the frozen weights: bf16 != 0 converts the big matrices of every
- * block (attention and MLP projections) in place to bf16, halving their memory;
- * products then take bf16 weights with float32 inputs and accumulation, and
- * everything else (embeddings, norms, LM head) stays float32. One way only:
- * float32 after bf16 is refused (the rounding is done). On an error the model
- * may be half converted: free it. */
+/* Precision of the frozen block matrices: bf16 != 0 keeps them (and converts
+ * float32/float16 ones) in bf16, halving their memory; 0 converts float16 and
+ * bfloat16 matrices to float32. Quantized matrices are never touched.
+ * Embeddings, norms, biases and the LM head stay as they are. Float32 after
+ * bf16 is refused (the rounding is done). */
 pt_status pt_model_set_precision(pt_model *m, int bf16);
-
-/* Activation memory of training runs (forward with need_backward) created
- * after this call: on != 0 keeps only each block's input during the forward
- * pass and recomputes the block (up to its last product, which backward does
- * not need) just before its backward. Gradients are bit-identical; activation
- * memory drops to about one block's worth plus the L inputs, for about a third
- * more arithmetic per step. Off by default. */
+/* 1 when some block matrix is quantized. */
+int pt_model_is_quantized(const pt_model *m);
+/* Activation memory of training runs created after this call (see README). */
 void pt_model_set_recompute(pt_model *m, int on);
-
-/* Load only the tokenizer of a model path (directory, .safetensors beside its
- * config, or .gguf) and tell its family. */
+/* Load only the tokenizer of a model path and tell its family. */
 pt_status pt_model_load_tokenizer(const char *path, pt_tokenizer **tok, pt_family *fam);
+/* Weight memory: bytes the model owns (heap) and bytes it maps from files. */
+void pt_model_memory(const pt_model *m, size_t *owned, size_t *mapped);
+/* First non-finite weight (NULL when every weight is finite): its role name. */
+const char *pt_model_check_finite(const pt_model *m, int *layer);
 
 /* out (n, C) = word embeddings of ids (no positions). Errors on ids out of range. */
 pt_status pt_model_embed(const pt_model *m, float *out, const int *ids, int n);
 /* 64-bit FNV-1a over the little-endian float32 bytes of the (V, C) word
- * embedding matrix, as 16 lowercase hex digits. Computed on the first call and
- * kept in the model (not safe to call first from two threads at once). */
+ * embedding matrix, as 16 lowercase hex digits. Computed on the first call
+ * and kept (thread-safe). */
 void pt_model_fingerprint(const pt_model *m, char hex[17]);
 
-/* family loaders used by pt_model_load (dir holds config.json and the
- * tokenizer files; st_path is the safetensors weights file) */
-pt_status pt_gpt2_load(pt_model **out, const char *dir, const char *st_path);
-pt_status pt_bert_load(pt_model **out, const char *dir, const char *st_path);
-pt_status pt_llama_load_hf(pt_model **out, const char *dir, const char *st_path);
-pt_status pt_llama_load_gguf(pt_model **out, const char *gguf_path);
+/* The fingerprint as ptune 0.1 computed it (FNV offset basis missing its
+ * last digit, 1469598103934665603): prompt files written then carry it. */
+void pt_model_fingerprint_old(const pt_model *m, char hex[17]);
 
-/* A model of cfg's family and shape with random weights, built in memory (no
+/* Special tokens the family puts around a text (BERT [CLS] .. [SEP], LLaMA
+ * BOS, ...), as the tokenizer and its config files say: -1 for none. */
+void pt_model_specials(const pt_model *m, int *begin, int *end);
+/* The same for a tokenizer of family f (no model loaded). */
+void pt_family_specials(pt_family f, const pt_tokenizer *tok, int *begin, int *end);
+/* The token generation starts from when there is no text (BOS, GPT-2's
+ * <|endoftext|>), -1 if none. */
+int pt_model_start_token(const pt_model *m);
+
+/* ---- running the model ---- */
+
+typedef struct pt_run pt_run;
+
+/* Activation storage for batches of up to Bmax sequences of up to Tmax rows
+ * (allocated once). */
+pt_status pt_run_new(const pt_model *m, int Bmax, int Tmax, pt_run **out);
+void pt_run_free(pt_run *r);
+/* Bytes of activation storage the run holds. */
+size_t pt_run_bytes(const pt_run *r);
+
+/* Forward from input embeddings x (B, T, C); len[b] valid rows of sequence b
+ * (right padded, 1 <= len[b] <= T). Writes h_out (n_out, C) at the flat
+ * positions out_idx[i] = b*T + t. With need_backward the activations the
+ * backward pass needs are kept. */
+pt_status pt_model_forward(const pt_model *m, pt_run *r, const float *x, const int *len, int B,
+                           int T, const int *out_idx, int n_out, float *h_out, int need_backward);
+/* dx (B, T, C) = d(loss)/d(x) given dh (n_out, C) at the positions of the
+ * last forward (which had need_backward); zero at padding. Overwrites dx. */
+pt_status pt_model_backward(const pt_model *m, pt_run *r, const float *dh, float *dx);
+
+/* logits (n, nr) from h (n, C) for vocab rows rows[0..nr); rows == NULL
+ * means all V rows in order (nr == V). r may be NULL (scratch is then
+ * allocated by the call). */
+pt_status pt_model_head_forward(const pt_model *m, pt_run *r, float *logits, const float *h, int n,
+                                const int *rows, int nr);
+/* dh (n, C) += d(logits)/d(h)^T dlogits. */
+pt_status pt_model_head_backward(const pt_model *m, pt_run *r, float *dh, const float *dlogits,
+                                 const float *h, int n, const int *rows, int nr);
+
+/* Incremental decoding with a key/value cache (causal families). One cache
+ * holds one sequence of at most Tmax tokens. pt_cache_decode appends n input
+ * embeddings x (n, C) at positions pos .. pos+n-1 (pos = tokens cached) and
+ * writes the final hidden state of the last appended row into h_last (C);
+ * error if pos + n would exceed Tmax. pt_cache_reset truncates the cache to
+ * its first pos tokens, so a shared prefix is decoded once and reused. */
+typedef struct pt_cache pt_cache;
+pt_status pt_cache_new(const pt_model *m, int Tmax, pt_cache **out);
+void pt_cache_free(pt_cache *c);
+pt_status pt_cache_decode(const pt_model *m, pt_cache *c, const float *x, int n, float *h_last);
+void pt_cache_reset(pt_cache *c, int pos);
+int pt_cache_len(const pt_cache *c);
+
+/* A model of cfg's family and shape with random weights built in memory (no
  * tokenizer): matrices and embeddings N(0, 0.02), biases 0, norm weights 1,
- * deterministic in seed. Used by `ptune bench`. cfg->norm_eps and
- * cfg->rope_theta <= 0 take the family defaults; cfg->causal and has_lm_head
- * follow the family. GPT-2 needs ffn_dim == 4 * dim. */
+ * deterministic in seed. Used by `ptune bench` and tests. cfg->norm_eps and
+ * cfg->rope_theta <= 0 take the family defaults; head_dim 0 means C / NH. */
 pt_status pt_model_random(pt_model **out, const pt_model_config *cfg, uint64_t seed);
-pt_status pt_gpt2_random(pt_model **out, const pt_model_config *cfg, uint64_t seed);
 
 #endif

@@ -189,15 +189,18 @@ pt_status pt_prompt_check_model(const pt_prompt *p, const pt_model *m, int *warn
         *warn = 1;
         return PT_OK;
     }
-    char fp[17];
+    char fp[17], old[17];
     pt_model_fingerprint(m, fp);
+    pt_model_fingerprint_old(m, old);
+    int old_match = strcmp(p->fingerprint, fp) && !strcmp(p->fingerprint, old);
     if (strcmp(p->family, pt_family_name(m->cfg.family)) || p->width != m->cfg.dim ||
-        p->vocab_size != m->cfg.vocab_size || strcmp(p->fingerprint, fp))
+        p->vocab_size != m->cfg.vocab_size || (strcmp(p->fingerprint, fp) && !old_match))
         return pt_fail(PT_ERR_MISMATCH,
                        "prompt was trained for another model (%s, width %d, vocab %d, "
                        "fingerprint %s); this model is %s, width %d, vocab %d, fingerprint %s",
                        p->family, p->width, p->vocab_size, p->fingerprint,
                        pt_family_name(m->cfg.family), m->cfg.dim, m->cfg.vocab_size, fp);
+    if (old_match) *warn = 2; /* written by ptune 0.1: accepted with a note */
     return PT_OK;
 }
 

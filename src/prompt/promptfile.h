@@ -49,8 +49,9 @@ typedef struct pt_prompt {
 void pt_prompt_set_identity(pt_prompt *p, const pt_model *m);
 pt_status pt_prompt_save(const pt_prompt *p, const pt_task *t, const char *path);
 pt_status pt_prompt_load(pt_prompt *p, const char *path);
-/* PT_ERR_MISMATCH naming what differs; *warn set (and PT_OK) when the file has
- * no identity keys. */
+/* PT_ERR_MISMATCH naming what differs; PT_OK with *warn = 1 when the file has
+ * no identity keys, *warn = 2 when its fingerprint is the model's as ptune 0.1
+ * computed it (a wrong FNV offset basis): accepted, the caller says so. */
 pt_status pt_prompt_check_model(const pt_prompt *p, const pt_model *m, int *warn);
 void pt_prompt_free(pt_prompt *p);
 

@@ -204,10 +204,9 @@ static pt_status render_once(const pt_template *t, const pt_model *m, const char
     r->virt_pos = pt_alloc((size_t)t->n_virtual + 1, sizeof(int));
     r->answer = -1;
     if (!r->virt_pos) return pt_fail(PT_ERR_NOMEM, "out of memory");
-    if (m->cfg.family == PT_FAMILY_BERT)
-        s = pt_ivec_push(&ids, tok->cls_id);
-    else if (m->cfg.family == PT_FAMILY_LLAMA && tok->bos_id >= 0)
-        s = pt_ivec_push(&ids, tok->bos_id);
+    int sp_begin, sp_end;
+    pt_model_specials(m, &sp_begin, &sp_end);
+    if (sp_begin >= 0) s = pt_ivec_push(&ids, sp_begin);
     for (int i = 0; i <= t->n_segs && s == PT_OK; i++) {
         const pt_seg *g = i < t->n_segs ? &t->segs[i] : NULL;
         if (g && g->kind == PT_SEG_TEXT) {
@@ -246,7 +245,7 @@ static pt_status render_once(const pt_template *t, const pt_model *m, const char
             }
         }
     }
-    if (s == PT_OK && m->cfg.family == PT_FAMILY_BERT) s = pt_ivec_push(&ids, tok->sep_id);
+    if (s == PT_OK && sp_end >= 0) s = pt_ivec_push(&ids, sp_end);
     pt_buf_free(&run);
     if (s == PT_OK && r->answer < 0)
         s = pt_fail(PT_ERR_FORMAT, "template: nothing precedes [MASK], so there is no position "

@@ -18,7 +18,7 @@ pt_status pt_engine_init(pt_engine *e, const pt_model *m, const pt_task *t, int 
     e->ns = pt_task_n_scores(t, m);
     e->prefix_reuse = 1;
     size_t BTC = (size_t)Bmax * Tmax * e->C;
-    pt_status s = m->ops->run_new(m, Bmax, Tmax, &e->run);
+    pt_status s = pt_run_new(m, Bmax, Tmax, &e->run);
     if (s) return s;
     e->x = pt_aalloc(BTC, sizeof(float));
     e->dx = pt_aalloc(BTC, sizeof(float));
@@ -38,7 +38,7 @@ pt_status pt_engine_init(pt_engine *e, const pt_model *m, const pt_task *t, int 
 }
 
 void pt_engine_free(pt_engine *e) {
-    if (e->run) e->m->ops->run_free(e->run);
+    if (e->run) pt_run_free(e->run);
     pt_afree(e->x);
     pt_afree(e->dx);
     pt_afree(e->h);
@@ -66,11 +66,14 @@ static pt_status score_batch(pt_engine *e, const pt_example *const *ex, int nb, 
     if (t->head == PT_HEAD_LINEAR) {
         pt_matmul_forward(e->scores, e->h, W, b, nb, C, ns);
     } else if (t->kind == PT_TASK_KNOWLEDGE) {
-        m->ops->head_forward(m, e->run, e->scores, e->h, nb, NULL, ns);
+        pt_status hs = pt_model_head_forward(m, e->run, e->scores, e->h, nb, NULL, ns);
+        if (hs) return hs;
     } else {
-        for (int i = 0; i < nb; i++)
-            m->ops->head_forward(m, e->run, e->scores + (size_t)i * ns, e->h + (size_t)i * C, 1,
-                                 label_rows(t, ex[i]), ns);
+        for (int i = 0; i < nb; i++) {
+            pt_status hs = pt_model_head_forward(m, e->run, e->scores + (size_t)i * ns,
+                                                 e->h + (size_t)i * C, 1, label_rows(t, ex[i]), ns);
+            if (hs) return hs;
+        }
     }
 
     /* loss: mean over labelled examples */
@@ -122,7 +125,8 @@ pt_status pt_engine_run(pt_engine *e, const pt_example *const *ex, int nb, const
         e->out_idx[i] = i * T + r->answer;
     }
     int grad = dtable != NULL;
-    if ((s = m->ops->forward(m, e->run, e->x, e->len, nb, T, e->out_idx, nb, e->h, grad))) return s;
+    if ((s = pt_model_forward(m, e->run, e->x, e->len, nb, T, e->out_idx, nb, e->h, grad)))
+        return s;
 
     if ((s = score_batch(e, ex, nb, W, b, loss, n_scored, grad))) return s;
     if (!grad) return PT_OK;
@@ -133,13 +137,16 @@ pt_status pt_engine_run(pt_engine *e, const pt_example *const *ex, int nb, const
         pt_matmul_backward_input(e->dh, e->dscores, W, nb, C, ns);
         pt_matmul_backward_weight(dW, db, e->dscores, e->h, nb, C, ns);
     } else if (t->kind == PT_TASK_KNOWLEDGE) {
-        m->ops->head_backward(m, e->run, e->dh, e->dscores, e->h, nb, NULL, ns);
+        if ((s = pt_model_head_backward(m, e->run, e->dh, e->dscores, e->h, nb, NULL, ns)))
+            return s;
     } else {
         for (int i = 0; i < nb; i++)
-            m->ops->head_backward(m, e->run, e->dh + (size_t)i * C, e->dscores + (size_t)i * ns,
-                                  e->h + (size_t)i * C, 1, label_rows(t, ex[i]), ns);
+            if ((s = pt_model_head_backward(m, e->run, e->dh + (size_t)i * C,
+                                            e->dscores + (size_t)i * ns, e->h + (size_t)i * C, 1,
+                                            label_rows(t, ex[i]), ns)))
+                return s;
     }
-    if ((s = m->ops->backward(m, e->run, e->dh, e->dx))) return s;
+    if ((s = pt_model_backward(m, e->run, e->dh, e->dx))) return s;
     for (int i = 0; i < nb; i++) {
         const pt_rendered *r = &ex[i]->r;
         const float *dxi = e->dx + (size_t)i * T * C;

@@ -19,7 +19,7 @@ typedef struct pt_engine {
     const pt_model *m;
     const pt_task *task;
     int Bmax, Tmax, C, ns;
-    void *run;
+    pt_run *run;
     float *x;       // (Bmax, Tmax, C)
     float *dx;      // (Bmax, Tmax, C)
     float *h;       // (Bmax, C)

@@ -27,8 +27,7 @@ pt_status pt_layout_embed(const pt_model *m, const pt_rendered *r, const float *
 }
 
 int pt_prefix_len(const pt_model *m, const pt_template *tmpl, const pt_examples *ex) {
-    if (!m->cfg.causal || !m->ops->decode || !m->ops->cache_new || tmpl->n_virtual < 1 || ex->n < 1)
-        return 0;
+    if (!m->cfg.causal || tmpl->n_virtual < 1 || ex->n < 1) return 0;
     const pt_rendered *r0 = &ex->ex[0].r;
     int P = r0->n - 1; /* leave at least one row (the answer) to decode per example */
     for (int i = 0; i < ex->n && P > 0; i++) {
@@ -55,13 +54,13 @@ pt_status pt_prefix_begin(pt_prefix *p, const pt_model *m, const pt_rendered *r0
     p->Tmax = Tmax;
     if (P < 1 || P >= Tmax || P > r0->n)
         return pt_fail(PT_ERR_ARG, "prefix of %d tokens for sequences of %d", P, Tmax);
-    pt_status s = m->ops->cache_new(m, Tmax, &p->cache);
+    pt_status s = pt_cache_new(m, Tmax, &p->cache);
     if (s) return s;
     float *h = pt_aalloc((size_t)m->cfg.dim, sizeof(float)); // (C) unused hidden state
     p->x = pt_aalloc((size_t)Tmax * m->cfg.dim, sizeof(float));
     if (!h || !p->x) s = pt_fail(PT_ERR_NOMEM, "out of memory for a %d-token prefix", Tmax);
     if (!s) s = pt_layout_embed(m, r0, table, S, 0, P, p->x);
-    if (!s) s = m->ops->decode(m, p->cache, p->x, P, h);
+    if (!s) s = pt_cache_decode(m, p->cache, p->x, P, h);
     pt_afree(h);
     if (s) pt_prefix_end(p);
     return s;
@@ -74,14 +73,14 @@ pt_status pt_prefix_hidden(pt_prefix *p, const pt_rendered *r, float *h) {
                        "example of %d tokens (answer at %d) does not extend the "
                        "%d-token prefix within %d",
                        r->n, r->answer, p->P, p->Tmax);
-    m->ops->cache_reset(p->cache, p->P);
+    pt_cache_reset(p->cache, p->P);
     pt_status s = pt_layout_embed(m, r, p->table, p->S, p->P, r->n, p->x);
     if (s) return s;
-    return m->ops->decode(m, p->cache, p->x, r->n - p->P, h);
+    return pt_cache_decode(m, p->cache, p->x, r->n - p->P, h);
 }
 
 void pt_prefix_end(pt_prefix *p) {
-    if (p->cache) p->m->ops->cache_free(p->cache);
+    if (p->cache) pt_cache_free(p->cache);
     pt_afree(p->x);
     memset(p, 0, sizeof *p);
 }

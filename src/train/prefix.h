@@ -32,8 +32,8 @@ typedef struct pt_prefix {
     const pt_model *m;
     const float *table; // (S, C)
     int S, P, Tmax;
-    void *cache; // holds the prefix's keys/values in its first P rows
-    float *x;    // (Tmax, C) embedding scratch
+    pt_cache *cache; // holds the prefix's keys/values in its first P rows
+    float *x;        // (Tmax, C) embedding scratch
 } pt_prefix;
 
 /* Allocate a cache for sequences of up to Tmax tokens and decode rows [0, P)

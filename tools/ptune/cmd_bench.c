@@ -312,7 +312,7 @@ int cmd_bench(int argc, char **argv) {
     threads = omp_get_max_threads();
 #endif
     double rss = peak_rss_mb();
-    double act_mb = (double)b.m->ops->run_bytes(b.eng.run) / (1024.0 * 1024.0);
+    double act_mb = (double)pt_run_bytes(b.eng.run) / (1024.0 * 1024.0);
     int rec = b.m->recompute;
     if (arg_flag(&a, "json")) {
         printf(

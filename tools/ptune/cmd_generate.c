@@ -52,7 +52,7 @@ typedef struct gen {
     pt_template tmpl;
     int have_tmpl;
     pt_rendered r; /* the layout before the first new token */
-    void *cache;
+    pt_cache *cache;
     float *x;      // (n, C) layout embeddings
     float *h;      // (C)
     float *logits; // (V)
@@ -61,7 +61,7 @@ typedef struct gen {
 } gen;
 
 static void gen_free(gen *g) {
-    if (g->cache) g->m->ops->cache_free(g->cache);
+    if (g->cache) pt_cache_free(g->cache);
     pt_afree(g->x);
     pt_afree(g->h);
     pt_afree(g->logits);
@@ -77,7 +77,8 @@ static void gen_free(gen *g) {
 static int plain_layout(const char *cmd, gen *g, const char *text) {
     const pt_tokenizer *tok = g->m->tok;
     pt_ivec ids = {0};
-    if (tok->bos_id >= 0 && pt_ivec_push(&ids, tok->bos_id)) return die(cmd, "out of memory");
+    int start = pt_model_start_token(g->m);
+    if (start >= 0 && pt_ivec_push(&ids, start)) return die(cmd, "out of memory");
     if (text && *text && pt_tok_encode(tok, text, strlen(text), 0, &ids)) {
         pt_ivec_free(&ids);
         return die(cmd, "--text: %s", pt_last_error());
@@ -96,9 +97,10 @@ static int prompt_layout(const char *cmd, gen *g, const char *path, const char *
     if (pt_prompt_load(&g->p, path)) return die(cmd, "%s", pt_last_error());
     g->have_prompt = 1;
     if (pt_prompt_check_model(&g->p, g->m, &warn)) return die(cmd, "%s: %s", path, pt_last_error());
-    if (warn)
+    if (warn == 1)
         fprintf(stderr, "ptune %s: warning: %s does not say which model it was trained for\n", cmd,
                 path);
+    if (warn == 2) fprintf(stderr, PT_OLD_FINGERPRINT_NOTE, cmd, path);
     if (pt_template_parse(&g->tmpl, g->p.template_src))
         return die(cmd, "%s: %s", path, pt_last_error());
     g->have_tmpl = 1;
@@ -206,7 +208,6 @@ static double now_s(void) {
 static int generate(const char *cmd, gen *g, long max_tokens, double temp, long top_k, long seed,
                     int print_ids) {
     const pt_model *m = g->m;
-    const pt_model_ops *ops = m->ops;
     int C = m->cfg.dim, V = m->cfg.vocab_size, n = g->r.n, maxT = m->cfg.max_pos;
     if (n > maxT) return die(cmd, "the prompt is %d tokens; the model's context is %d", n, maxT);
     /* the last new token is never decoded: n + N - 1 positions suffice */
@@ -219,16 +220,17 @@ static int generate(const char *cmd, gen *g, long max_tokens, double temp, long 
     if (!g->x || !g->h || !g->logits || !g->order) return die(cmd, "out of memory");
     if (pt_layout_embed(m, &g->r, g->have_prompt ? g->p.table : NULL, g->tmpl.n_virtual, 0, n,
                         g->x) ||
-        ops->cache_new(m, Tmax, &g->cache))
+        pt_cache_new(m, Tmax, &g->cache))
         return die(cmd, "%s", pt_last_error());
     double t0 = now_s();
-    if (ops->decode(m, g->cache, g->x, n, g->h)) return die(cmd, "%s", pt_last_error());
+    if (pt_cache_decode(m, g->cache, g->x, n, g->h)) return die(cmd, "%s", pt_last_error());
     double t1 = now_s();
     pt_rng rng;
     pt_rng_seed(&rng, (uint64_t)seed);
     int prev = g->r.ids[n - 1], made = 0, pos = n, eos = 0;
     for (; made < max_tokens; made++) {
-        ops->head_forward(m, NULL, g->logits, g->h, 1, NULL, V);
+        if (pt_model_head_forward(m, NULL, g->logits, g->h, 1, NULL, V))
+            return die(cmd, "%s", pt_last_error());
         int id = pick(g, V, temp, (int)top_k, &rng);
         if (id == m->tok->eos_id && id >= 0) {
             eos = 1;
@@ -252,7 +254,7 @@ static int generate(const char *cmd, gen *g, long max_tokens, double temp, long 
                     maxT);
             break;
         }
-        if (pt_model_embed(m, g->x, &id, 1) || ops->decode(m, g->cache, g->x, 1, g->h)) {
+        if (pt_model_embed(m, g->x, &id, 1) || pt_cache_decode(m, g->cache, g->x, 1, g->h)) {
             fputc('\n', stdout);
             return die(cmd, "%s", pt_last_error());
         }
@@ -314,7 +316,7 @@ int cmd_generate(int argc, char **argv) {
         goto out;
     }
     if (load_model("generate", &a, &g.m)) goto out;
-    if (!g.m->cfg.causal || !g.m->ops->decode) {
+    if (!g.m->cfg.causal) {
         die("generate", "%s is a %s model: generation needs a causal model (GPT-2, LLaMA)",
             g.m->path, pt_family_name(g.m->cfg.family));
         goto out;

@@ -93,13 +93,14 @@ int cmd_tokenize(int argc, char **argv) {
         goto done;
     }
     int special = arg_flag(&a, "special");
-    if (special && fam == PT_FAMILY_BERT) pt_ivec_push(&ids, tok->cls_id);
-    if (special && fam == PT_FAMILY_LLAMA && tok->bos_id >= 0) pt_ivec_push(&ids, tok->bos_id);
+    int sp_begin = -1, sp_end = -1;
+    if (special) pt_family_specials(fam, tok, &sp_begin, &sp_end);
+    if (sp_begin >= 0) pt_ivec_push(&ids, sp_begin);
     if (pt_tok_encode(tok, text.v ? text.v : "", text.n, 0, &ids)) {
         die("tokenize", "%s", pt_last_error());
         goto done;
     }
-    if (special && fam == PT_FAMILY_BERT) pt_ivec_push(&ids, tok->sep_id);
+    if (sp_end >= 0) pt_ivec_push(&ids, sp_end);
     int json = arg_flag(&a, "json"), pieces = arg_flag(&a, "pieces");
     if (json) pt_buf_puts(&out, "[");
     for (size_t i = 0; i < ids.n; i++) {

@@ -30,4 +30,9 @@ int set_threads(const char *cmd, const args *a);
 void mark_launch(void);
 double seconds_since_launch(void);
 
+/* The note for prompt files carrying ptune 0.1's fingerprint (cmd, path). */
+#define PT_OLD_FINGERPRINT_NOTE                                                                    \
+    "ptune %s: note: %s carries the model fingerprint of ptune 0.1 (a wrong FNV offset basis); "   \
+    "accepted. Re-save it (ptune train --resume, or train again) to store the corrected one\n"
+
 #endif
