@@ -116,6 +116,8 @@ static inline void mix(float *o, const float *p, const float *v, size_t vs, int 
 typedef struct head_keys {
     const float *ek, *ev, *k, *v;
     int e, L, ks, eks, ars, causal; /* eks: the earlier keys' row stride */
+    const int *tq; /* (nq) own-row index of each query (NULL: query i is own row i, nq = L) */
+    int nq;
 } head_keys;
 
 /* E == 0 through the library's small products (scores for all L x L pairs,
@@ -138,18 +140,21 @@ static int fwd_head_gemm(float *out, int o_stride, float *att, const float *q, i
 PT_CLONES static void fwd_head(float *out, int o_stride, float *att, const float *q, int q_stride,
                                const head_keys *hk, int HS, float scale) {
     int e = hk->e, L = hk->L;
-    if (e == 0 && L >= 16 && !fwd_head_gemm(out, o_stride, att, q, q_stride, hk, HS, scale)) return;
-    for (int t = 0; t < L; t++) {
-        float *a = att + (size_t)t * hk->ars;  // (e + L)
-        float *o = out + (size_t)t * o_stride; // (HS)
-        const float *qt = q + (size_t)t * q_stride;
+    if (e == 0 && L >= 16 && !hk->tq &&
+        !fwd_head_gemm(out, o_stride, att, q, q_stride, hk, HS, scale))
+        return;
+    for (int i = 0; i < hk->nq; i++) {
+        int t = hk->tq ? hk->tq[i] : i;        /* the query's own row: its causal limit */
+        float *a = att + (size_t)i * hk->ars;  // (e + L)
+        float *o = out + (size_t)i * o_stride; // (HS)
+        const float *qt = q + (size_t)i * q_stride;
         int nk = hk->causal ? t + 1 : L, n = e + nk;
         scores(a, qt, hk->ek, hk->eks, e, HS);
         scores(a + e, qt, hk->k, hk->ks, nk, HS);
         for (int j = 0; j < n; j++) a[j] *= scale;
         softmax_row(a, n);
         for (int j = n; j < hk->ars; j++) a[j] = 0.0f;
-        for (int i = 0; i < HS; i++) o[i] = 0.0f;
+        for (int c = 0; c < HS; c++) o[c] = 0.0f;
         mix(o, a, hk->ev, hk->eks, e, HS);
         mix(o, a + e, hk->v, hk->ks, nk, HS);
     }
@@ -178,12 +183,20 @@ static head_keys keys_of(const pt_attn_geom *g, const float *k, const float *v, 
                     g->kv_stride,
                     g->e_stride ? g->e_stride : g->kv_stride,
                     g->E + g->T,
-                    g->causal};
+                    g->causal,
+                    g->qstart ? g->qidx + g->qstart[b] : NULL,
+                    g->qstart ? g->qlen[b] : seq_len(g, b)};
     return hk;
 }
 
+/* First query row of sequence b in q and out. */
+static inline size_t q_row(const pt_attn_geom *g, int b) {
+    return (size_t)(g->qstart ? g->qstart[b] : g->start[b]);
+}
+
 static inline float *att_block(float *att, const pt_attn_geom *g, int b, int h) {
-    return att + ((size_t)b * g->NH + h) * (size_t)g->T * (size_t)(g->E + g->T);
+    size_t Tq = (size_t)(g->qstart ? g->Tq : g->T);
+    return att + ((size_t)b * g->NH + h) * Tq * (size_t)(g->E + g->T);
 }
 
 void pt_attn_forward(float *out, float *att, const float *q, const float *k, const float *v,
@@ -192,12 +205,13 @@ void pt_attn_forward(float *out, float *att, const float *q, const float *k, con
     int group = g->NH / g->NKV, HS = g->HS, os = g->NH * HS;
     double work = 0;
     for (int b = 0; b < g->B; b++)
-        work += (double)seq_len(g, b) * (seq_len(g, b) + seq_elen(g, b)) * g->NH * HS;
+        work += (double)(g->qstart ? g->qlen[b] : seq_len(g, b)) *
+                (seq_len(g, b) + seq_elen(g, b)) * g->NH * HS;
 #pragma omp parallel for collapse(2) schedule(dynamic) if (work >= PT_PAR_FLOPS)
     for (int b = 0; b < g->B; b++)
         for (int h = 0; h < g->NH; h++) {
             head_keys hk = keys_of(g, k, v, b, h / group);
-            size_t row = (size_t)g->start[b];
+            size_t row = q_row(g, b);
             fwd_head(out + row * os + (size_t)h * HS, os, att_block(att, g, b, h),
                      q + row * g->q_stride + (size_t)h * HS, g->q_stride, &hk, HS, g->scale);
         }
@@ -229,7 +243,7 @@ PT_CLONES static void bwd_head(float *dq, float *dk, float *dv, float *dek, floa
                                int q_stride, const head_keys *hk, int HS, float scale) {
     float dpc[DP_CACHE];
     int e = hk->e, L = hk->L;
-    for (int t = 0; t < L; t++) {
+    for (int t = 0; t < hk->nq; t++) {
         const float *p = att + (size_t)t * hk->ars;   // (e + L)
         const float *d = dout + (size_t)t * o_stride; // (HS)
         const float *qt = q + (size_t)t * q_stride;   // (HS)
@@ -265,7 +279,7 @@ static void bwd_kv_head(float *dq, float *dk, float *dv, float *dek, float *dev,
                         const pt_attn_geom *g, int b, int kvh) {
     int group = g->NH / g->NKV, HS = g->HS, os = g->NH * HS;
     head_keys hk = keys_of(g, k, v, b, kvh);
-    size_t row = (size_t)g->start[b], kvo = row * g->kv_stride + (size_t)kvh * HS;
+    size_t kvo = (size_t)g->start[b] * g->kv_stride + (size_t)kvh * HS, row = q_row(g, b);
     size_t eo = (size_t)b * g->e_bstride + (size_t)kvh * HS;
     for (int h = kvh * group; h < (kvh + 1) * group; h++) {
         size_t qo = row * g->q_stride + (size_t)h * HS;
@@ -287,7 +301,8 @@ void pt_attn_backward(float *dq, float *dk, float *dv, float *dek, float *dev, c
     // make one task per kv head that walks the sequences in turn.
     double work = 0;
     for (int b = 0; b < g->B; b++)
-        work += (double)seq_len(g, b) * (seq_len(g, b) + seq_elen(g, b)) * g->NH * g->HS;
+        work += (double)(g->qstart ? g->qlen[b] : seq_len(g, b)) *
+                (seq_len(g, b) + seq_elen(g, b)) * g->NH * g->HS;
     int par = work >= PT_PAR_FLOPS;
     if (dek && g->e_bstride == 0 && g->B > 1) {
 #pragma omp parallel for schedule(dynamic) if (par)

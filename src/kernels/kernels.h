@@ -116,6 +116,12 @@ typedef struct pt_attn_geom {
     int e_stride;    /* row stride of ek, ev (0: kv_stride) */
     const int *elen; /* (B) earlier keys per sequence, or NULL: none */
     int E;           /* most earlier keys of a sequence */
+    /* Queries at some rows only (NULL qstart: every own row queries). Sequence
+     * b's queries are rows qstart[b] .. qstart[b] + qlen[b] of q and out, query
+     * row r standing at own row qidx[r] (its causal limit); att is then
+     * (B, NH, Tq, E + T). */
+    const int *qstart, *qlen, *qidx;
+    int Tq;
 } pt_attn_geom;
 
 void pt_attn_forward(float *out, float *att, const float *q, const float *k, const float *v,
