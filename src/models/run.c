@@ -207,7 +207,8 @@ pt_status pt_run_pass(const pt_model *m, pt_run *r, pt_pass *p, const float *x_e
     f->fn.final_norm(m, h_out, r->fstats, a[PT_ACT_IN], out_rows, n_out);
     r->pass = *p;
     r->n_out = n_out;
-    if (out_rows != r->out_rows) memcpy(r->out_rows, out_rows, sizeof(int) * (size_t)n_out);
+    if (n_out && out_rows != r->out_rows)
+        memcpy(r->out_rows, out_rows, sizeof(int) * (size_t)n_out);
     r->x_emb = x_emb;
     r->have_backward = p->keep;
     return PT_OK;

@@ -24,6 +24,7 @@ void pt_train_default_params(pt_train_params *p) {
     p->epochs = 3;
     p->seed = 42;
     p->report_every = 10;
+    p->cache_mb = -1;
 }
 
 pt_status pt_train_check_params(const pt_train_params *p) {
@@ -144,6 +145,13 @@ static pt_status trainer_init(pt_trainer *tr, const pt_model *m, const pt_task *
     int Tmax = train->max_len;
     if (dev && dev->max_len > Tmax) Tmax = dev->max_len;
     if ((s = pt_engine_init(&tr->eng, m, t, B, Tmax))) return s;
+    int cacheable = 0; /* some example has rows before its first virtual token */
+    for (int i = 0; i < train->n && !cacheable; i++)
+        cacheable = pt_engine_first_row(t, &train->ex[i].r) > 0;
+    if (p->cache_mb && cacheable && m->cfg.causal &&
+        (s = pt_engine_use_cache(&tr->eng, p->cache_mb < 0 ? pt_kv_cache_default_bytes()
+                                                           : (size_t)p->cache_mb << 20)))
+        return s;
     tr->spe = (train->n + B - 1) / B;
     tr->total = p->steps ? p->steps : (long)p->epochs * tr->spe;
     return PT_OK;

@@ -73,6 +73,8 @@ typedef struct pt_train_params {
     pt_progress_fn progress;
     void *user;
     int report_every; /* steps between progress reports (0 = 10) */
+    long cache_mb;    /* key/value cache of prompt-independent rows (causal models), in MiB:
+                         -1 = a quarter of the available memory (the default), 0 = off */
 } pt_train_params;
 
 void pt_train_default_params(pt_train_params *p);
