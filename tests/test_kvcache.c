@@ -6,7 +6,10 @@
  * hits), with prompts first, in the middle, last and in several groups, for
  * the causal families (tiny GPT-2, tiny LLaMA from GGUF); a budget too small
  * for any entry still gives the same numbers (rows computed every step); the
- * cache really skips rows (counted). BERT is bidirectional: no cache. */
+ * cache really skips rows (counted). BERT is bidirectional: no cache.
+ * The reference runs every block at every row (no_sel); the others use the
+ * last-block shortcut (only the answer rows through the last block) where the
+ * family has it, and a third engine uses the shortcut without the cache. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +17,7 @@
 
 #include "core/error.h"
 #include "core/rng.h"
+#include "models/run_impl.h"
 #include "prompt/task.h"
 #include "train/engine.h"
 #include "test.h"
@@ -86,8 +90,8 @@ static void compare(const char *model, const char *labels, const char *tmpl, pt_
     for (int i = 0; i < nl * C; i++) W[i] = 0.1f * pt_rng_normal(&r);
     for (int i = 0; i < nl; i++) b[i] = 0.1f * pt_rng_normal(&r);
     const float *Wh = head == PT_HEAD_LINEAR ? W : NULL, *bh = head == PT_HEAD_LINEAR ? b : NULL;
-    outcome o[2];
-    for (int k = 0; k < 2; k++) {
+    outcome o[3];
+    for (int k = 0; k < 3; k++) {
         o[k].scores = calloc((size_t)24 * ns, sizeof(float));
         o[k].dtable = calloc((size_t)S * C, sizeof(float));
         o[k].dW = calloc((size_t)nl * C, sizeof(float));
@@ -97,7 +101,21 @@ static void compare(const char *model, const char *labels, const char *tmpl, pt_
     CHECK(pt_engine_init(&full, m, &t, 8, ex.max_len) == PT_OK, "%s", pt_last_error());
     CHECK(pt_engine_init(&cached, m, &t, 8, ex.max_len) == PT_OK, "%s", pt_last_error());
     CHECK(pt_engine_use_cache(&cached, budget) == PT_OK, "%s", pt_last_error());
+    pt_engine sel;
+    CHECK(pt_engine_init(&sel, m, &t, 8, ex.max_len) == PT_OK, "%s", pt_last_error());
+    full.run->no_sel = 1; /* the reference: every block at every row */
+    cached.run->no_sel = sel.run->no_sel = 0;
     CHECK(run(&full, &ex, table, Wh, bh, S, C, nl, &o[0]), "full: %s", pt_last_error());
+    CHECK(run(&sel, &ex, table, Wh, bh, S, C, nl, &o[2]), "shortcut: %s", pt_last_error());
+    int used = sel.run->pass.sel != NULL;
+    printf("  last-block shortcut: %s\n", used ? "used" : "not used (family runs every row)");
+    if (m->fam->last_rows) CHECK(used, "the family has the shortcut but the pass did not use it");
+    close_norm("loss: shortcut vs full", &(float){(float)o[2].loss}, &(float){(float)o[0].loss}, 1,
+               TOL);
+    close_norm("scores: shortcut vs full", o[2].scores, o[0].scores, (size_t)24 * ns, TOL);
+    close_norm("d loss / d prompt: shortcut vs full", o[2].dtable, o[0].dtable, (size_t)S * C, TOL);
+    if (head == PT_HEAD_LINEAR)
+        close_norm("d loss / d head W: shortcut vs full", o[2].dW, o[0].dW, (size_t)nl * C, TOL);
     /* twice through the same batches: the second pass hits the cache */
     CHECK(run(&cached, &ex, table, Wh, bh, S, C, nl, &o[1]), "cached: %s", pt_last_error());
     memset(o[1].dtable, 0, sizeof(float) * S * C);
@@ -121,7 +139,8 @@ static void compare(const char *model, const char *labels, const char *tmpl, pt_
         close_norm("d loss / d head W: cached vs full", o[1].dW, o[0].dW, (size_t)nl * C, TOL);
         close_norm("d loss / d head b: cached vs full", o[1].db, o[0].db, (size_t)nl, TOL);
     }
-    for (int k = 0; k < 2; k++) free(o[k].scores), free(o[k].dtable), free(o[k].dW), free(o[k].db);
+    for (int k = 0; k < 3; k++) free(o[k].scores), free(o[k].dtable), free(o[k].dW), free(o[k].db);
+    pt_engine_free(&sel);
     free(table), free(W), free(b);
     pt_engine_free(&full);
     pt_engine_free(&cached);

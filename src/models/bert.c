@@ -56,7 +56,7 @@ enum {
 };
 
 _Static_assert(A_DF + 1 == PT_BERT_N_ACTS, "PT_BERT_N_ACTS counts the activations");
-const pt_act_desc pt_bert_acts[PT_BERT_N_ACTS] = {
+const pt_act_desc pt_bert_acts[] = {
     {A_IN, PT_D_C, 1, PT_A_KEEP, "in"},
     {A_Q, PT_D_C, 1, PT_A_KEEP, "q"},
     {A_K, PT_D_C, 1, PT_A_KEEP, "k"},
@@ -81,6 +81,8 @@ const pt_act_desc pt_bert_acts[PT_BERT_N_ACTS] = {
     {A_DG, PT_D_F, 1, 0, "dg"},
     {A_DF, PT_D_F, 1, 0, "df"},
 };
+_Static_assert(sizeof pt_bert_acts / sizeof pt_bert_acts[0] == PT_BERT_N_ACTS,
+               "the table lists every activation");
 
 static void gelu_fwd(int act, float *out, const float *inp, size_t n) {
     if (act == PT_ACT_GELU_TANH)

@@ -130,7 +130,17 @@ typedef struct pt_pass {
     /* store this pass's keys/values (N, KVC) of layer l at kv_out_k + l*kv_out_lstride */
     float *kv_out_k, *kv_out_v;
     size_t kv_out_lstride;
+    /* The last block's output at these rows only (the final norm's; sorted,
+     * unique), after its keys and values of every row: sel (n_sel) rows;
+     * sel_qstart, sel_qlen (B) where each sequence's are in sel; sel_qidx
+     * (n_sel) their index within the sequence; sel_pos (n_sel) positions.
+     * sel NULL: the last block runs at every row (as the others). */
+    const int *sel, *sel_qstart, *sel_qlen, *sel_qidx, *sel_pos;
+    int n_sel, sel_Tq;
 } pt_pass;
+
+/* 1 when block l of pass p computes its output at p->sel only. */
+static inline int pt_pass_sel(const pt_model *m, const pt_pass *p, int l);
 
 enum {
     PT_BLOCK_FULL = 0,  /* the whole block, output written */
@@ -140,6 +150,12 @@ enum {
 /* The attention geometry of layer l of a pass (kernels/attention.h). */
 struct pt_attn_geom;
 void pt_pass_attn_geom(const pt_model *m, const pt_pass *p, int l, struct pt_attn_geom *g);
+/* The attention geometry of the last block's selected queries (q rows compact). */
+void pt_pass_sel_geom(const pt_model *m, const pt_pass *p, int l, struct pt_attn_geom *g);
+/* dst (n_sel, C) = rows p->sel of src (N, C); dst may be src (compacted in place). */
+void pt_pass_gather(const pt_pass *p, float *dst, const float *src, int C);
+/* dst rows p->sel (N, C) = src (n_sel, C); dst may be src (expanded in place). */
+void pt_pass_scatter(const pt_pass *p, float *dst, const float *src, int C);
 /* Copy this layer's keys and values to the pass's store, if it has one. */
 void pt_pass_store_kv(const pt_model *m, const pt_pass *p, int l, const float *k, const float *v,
                       int k_stride);
@@ -197,6 +213,7 @@ struct pt_family_desc {
     int n_acts;
     pt_special_policy special;
     int head_scratch; /* floats per row of the LM head's scratch, in units of C */
+    int last_rows;    /* 1: the block computes the last layer at the output rows only */
     pt_family_desc_fns fn;
 };
 
@@ -264,10 +281,14 @@ pt_status pt_bert_head(const pt_model *m, pt_run *r, float *logits, const float 
                        const int *rows, int nr);
 pt_status pt_bert_head_backward(const pt_model *m, pt_run *r, float *dh, const float *dlogits,
                                 const float *h, int n, const int *rows, int nr);
-#define PT_LLAMA_N_ACTS 18
+#define PT_LLAMA_N_ACTS 20
 extern const pt_act_desc pt_llama_acts[PT_LLAMA_N_ACTS];
 #define PT_BERT_N_ACTS 23
 extern const pt_act_desc pt_bert_acts[PT_BERT_N_ACTS];
+
+static inline int pt_pass_sel(const pt_model *m, const pt_pass *p, int l) {
+    return p->sel && l == m->cfg.n_layers - 1;
+}
 
 extern const pt_family_desc pt_family_gpt2, pt_family_bert, pt_family_roberta, pt_family_llama;
 

@@ -46,10 +46,12 @@ enum {
     A_DV,    /* (N, KVC) */
     A_DGATE, /* (N, F) */
     A_DUP,   /* (N, F) */
+    A_XS,    /* (N, C) the last block's rows: d(mid) */
+    A_XS2,   /* (N, C) the last block's rows: d(n) from the queries */
 };
 
-_Static_assert(A_DUP + 1 == PT_LLAMA_N_ACTS, "PT_LLAMA_N_ACTS counts the activations");
-const pt_act_desc pt_llama_acts[PT_LLAMA_N_ACTS] = {
+_Static_assert(A_XS2 + 1 == PT_LLAMA_N_ACTS, "PT_LLAMA_N_ACTS counts the activations");
+const pt_act_desc pt_llama_acts[] = {
     {A_IN, PT_D_C, 1, PT_A_LAYER, "in"},
     {A_RSTD1, PT_D_1, 1, PT_A_KEEP, "rstd1"},
     {A_Q, PT_D_QC, 1, PT_A_KEEP, "q"},
@@ -68,7 +70,11 @@ const pt_act_desc pt_llama_acts[PT_LLAMA_N_ACTS] = {
     {A_DV, PT_D_KVC, 1, 0, "dv"},
     {A_DGATE, PT_D_F, 1, 0, "dgate"},
     {A_DUP, PT_D_F, 1, 0, "dup"},
+    {A_XS, PT_D_C, 1, 0, "xs"},
+    {A_XS2, PT_D_C, 1, 0, "xs2"},
 };
+_Static_assert(sizeof pt_llama_acts / sizeof pt_llama_acts[0] == PT_LLAMA_N_ACTS,
+               "the table lists every activation");
 
 #define BIAS(w) (pt_weight_present(&(w)) ? pt_weight_f32(&(w)) : NULL)
 
@@ -78,36 +84,57 @@ static void rope(const pt_model *m, const pt_pass *p, float *x, int heads, int d
                  c->rope_interleaved, dir);
 }
 
+/* The same for the last block's selected rows (n_sel of them, compact). */
+static void rope_sel(const pt_model *m, const pt_pass *p, float *x, int heads, int dir) {
+    const pt_model_config *c = &m->cfg;
+    pt_rope_rows(x, heads * c->head_dim, p->n_sel, heads, c->head_dim, p->sel_pos, m->inv_freq,
+                 c->rope_interleaved, dir);
+}
+
 void pt_llama_block(const pt_model *m, const pt_pass *p, int l, float *const *a, float *x_out,
                     int mode) {
     const pt_model_config *c = &m->cfg;
     const pt_layer_weights *w = &m->w.layers[l];
     int N = p->N, C = c->dim, NH = c->n_heads, NKV = c->n_kv_heads;
     int QC = NH * c->head_dim, KVC = NKV * c->head_dim;
+    int sel = pt_pass_sel(m, p, l), Nq = sel ? p->n_sel : N; /* rows after the keys/values */
     pt_attn_geom g;
-    pt_pass_attn_geom(m, p, l, &g);
+    if (sel)
+        pt_pass_sel_geom(m, p, l, &g);
+    else
+        pt_pass_attn_geom(m, p, l, &g);
     g.q_stride = QC, g.kv_stride = KVC;
-    /* attention */
+    /* attention: keys and values at every row, queries at Nq */
     pt_rmsnorm_forward(a[A_N], a[A_RSTD1], a[A_IN], pt_weight_f32(&w->attn_norm), N, C,
                        c->norm_eps);
-    pt_mm_forward(a[A_Q], a[A_N], &w->wq, BIAS(w->bq), N);
     pt_mm_forward(a[A_K], a[A_N], &w->wk, BIAS(w->bk), N);
     pt_mm_forward(a[A_V], a[A_N], &w->wv, BIAS(w->bv), N);
-    rope(m, p, a[A_Q], NH, 1);
     rope(m, p, a[A_K], NKV, 1);
     if (mode == PT_BLOCK_FULL) pt_pass_store_kv(m, p, l, a[A_K], a[A_V], KVC);
+    if (Nq == 0) return; /* only keys and values wanted */
+    if (sel) pt_pass_gather(p, a[A_N], a[A_N], C);
+    pt_mm_forward(a[A_Q], a[A_N], &w->wq, BIAS(w->bq), Nq);
+    if (sel)
+        rope_sel(m, p, a[A_Q], NH, 1);
+    else
+        rope(m, p, a[A_Q], NH, 1);
     pt_attn_forward(a[A_Y], a[A_ATT], a[A_Q], a[A_K], a[A_V], &g);
-    pt_mm_forward(a[A_MID], a[A_Y], &w->wo, BIAS(w->bo), N);
-    pt_add_inplace(a[A_MID], a[A_IN], (size_t)N * C);
+    pt_mm_forward(a[A_MID], a[A_Y], &w->wo, BIAS(w->bo), Nq);
+    if (sel)
+        for (int i = 0; i < Nq; i++)
+            pt_add_inplace(a[A_MID] + (size_t)i * C, a[A_IN] + (size_t)p->sel[i] * C, (size_t)C);
+    else
+        pt_add_inplace(a[A_MID], a[A_IN], (size_t)N * C);
     /* MLP */
-    pt_rmsnorm_forward(a[A_N], a[A_RSTD2], a[A_MID], pt_weight_f32(&w->ffn_norm), N, C,
+    pt_rmsnorm_forward(a[A_N], a[A_RSTD2], a[A_MID], pt_weight_f32(&w->ffn_norm), Nq, C,
                        c->norm_eps);
-    pt_mm_forward(a[A_GATE], a[A_N], &w->w_gate, NULL, N);
-    pt_mm_forward(a[A_UP], a[A_N], &w->w_up, NULL, N);
+    pt_mm_forward(a[A_GATE], a[A_N], &w->w_gate, NULL, Nq);
+    pt_mm_forward(a[A_UP], a[A_N], &w->w_up, NULL, Nq);
     if (mode == PT_BLOCK_RECOMPUTE) return; /* backward needs nothing after gate and up */
-    pt_swiglu_forward(a[A_FFN], a[A_GATE], a[A_UP], (size_t)N * c->ffn_dim);
-    pt_mm_forward(x_out, a[A_FFN], &w->w_down, NULL, N);
-    pt_add_inplace(x_out, a[A_MID], (size_t)N * C);
+    pt_swiglu_forward(a[A_FFN], a[A_GATE], a[A_UP], (size_t)Nq * c->ffn_dim);
+    pt_mm_forward(x_out, a[A_FFN], &w->w_down, NULL, Nq);
+    pt_add_inplace(x_out, a[A_MID], (size_t)Nq * C);
+    if (sel) pt_pass_scatter(p, x_out, x_out, C); /* to the rows' places */
 }
 
 void pt_llama_block_backward(const pt_model *m, const pt_pass *p, int l, float *const *a,
@@ -116,36 +143,57 @@ void pt_llama_block_backward(const pt_model *m, const pt_pass *p, int l, float *
     const pt_layer_weights *w = &m->w.layers[l];
     int N = p->N, C = c->dim, NH = c->n_heads, NKV = c->n_kv_heads, F = c->ffn_dim;
     int QC = NH * c->head_dim, KVC = NKV * c->head_dim;
-    size_t NC = (size_t)N * C, NF = (size_t)N * F;
+    int sel = pt_pass_sel(m, p, l), Nq = sel ? p->n_sel : N;
+    size_t NC = (size_t)N * C, QF = (size_t)Nq * F, QCC = (size_t)Nq * C;
     pt_attn_geom g;
-    pt_pass_attn_geom(m, p, l, &g);
+    if (sel)
+        pt_pass_sel_geom(m, p, l, &g);
+    else
+        pt_pass_attn_geom(m, p, l, &g);
     g.q_stride = QC, g.kv_stride = KVC;
+    /* d(out) at the query rows: dres itself, or its selected rows */
+    float *dq_rows = dres; // (Nq, C)
+    if (sel) {
+        dq_rows = a[A_XS];
+        pt_pass_gather(p, dq_rows, dres, C);
+    }
     /* MLP: h_next = mid + down(silu(gate) * up), gate/up from n = rmsnorm(mid) */
-    memset(a[A_FFN], 0, sizeof(float) * NF);
-    pt_mm_backward_input(a[A_FFN], dres, &w->w_down, N);
-    memset(a[A_DGATE], 0, sizeof(float) * NF);
-    memset(a[A_DUP], 0, sizeof(float) * NF);
-    pt_swiglu_backward(a[A_DGATE], a[A_DUP], a[A_FFN], a[A_GATE], a[A_UP], NF);
-    memset(a[A_N], 0, sizeof(float) * NC);
-    pt_mm_backward_input(a[A_N], a[A_DGATE], &w->w_gate, N);
-    pt_mm_backward_input(a[A_N], a[A_DUP], &w->w_up, N);
-    pt_rmsnorm_backward(dres, a[A_N], a[A_MID], pt_weight_f32(&w->ffn_norm), a[A_RSTD2], N, C);
+    memset(a[A_FFN], 0, sizeof(float) * QF);
+    pt_mm_backward_input(a[A_FFN], dq_rows, &w->w_down, Nq);
+    memset(a[A_DGATE], 0, sizeof(float) * QF);
+    memset(a[A_DUP], 0, sizeof(float) * QF);
+    pt_swiglu_backward(a[A_DGATE], a[A_DUP], a[A_FFN], a[A_GATE], a[A_UP], QF);
+    memset(a[A_N], 0, sizeof(float) * QCC);
+    pt_mm_backward_input(a[A_N], a[A_DGATE], &w->w_gate, Nq);
+    pt_mm_backward_input(a[A_N], a[A_DUP], &w->w_up, Nq);
+    pt_rmsnorm_backward(dq_rows, a[A_N], a[A_MID], pt_weight_f32(&w->ffn_norm), a[A_RSTD2], Nq, C);
     /* attention: mid = in + attn(q, k, v) Wo^T, q/k/v from n = rmsnorm(in) */
-    memset(a[A_Y], 0, sizeof(float) * (size_t)N * QC);
-    pt_mm_backward_input(a[A_Y], dres, &w->wo, N);
-    /* this layer's probabilities (not kept per layer): recomputed, output into n */
-    if (!p->recompute) pt_attn_forward(a[A_N], a[A_ATT], a[A_Q], a[A_K], a[A_V], &g);
-    memset(a[A_DQ], 0, sizeof(float) * (size_t)N * QC);
+    memset(a[A_Y], 0, sizeof(float) * (size_t)Nq * QC);
+    pt_mm_backward_input(a[A_Y], dq_rows, &w->wo, Nq);
+    /* this layer's probabilities (not kept per layer): recomputed, output discarded */
+    if (!p->recompute) pt_attn_forward(a[A_DQ], a[A_ATT], a[A_Q], a[A_K], a[A_V], &g);
+    memset(a[A_DQ], 0, sizeof(float) * (size_t)Nq * QC);
     memset(a[A_DK], 0, sizeof(float) * (size_t)N * KVC);
     memset(a[A_DV], 0, sizeof(float) * (size_t)N * KVC);
     pt_attn_backward(a[A_DQ], a[A_DK], a[A_DV], NULL, NULL, a[A_Y], a[A_ATT], a[A_Q], a[A_K],
                      a[A_V], &g);
-    rope(m, p, a[A_DQ], NH, -1);
+    if (sel)
+        rope_sel(m, p, a[A_DQ], NH, -1);
+    else
+        rope(m, p, a[A_DQ], NH, -1);
     rope(m, p, a[A_DK], NKV, -1);
     memset(a[A_N], 0, sizeof(float) * NC);
-    pt_mm_backward_input(a[A_N], a[A_DQ], &w->wq, N);
     pt_mm_backward_input(a[A_N], a[A_DK], &w->wk, N);
     pt_mm_backward_input(a[A_N], a[A_DV], &w->wv, N);
+    if (sel) { /* the queries' part, at their rows; the residual d(in) = d(mid) there */
+        memset(a[A_XS2], 0, sizeof(float) * QCC);
+        pt_mm_backward_input(a[A_XS2], a[A_DQ], &w->wq, Nq);
+        for (int i = 0; i < Nq; i++)
+            pt_add_inplace(a[A_N] + (size_t)p->sel[i] * C, a[A_XS2] + (size_t)i * C, (size_t)C);
+        pt_pass_scatter(p, dres, dq_rows, C);
+    } else {
+        pt_mm_backward_input(a[A_N], a[A_DQ], &w->wq, N);
+    }
     pt_rmsnorm_backward(dres, a[A_N], a[A_IN], pt_weight_f32(&w->attn_norm), a[A_RSTD1], N, C);
 }
 
@@ -309,6 +357,7 @@ const pt_family_desc pt_family_llama = {
     .acts = pt_llama_acts,
     .n_acts = PT_LLAMA_N_ACTS,
     .special = {PT_SP_BOS, PT_SP_NONE, PT_SP_BOS},
+    .last_rows = 1,
     .fn =
         {
             .embed = pt_fam_embed_copy,

@@ -113,7 +113,7 @@ struct pt_model {
     int bf16;                 /* 1 after pt_model_set_precision(m, 1) */
     char fingerprint[17];     /* pt_model_fingerprint's value once computed, else "" */
     char fingerprint_old[17]; /* the same with the wrong offset basis of ptune 0.1 */
-    char missing[160];        /* loading: the first LM-head tensor found missing */
+    char missing[320];        /* loading: the first LM-head tensor found missing */
     int recompute;            /* 1: runs made from now on keep only each block's input for backward
                                  and recompute the rest there (see pt_model_set_recompute) */
 };

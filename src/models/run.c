@@ -84,8 +84,9 @@ pt_status pt_run_new_ext(const pt_model *m, int Bmax, int Tmax, int Emax, int ba
     if (!pt_add_ok(total, own, &total)) goto nomem;
     r->floats = total;
     r->block = pt_aalloc(total ? total : 1, sizeof(float));
-    /* ints: start, len, elen (B); pos, out_rows (N) */
-    r->ints = calloc((size_t)Bmax * 3 + N * 2, sizeof(int));
+    /* ints: start, len, elen, sel_qstart, sel_qlen (B); pos, out_rows, sel, sel_qidx,
+     * sel_pos (N) */
+    r->ints = calloc((size_t)Bmax * 5 + N * 5, sizeof(int));
     if (!r->block || !r->ints) goto nomem;
     float *p = r->block;
     for (int i = 0; i < f->n_acts; i++) {
@@ -102,8 +103,15 @@ pt_status pt_run_new_ext(const pt_model *m, int Bmax, int Tmax, int Emax, int ba
     r->start = r->ints;
     r->len = r->start + Bmax;
     r->elen = r->len + Bmax;
-    r->pos = r->elen + Bmax;
+    r->sel_qstart = r->elen + Bmax;
+    r->sel_qlen = r->sel_qstart + Bmax;
+    r->pos = r->sel_qlen + Bmax;
     r->out_rows = r->pos + N;
+    r->sel = r->out_rows + N;
+    r->sel_qidx = r->sel + N;
+    r->sel_pos = r->sel_qidx + N;
+    const char *env = getenv("PTUNE_NO_SHORTCUTS");
+    r->no_sel = env && *env && strcmp(env, "0");
     *out = r;
     return PT_OK;
 nomem:
@@ -147,6 +155,46 @@ void pt_pass_attn_geom(const pt_model *m, const pt_pass *p, int l, pt_attn_geom 
         g->elen = p->elen;
         g->E = p->E;
     }
+}
+
+void pt_pass_sel_geom(const pt_model *m, const pt_pass *p, int l, pt_attn_geom *g) {
+    pt_pass_attn_geom(m, p, l, g);
+    g->qstart = p->sel_qstart, g->qlen = p->sel_qlen, g->qidx = p->sel_qidx, g->Tq = p->sel_Tq;
+}
+
+void pt_pass_gather(const pt_pass *p, float *dst, const float *src, int C) {
+    for (int i = 0; i < p->n_sel; i++) /* sel[i] >= i: ascending copies never overwrite a source */
+        memmove(dst + (size_t)i * C, src + (size_t)p->sel[i] * C, sizeof(float) * (size_t)C);
+}
+
+void pt_pass_scatter(const pt_pass *p, float *dst, const float *src, int C) {
+    for (int i = p->n_sel - 1; i >= 0; i--) /* descending: the mirror of the gather */
+        memmove(dst + (size_t)p->sel[i] * C, src + (size_t)i * C, sizeof(float) * (size_t)C);
+}
+
+/* The last block's output rows: the output rows when they are sorted and
+ * unique (each sequence's contiguous in them), else none (all rows run). */
+static void plan_sel(const pt_model *m, pt_run *r, pt_pass *p, const int *out_rows, int n_out) {
+    p->sel = NULL, p->n_sel = 0, p->sel_Tq = 0;
+    if (r->no_sel || !m->fam->last_rows) return;
+    for (int i = 1; i < n_out; i++)
+        if (out_rows[i] <= out_rows[i - 1]) return;
+    int b = 0;
+    for (int i = 0; i < p->B; i++) r->sel_qlen[i] = 0, r->sel_qstart[i] = 0;
+    for (int i = 0; i < n_out; i++) {
+        int row = out_rows[i];
+        while (b < p->B && row >= p->start[b] + p->len[b]) b++;
+        if (b == p->B || row < p->start[b]) return; /* not inside a sequence */
+        if (r->sel_qlen[b] == 0) r->sel_qstart[b] = i;
+        r->sel_qlen[b]++;
+        r->sel[i] = row;
+        r->sel_qidx[i] = row - p->start[b];
+        r->sel_pos[i] = p->pos[row];
+    }
+    for (int i = 0; i < p->B; i++)
+        if (r->sel_qlen[i] > p->sel_Tq) p->sel_Tq = r->sel_qlen[i];
+    p->sel = r->sel, p->sel_qstart = r->sel_qstart, p->sel_qlen = r->sel_qlen;
+    p->sel_qidx = r->sel_qidx, p->sel_pos = r->sel_pos, p->n_sel = n_out;
 }
 
 void pt_pass_store_kv(const pt_model *m, const pt_pass *p, int l, const float *k, const float *v,
@@ -194,6 +242,7 @@ pt_status pt_run_pass(const pt_model *m, pt_run *r, pt_pass *p, const float *x_e
                            out_rows[i], p->N);
     p->T = r->Tmax;
     p->recompute = r->recompute;
+    plan_sel(m, r, p, out_rows, n_out);
     float *a[PT_MAX_ACTS];
     pt_run_slots(r, 0, p->keep, a);
     f->fn.embed(m, p, a, x_emb, a[PT_ACT_IN]);

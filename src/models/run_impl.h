@@ -23,8 +23,10 @@ struct pt_run {
     float *head;                    // (head_rows, head_scratch * C) the family head's scratch
     int head_rows;
     int *ints;
-    int *start, *len, *elen; // (Bmax)
-    int *pos, *out_rows;     // (Nmax)
+    int *start, *len, *elen;                               // (Bmax)
+    int *pos, *out_rows;                                   // (Nmax)
+    int *sel, *sel_qstart, *sel_qlen, *sel_qidx, *sel_pos; /* the last block's rows */
+    int no_sel; /* 1: the last block runs at every row (tests compare both) */
     /* the last forward */
     pt_pass pass;
     int n_out, have_backward, T_padded;
