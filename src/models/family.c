@@ -18,6 +18,7 @@ static const pt_family_desc *const FAMILIES[] = {
     &pt_family_bert,
     &pt_family_llama,
     &pt_family_roberta,
+    &pt_family_qwen2,
 };
 #define N_FAMILIES (sizeof FAMILIES / sizeof FAMILIES[0])
 

@@ -290,6 +290,7 @@ static inline int pt_pass_sel(const pt_model *m, const pt_pass *p, int l) {
     return p->sel && l == m->cfg.n_layers - 1;
 }
 
-extern const pt_family_desc pt_family_gpt2, pt_family_bert, pt_family_roberta, pt_family_llama;
+extern const pt_family_desc pt_family_gpt2, pt_family_bert, pt_family_roberta, pt_family_llama,
+    pt_family_qwen2;
 
 #endif
