@@ -164,7 +164,10 @@ int main(void) {
         compare(models[i], lb, "{sentence} [P*4] It is a [MASK]", PT_HEAD_LM, 1024, 0);
     }
     /* BERT: the cache is a no-op (bidirectional: every row depends on the prompt) */
-    compare("tests/fixtures/bert/tiny", "animal:yes,fruit:no", "{sentence} [P*4] It is a [MASK] .",
-            PT_HEAD_LM, big, 0);
+    const char *bl = "animal:yes,fruit:no", *bert = "tests/fixtures/bert/tiny";
+    compare(bert, bl, "{sentence} [P*4] It is a [MASK] .", PT_HEAD_LM, big, 0);
+    compare(bert, bl, "[P*3] {sentence} [P*2] It is a [MASK] .", PT_HEAD_LM, big, 0);
+    compare(bert, bl, "The {sentence} [P*2] is [P*2] a [MASK]", PT_HEAD_LINEAR, big, 0);
+    compare(bert, bl, "{sentence} It is a [MASK] [P*3]", PT_HEAD_LINEAR, big, 0);
     return t_done();
 }

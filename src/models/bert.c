@@ -142,31 +142,42 @@ void pt_bert_recompute_input(const pt_model *m, const pt_pass *p, int l, float *
                          pt_weight_f32(&w->ffn_norm_b), N, C, c->norm_eps);
 }
 
+/* With the last-block shortcut (pt_pass_sel) keys and values are computed at
+ * every row and the rest at the Nq selected rows only (compact: rows 0..Nq of
+ * Q, ATTY, R1, A, F, G, R2), the output scattered back to its rows. */
 void pt_bert_block(const pt_model *m, const pt_pass *p, int l, float *const *a, float *x_out,
                    int mode) {
     const pt_model_config *c = &m->cfg;
     const pt_layer_weights *w = &m->w.layers[l];
     int C = c->dim, N = p->N;
-    size_t NC = (size_t)N * C;
+    int sel = pt_pass_sel(m, p, l), Nq = sel ? p->n_sel : N;
+    size_t QC = (size_t)Nq * C;
     pt_attn_geom g;
-    pt_pass_attn_geom(m, p, l, &g);
+    if (sel)
+        pt_pass_sel_geom(m, p, l, &g);
+    else
+        pt_pass_attn_geom(m, p, l, &g);
     g.q_stride = C, g.kv_stride = C;
-    pt_mm_forward(a[A_Q], a[A_IN], &w->wq, bias(&w->bq), N);
     pt_mm_forward(a[A_K], a[A_IN], &w->wk, bias(&w->bk), N);
     pt_mm_forward(a[A_V], a[A_IN], &w->wv, bias(&w->bv), N);
     if (mode == PT_BLOCK_FULL) pt_pass_store_kv(m, p, l, a[A_K], a[A_V], C);
+    if (Nq == 0) return;
+    const float *qin = a[A_IN]; // (Nq, C) the query rows' input
+    if (sel) pt_pass_gather(p, a[A_DQ], a[A_IN], C), qin = a[A_DQ];
+    pt_mm_forward(a[A_Q], qin, &w->wq, bias(&w->bq), Nq);
     pt_attn_forward(a[A_ATTY], a[A_ATT], a[A_Q], a[A_K], a[A_V], &g);
-    pt_mm_forward(a[A_R1], a[A_ATTY], &w->wo, bias(&w->bo), N);
-    pt_add_inplace(a[A_R1], a[A_IN], NC);
+    pt_mm_forward(a[A_R1], a[A_ATTY], &w->wo, bias(&w->bo), Nq);
+    pt_add_inplace(a[A_R1], qin, QC);
     pt_layernorm_forward(a[A_A], a[A_R1S], a[A_R1S] + N, a[A_R1], pt_weight_f32(&w->attn_norm),
-                         pt_weight_f32(&w->attn_norm_b), N, C, c->norm_eps);
-    pt_mm_forward(a[A_F], a[A_A], &w->w_up, bias(&w->b_up), N);
+                         pt_weight_f32(&w->attn_norm_b), Nq, C, c->norm_eps);
+    pt_mm_forward(a[A_F], a[A_A], &w->w_up, bias(&w->b_up), Nq);
     if (mode == PT_BLOCK_RECOMPUTE) return; /* r2 is kept per layer */
-    gelu_fwd(c->act, a[A_G], a[A_F], (size_t)N * c->ffn_dim);
-    pt_mm_forward(a[A_R2], a[A_G], &w->w_down, bias(&w->b_down), N);
-    pt_add_inplace(a[A_R2], a[A_A], NC);
+    gelu_fwd(c->act, a[A_G], a[A_F], (size_t)Nq * c->ffn_dim);
+    pt_mm_forward(a[A_R2], a[A_G], &w->w_down, bias(&w->b_down), Nq);
+    pt_add_inplace(a[A_R2], a[A_A], QC);
     pt_layernorm_forward(x_out, a[A_R2S], a[A_R2S] + N, a[A_R2], pt_weight_f32(&w->ffn_norm),
-                         pt_weight_f32(&w->ffn_norm_b), N, C, c->norm_eps);
+                         pt_weight_f32(&w->ffn_norm_b), Nq, C, c->norm_eps);
+    if (sel) pt_pass_scatter(p, x_out, x_out, C);
 }
 
 void pt_bert_block_backward(const pt_model *m, const pt_pass *p, int l, float *const *a,
@@ -174,35 +185,54 @@ void pt_bert_block_backward(const pt_model *m, const pt_pass *p, int l, float *c
     const pt_model_config *c = &m->cfg;
     const pt_layer_weights *w = &m->w.layers[l];
     int C = c->dim, N = p->N, F = c->ffn_dim;
-    size_t NC = (size_t)N * C, NF = (size_t)N * F;
+    int sel = pt_pass_sel(m, p, l), Nq = sel ? p->n_sel : N;
+    size_t NC = (size_t)N * C, QC = (size_t)Nq * C, QF = (size_t)Nq * F;
     pt_attn_geom g;
-    pt_pass_attn_geom(m, p, l, &g);
+    if (sel)
+        pt_pass_sel_geom(m, p, l, &g);
+    else
+        pt_pass_attn_geom(m, p, l, &g);
     g.q_stride = C, g.kv_stride = C;
+    const float *dout = dres; // (Nq, C) d(out) at the query rows
+    if (sel) pt_pass_gather(p, a[A_ATTY], dres, C), dout = a[A_ATTY];
     /* dr = d r2 through LN_2 */
-    memset(a[A_DR], 0, sizeof(float) * NC);
-    pt_layernorm_backward(a[A_DR], dres, a[A_R2], pt_weight_f32(&w->ffn_norm), a[A_R2S],
-                          a[A_R2S] + N, N, C);
+    memset(a[A_DR], 0, sizeof(float) * QC);
+    pt_layernorm_backward(a[A_DR], dout, a[A_R2], pt_weight_f32(&w->ffn_norm), a[A_R2S],
+                          a[A_R2S] + N, Nq, C);
     /* da = dr (residual) + W1^T gelu'(f) W2^T dr */
-    memcpy(a[A_DA], a[A_DR], sizeof(float) * NC);
-    memset(a[A_DG], 0, sizeof(float) * NF);
-    pt_mm_backward_input(a[A_DG], a[A_DR], &w->w_down, N);
-    memset(a[A_DF], 0, sizeof(float) * NF);
-    gelu_bwd(c->act, a[A_DF], a[A_DG], a[A_F], NF);
-    pt_mm_backward_input(a[A_DA], a[A_DF], &w->w_up, N);
+    memcpy(a[A_DA], a[A_DR], sizeof(float) * QC);
+    memset(a[A_DG], 0, sizeof(float) * QF);
+    pt_mm_backward_input(a[A_DG], a[A_DR], &w->w_down, Nq);
+    memset(a[A_DF], 0, sizeof(float) * QF);
+    gelu_bwd(c->act, a[A_DF], a[A_DG], a[A_F], QF);
+    pt_mm_backward_input(a[A_DA], a[A_DF], &w->w_up, Nq);
     /* dr = d r1 through LN_1 */
-    memset(a[A_DR], 0, sizeof(float) * NC);
+    memset(a[A_DR], 0, sizeof(float) * QC);
     pt_layernorm_backward(a[A_DR], a[A_DA], a[A_R1], pt_weight_f32(&w->attn_norm), a[A_R1S],
-                          a[A_R1S] + N, N, C);
-    /* d(block input) = dr (residual) + the attention path */
-    memcpy(dres, a[A_DR], sizeof(float) * NC);
-    memset(a[A_DATTY], 0, sizeof(float) * NC);
-    pt_mm_backward_input(a[A_DATTY], a[A_DR], &w->wo, N);
-    memset(a[A_DQ], 0, sizeof(float) * NC);
+                          a[A_R1S] + N, Nq, C);
+    /* d(block input) = dr (residual, at the query rows) + the attention path */
+    if (sel) {
+        memset(dres, 0, sizeof(float) * NC);
+        pt_pass_scatter(p, dres, a[A_DR], C);
+    } else {
+        memcpy(dres, a[A_DR], sizeof(float) * NC);
+    }
+    memset(a[A_DATTY], 0, sizeof(float) * QC);
+    pt_mm_backward_input(a[A_DATTY], a[A_DR], &w->wo, Nq);
+    memset(a[A_DQ], 0, sizeof(float) * QC);
     memset(a[A_DK], 0, sizeof(float) * NC);
     memset(a[A_DV], 0, sizeof(float) * NC);
     pt_attn_backward(a[A_DQ], a[A_DK], a[A_DV], NULL, NULL, a[A_DATTY], a[A_ATT], a[A_Q], a[A_K],
                      a[A_V], &g);
-    pt_mm_backward_input(dres, a[A_DQ], &w->wq, N);
+    if (sel) {                   /* the queries' part at their rows */
+        float *dqin = a[A_ATTY]; // (Nq, C)
+        memset(dqin, 0, sizeof(float) * QC);
+        pt_mm_backward_input(dqin, a[A_DQ], &w->wq, Nq);
+        for (int i = 0; i < Nq; i++)
+            pt_add_inplace(dres + (size_t)p->sel[i] * C, dqin + (size_t)i * C, (size_t)C);
+    } else {
+        pt_mm_backward_input(dres, a[A_DQ], &w->wq, N);
+    }
     pt_mm_backward_input(dres, a[A_DK], &w->wk, N);
     pt_mm_backward_input(dres, a[A_DV], &w->wv, N);
 }
@@ -424,6 +454,7 @@ const pt_family_desc pt_family_bert = {
     .acts = pt_bert_acts,
     .n_acts = PT_BERT_N_ACTS,
     .special = {PT_SP_CLS, PT_SP_SEP, PT_SP_NONE},
+    .last_rows = 1,
     .head_scratch = HEAD_FLOATS_PER_ROW,
     .fn =
         {

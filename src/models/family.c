@@ -14,11 +14,7 @@
 #include "kernels/kernels.h"
 
 static const pt_family_desc *const FAMILIES[] = {
-    &pt_family_gpt2,
-    &pt_family_bert,
-    &pt_family_llama,
-    &pt_family_roberta,
-    &pt_family_qwen2,
+    &pt_family_gpt2, &pt_family_bert, &pt_family_llama, &pt_family_roberta, &pt_family_qwen2,
 };
 #define N_FAMILIES (sizeof FAMILIES / sizeof FAMILIES[0])
 

@@ -74,31 +74,53 @@ static void gpt2_embed(const pt_model *m, const pt_pass *p, float *const *a, con
     }
 }
 
+/* The q part (Nq, C) of the selected rows of qkv (N, 3C). */
+static void gather_q(const pt_pass *p, float *qs, const float *qkv, int C) {
+    for (int i = 0; i < p->n_sel; i++)
+        memcpy(qs + (size_t)i * C, qkv + (size_t)p->sel[i] * 3 * C, sizeof(float) * (size_t)C);
+}
+
+/* With the last-block shortcut (pt_pass_sel) the block's keys and values are
+ * computed at every row, everything after them at the Nq selected rows only
+ * (compact: rows 0..Nq of ATTY, R2, LN, FCH, ...), the output scattered back. */
 static void gpt2_block(const pt_model *m, const pt_pass *p, int l, float *const *a, float *x_out,
                        int mode) {
     const pt_model_config *c = &m->cfg;
     const pt_layer_weights *w = &m->w.layers[l];
     int C = c->dim, N = p->N;
-    size_t NC = (size_t)N * C;
+    int sel = pt_pass_sel(m, p, l), Nq = sel ? p->n_sel : N;
+    size_t QC = (size_t)Nq * C;
     float eps = c->norm_eps;
     pt_attn_geom g;
-    pt_pass_attn_geom(m, p, l, &g);
-    g.q_stride = 3 * C, g.kv_stride = 3 * C;
+    if (sel)
+        pt_pass_sel_geom(m, p, l, &g);
+    else
+        pt_pass_attn_geom(m, p, l, &g);
+    g.q_stride = sel ? C : 3 * C, g.kv_stride = 3 * C;
     float *qkv = a[A_QKV];
     pt_layernorm_forward(a[A_LN], a[A_MEAN1], a[A_RSTD1], a[A_IN], pt_weight_f32(&w->attn_norm),
                          pt_weight_f32(&w->attn_norm_b), N, C, eps);
     pt_mm_forward(qkv, a[A_LN], &w->wqkv, pt_weight_f32(&w->bqkv), N);
     if (mode == PT_BLOCK_FULL) pt_pass_store_kv(m, p, l, qkv + C, qkv + 2 * C, 3 * C);
-    pt_attn_forward(a[A_ATTY], a[A_ATT], qkv, qkv + C, qkv + 2 * C, &g);
-    pt_mm_forward(a[A_TMP], a[A_ATTY], &w->wo, pt_weight_f32(&w->bo), N);
-    residual_add(a[A_R2], a[A_IN], a[A_TMP], NC);
+    if (Nq == 0) return;
+    const float *q = qkv;
+    if (sel) gather_q(p, a[A_TMP], qkv, C), q = a[A_TMP];
+    pt_attn_forward(a[A_ATTY], a[A_ATT], q, qkv + C, qkv + 2 * C, &g);
+    pt_mm_forward(a[A_TMP], a[A_ATTY], &w->wo, pt_weight_f32(&w->bo), Nq);
+    if (sel)
+        for (int i = 0; i < Nq; i++)
+            residual_add(a[A_R2] + (size_t)i * C, a[A_IN] + (size_t)p->sel[i] * C,
+                         a[A_TMP] + (size_t)i * C, (size_t)C);
+    else
+        residual_add(a[A_R2], a[A_IN], a[A_TMP], QC);
     pt_layernorm_forward(a[A_LN], a[A_MEAN2], a[A_RSTD2], a[A_R2], pt_weight_f32(&w->ffn_norm),
-                         pt_weight_f32(&w->ffn_norm_b), N, C, eps);
-    pt_mm_forward(a[A_FCH], a[A_LN], &w->w_up, pt_weight_f32(&w->b_up), N);
+                         pt_weight_f32(&w->ffn_norm_b), Nq, C, eps);
+    pt_mm_forward(a[A_FCH], a[A_LN], &w->w_up, pt_weight_f32(&w->b_up), Nq);
     if (mode == PT_BLOCK_RECOMPUTE) return; /* backward needs nothing after fc */
-    pt_gelu_tanh_forward(a[A_FCG], a[A_FCH], (size_t)N * c->ffn_dim);
-    pt_mm_forward(a[A_TMP], a[A_FCG], &w->w_down, pt_weight_f32(&w->b_down), N);
-    residual_add(x_out, a[A_R2], a[A_TMP], NC);
+    pt_gelu_tanh_forward(a[A_FCG], a[A_FCH], (size_t)Nq * c->ffn_dim);
+    pt_mm_forward(a[A_TMP], a[A_FCG], &w->w_down, pt_weight_f32(&w->b_down), Nq);
+    residual_add(x_out, a[A_R2], a[A_TMP], QC);
+    if (sel) pt_pass_scatter(p, x_out, x_out, C);
 }
 
 static void gpt2_block_backward(const pt_model *m, const pt_pass *p, int l, float *const *a,
@@ -106,31 +128,49 @@ static void gpt2_block_backward(const pt_model *m, const pt_pass *p, int l, floa
     const pt_model_config *c = &m->cfg;
     const pt_layer_weights *w = &m->w.layers[l];
     int C = c->dim, N = p->N, F = c->ffn_dim;
-    size_t NC = (size_t)N * C, NF = (size_t)N * F;
+    int sel = pt_pass_sel(m, p, l), Nq = sel ? p->n_sel : N;
+    size_t NC = (size_t)N * C, QC = (size_t)Nq * C, QF = (size_t)Nq * F;
     pt_attn_geom g;
-    pt_pass_attn_geom(m, p, l, &g);
-    g.q_stride = 3 * C, g.kv_stride = 3 * C;
+    if (sel)
+        pt_pass_sel_geom(m, p, l, &g);
+    else
+        pt_pass_attn_geom(m, p, l, &g);
+    g.q_stride = sel ? C : 3 * C, g.kv_stride = 3 * C;
     float *qkv = a[A_QKV];
+    /* d(out) at the query rows: dres itself, or its selected rows (Nq, C) */
+    float *dq_rows = dres;
+    if (sel) dq_rows = a[A_LN], pt_pass_gather(p, dq_rows, dres, C);
     /* MLP branch: x' = r2 + fcproj(gelu(fc(ln2(r2)))) */
-    float *dfcg = a[A_DBIG]; // (N, F)
-    memset(dfcg, 0, sizeof(float) * NF);
-    pt_mm_backward_input(dfcg, dres, &w->w_down, N);
-    float *dfch = a[A_FCG]; // (N, F)
-    memset(dfch, 0, sizeof(float) * NF);
-    pt_gelu_tanh_backward(dfch, dfcg, a[A_FCH], NF);
+    float *dfcg = a[A_DBIG]; // (Nq, F)
+    memset(dfcg, 0, sizeof(float) * QF);
+    pt_mm_backward_input(dfcg, dq_rows, &w->w_down, Nq);
+    float *dfch = a[A_FCG]; // (Nq, F)
+    memset(dfch, 0, sizeof(float) * QF);
+    pt_gelu_tanh_backward(dfch, dfcg, a[A_FCH], QF);
     float *dln = a[A_DSMALL]; // (N, C)
-    memset(dln, 0, sizeof(float) * NC);
-    pt_mm_backward_input(dln, dfch, &w->w_up, N);
-    pt_layernorm_backward(dres, dln, a[A_R2], pt_weight_f32(&w->ffn_norm), a[A_MEAN2], a[A_RSTD2],
-                          N, C);
+    memset(dln, 0, sizeof(float) * QC);
+    pt_mm_backward_input(dln, dfch, &w->w_up, Nq);
+    pt_layernorm_backward(dq_rows, dln, a[A_R2], pt_weight_f32(&w->ffn_norm), a[A_MEAN2],
+                          a[A_RSTD2], Nq, C);
     /* attention branch: r2 = x + proj(attn(qkv(ln1(x)))) */
-    float *datty = a[A_ATTY];
-    memset(datty, 0, sizeof(float) * NC);
-    pt_mm_backward_input(datty, dres, &w->wo, N);
+    float *datty = a[A_ATTY]; // (Nq, C)
+    memset(datty, 0, sizeof(float) * QC);
+    pt_mm_backward_input(datty, dq_rows, &w->wo, Nq);
     float *dqkv = a[A_DBIG]; // (N, 3C)
     memset(dqkv, 0, sizeof(float) * NC * 3);
-    pt_attn_backward(dqkv, dqkv + C, dqkv + 2 * C, NULL, NULL, datty, a[A_ATT], qkv, qkv + C,
-                     qkv + 2 * C, &g);
+    if (sel) {
+        float *qs = a[A_TMP], *dqs = a[A_DSMALL]; // (Nq, C) each
+        gather_q(p, qs, qkv, C);
+        memset(dqs, 0, sizeof(float) * QC);
+        pt_attn_backward(dqs, dqkv + C, dqkv + 2 * C, NULL, NULL, datty, a[A_ATT], qs, qkv + C,
+                         qkv + 2 * C, &g);
+        for (int i = 0; i < Nq; i++)
+            memcpy(dqkv + (size_t)p->sel[i] * 3 * C, dqs + (size_t)i * C, sizeof(float) * C);
+        pt_pass_scatter(p, dres, dq_rows, C); /* the residual: d(in) = d(r2) at those rows */
+    } else {
+        pt_attn_backward(dqkv, dqkv + C, dqkv + 2 * C, NULL, NULL, datty, a[A_ATT], qkv, qkv + C,
+                         qkv + 2 * C, &g);
+    }
     memset(dln, 0, sizeof(float) * NC);
     pt_mm_backward_input(dln, dqkv, &w->wqkv, N);
     pt_layernorm_backward(dres, dln, a[A_IN], pt_weight_f32(&w->attn_norm), a[A_MEAN1], a[A_RSTD1],
@@ -219,6 +259,7 @@ const pt_family_desc pt_family_gpt2 = {
     .acts = ACTS,
     .n_acts = sizeof ACTS / sizeof ACTS[0],
     .special = {PT_SP_NONE, PT_SP_NONE, PT_SP_BOS},
+    .last_rows = 1,
     .fn =
         {
             .embed = gpt2_embed,

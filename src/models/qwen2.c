@@ -33,8 +33,8 @@ static const pt_config_key KEYS[] = {
     CK(ffn_dim, PT_CK_INT, "intermediate_size", "%s.feed_forward_length", 1, 0, 1, 1 << 20),
     CK(vocab_size, PT_CK_INT, "vocab_size", NULL, 1, 0, 1, 1 << 24),
     CK(max_pos, PT_CK_INT, "max_position_embeddings", "%s.context_length", 1, 0, 1, 1 << 24),
-    CK(norm_eps, PT_CK_FLOAT, "rms_norm_eps", "%s.attention.layer_norm_rms_epsilon", 0, 1e-6,
-       1e-30, 0.5),
+    CK(norm_eps, PT_CK_FLOAT, "rms_norm_eps", "%s.attention.layer_norm_rms_epsilon", 0, 1e-6, 1e-30,
+       0.5),
     CK(rope_theta, PT_CK_FLOAT, "rope_theta", "%s.rope.freq_base", 0, 10000.0, 1.0, 1e12),
     CK(tied, PT_CK_BOOL, "tie_word_embeddings", NULL, 0, 0, 0, 1),
     CK(sliding_window, PT_CK_INT, "sliding_window", NULL, 0, 0, 0, 1 << 30),
@@ -48,10 +48,17 @@ static const pt_tensor_desc GLOBALS[] = {
 };
 
 #define PROJ(n, wf, bf, rows)                                                                      \
-    {LW(wf), "model.layers.%d.self_attn." n "_proj.weight", "blk.%d.attn_" n ".weight", rows,      \
-     PT_D_C, PT_T_MATRIX, PT_I_NORMAL},                                                            \
-        {LW(bf), "model.layers.%d.self_attn." n "_proj.bias", "blk.%d.attn_" n ".bias", PT_D_1,    \
-         rows, PT_T_F32, PT_I_ZEROS}
+    {LW(wf),                                                                                       \
+     "model.layers.%d.self_attn." n "_proj.weight",                                                \
+     "blk.%d.attn_" n ".weight",                                                                   \
+     rows,                                                                                         \
+     PT_D_C,                                                                                       \
+     PT_T_MATRIX,                                                                                  \
+     PT_I_NORMAL},                                                                                 \
+    {                                                                                              \
+        LW(bf), "model.layers.%d.self_attn." n "_proj.bias", "blk.%d.attn_" n ".bias", PT_D_1,     \
+            rows, PT_T_F32, PT_I_ZEROS                                                             \
+    }
 
 static const pt_tensor_desc LAYER[] = {
     {LW(attn_norm), "model.layers.%d.input_layernorm.weight", "blk.%d.attn_norm.weight", PT_D_1,

@@ -103,6 +103,7 @@ const pt_family_desc pt_family_roberta = {
     .acts = pt_bert_acts,
     .n_acts = PT_BERT_N_ACTS,
     .special = {PT_SP_CLS, PT_SP_SEP, PT_SP_NONE},
+    .last_rows = 1,
     .head_scratch = 8,
     .fn =
         {
