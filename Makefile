@@ -142,3 +142,8 @@ $(BUILD)/peak: bench/peak.c
 
 bench-compare: $(BIN) $(BUILD)/peak
 	PTUNE=$(BIN) PEAK=$(BUILD)/peak sh bench/compare.sh
+	PTUNE=$(BIN) PEAK=$(BUILD)/peak sh bench/task.sh
+
+.PHONY: bench-task
+bench-task: $(BIN) $(BUILD)/peak
+	PTUNE=$(BIN) PEAK=$(BUILD)/peak sh bench/task.sh

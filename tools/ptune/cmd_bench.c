@@ -23,6 +23,7 @@
 #include "core/rng.h"
 #include "prompt/encoder.h"
 #include "train/engine.h"
+#include "train/kvcache.h"
 #include "train/optim.h"
 
 static const opt OPTS[] = {
@@ -41,7 +42,17 @@ static const opt OPTS[] = {
      "(less activation memory, about a third more work; see ptune train --help)"},
     {"batch", "N", "examples per batch (default 8)"},
     {"seq", "N", "tokens per example, virtual tokens included (default 128)"},
-    {"prompts", "N", "virtual tokens at the start of each example (default 8)"},
+    {"prompts", "N", "virtual tokens per example (default 8)"},
+    {"layout", "L",
+     "where the virtual tokens go: first (default: [P*N] text, answer at the last token), "
+     "text-first ({text} [P*N] [MASK]) or split ([P*N/2] {text} [P*N-N/2] [MASK])"},
+    {"lengths", "MIN-MAX",
+     "tokens per example drawn uniformly from MIN..MAX (virtual tokens included; default: "
+     "every example --seq tokens); the batch is as long as its longest example"},
+    {"batches", "N", "distinct batches, taken in turn (default 1)"},
+    {"cache-mb", "N",
+     "key/value cache of the rows before the first virtual token (causal models), as in "
+     "ptune train (default: a quarter of available memory; 0: off)"},
     {"encoder", "E", "prompt encoder: lstm (default), mlp or embedding"},
     {"reps", "N", "timed repetitions; the medians are reported (default 5)"},
     {"warmup", "N",
@@ -80,8 +91,9 @@ static double peak_rss_mb(void) {
  * FLOPs and twice the attention FLOPs. */
 static void count_flops(const pt_model_config *c, int B, int T, double *fwd, double *bwd) {
     double C = c->dim, F = c->ffn_dim, HS = C / c->n_heads, KVC = c->n_kv_heads * HS;
-    double per_layer =
-        c->family == PT_FAMILY_LLAMA ? 2 * C * C + 2 * KVC * C + 3 * C * F : 4 * C * C + 2 * C * F;
+    double per_layer = c->family == PT_FAMILY_LLAMA || c->family == PT_FAMILY_QWEN2
+                           ? 2 * C * C + 2 * KVC * C + 3 * C * F
+                           : 4 * C * C + 2 * C * F;
     double tokens = (double)B * T;
     double mm = 2.0 * tokens * per_layer * c->n_layers;
     double att = 4.0 * B * c->n_heads * (double)T * T * HS * (c->causal ? 0.5 : 1.0) * c->n_layers;
@@ -102,8 +114,11 @@ typedef struct bench {
     pt_engine eng;
     float *table;  // (S, C)
     float *dtable; // (S, C)
-    int B, T, S;
+    int B, T, S, NB, layout, lmin, lmax;
+    int *lens; // (NB * B) tokens of each example
 } bench;
+
+enum { LAYOUT_FIRST, LAYOUT_TEXT_FIRST, LAYOUT_SPLIT };
 
 static void bench_free(bench *b) {
     pt_engine_free(&b->eng);
@@ -113,16 +128,20 @@ static void bench_free(bench *b) {
     free(b->batch);
     free(b->ids);
     free(b->virt);
+    free(b->lens);
     pt_afree(b->table);
     pt_afree(b->dtable);
     pt_model_free(b->m);
 }
 
-/* Task: S virtual tokens then random ids; answer at the last position; the LM
- * head scores two label rows. Examples are pt_example structs built directly. */
+/* Task: NB batches of B examples, each n tokens (n = T, or drawn from
+ * lmin..lmax): S virtual tokens placed by the layout among random ids, the
+ * answer at the last position; the LM head scores two label rows. Examples
+ * are pt_example structs built directly. */
 static pt_status bench_setup(bench *b, pt_encoder_kind ek, uint64_t seed) {
     const pt_model *m = b->m;
-    int B = b->B, T = b->T, S = b->S, C = m->cfg.dim, V = m->cfg.vocab_size;
+    int B = b->B, T = b->T, S = b->S, C = m->cfg.dim, V = m->cfg.vocab_size, NB = b->NB;
+    size_t NE = (size_t)NB * B;
     pt_rng rng;
     pt_rng_seed(&rng, seed + 1);
     memset(&b->task, 0, sizeof b->task);
@@ -133,29 +152,45 @@ static pt_status bench_setup(bench *b, pt_encoder_kind ek, uint64_t seed) {
     b->label_rows[0] = (int)pt_rng_below(&rng, (uint64_t)V);
     b->label_rows[1] = (b->label_rows[0] + 1) % V;
     b->task.label_ids[0] = b->task.label_ids[1] = b->label_rows;
-    b->ex = pt_zalloc((size_t)B, sizeof *b->ex);
+    b->ex = pt_zalloc(NE, sizeof *b->ex);
     b->batch = pt_zalloc((size_t)B, sizeof *b->batch);
-    b->ids = pt_alloc((size_t)B * T, sizeof(int));
-    b->virt = pt_alloc((size_t)B * (S ? S : 1), sizeof(int));
+    b->ids = pt_alloc(NE * T, sizeof(int));
+    b->virt = pt_alloc(NE * (S ? S : 1), sizeof(int));
+    b->lens = pt_alloc(NE, sizeof(int));
     b->table = pt_aalloc((size_t)S * C, sizeof(float));
     b->dtable = pt_aalloc((size_t)S * C, sizeof(float));
-    if (!b->ex || !b->batch || !b->ids || !b->virt || !b->table || !b->dtable)
+    if (!b->ex || !b->batch || !b->ids || !b->virt || !b->lens || !b->table || !b->dtable)
         return pt_fail(PT_ERR_NOMEM, "bench: out of memory");
-    for (int i = 0; i < B; i++) {
+    int S1 = b->layout == LAYOUT_SPLIT ? S / 2 : S; /* virtual tokens before the text */
+    for (size_t i = 0; i < NE; i++) {
         pt_example *e = &b->ex[i];
-        e->r.ids = b->ids + (size_t)i * T;
-        e->r.virt_pos = b->virt + (size_t)i * S;
-        e->r.n = T;
-        e->r.answer = T - 1;
-        for (int t = 0; t < T; t++) e->r.ids[t] = t < S ? -1 : (int)pt_rng_below(&rng, (uint64_t)V);
-        for (int k = 0; k < S; k++) e->r.virt_pos[k] = k;
+        int n = b->lmin ? b->lmin + (int)pt_rng_below(&rng, (uint64_t)(b->lmax - b->lmin + 1)) : T;
+        b->lens[i] = n;
+        e->r.ids = b->ids + i * T;
+        e->r.virt_pos = b->virt + i * S;
+        e->r.n = n;
+        e->r.answer = n - 1;
+        for (int t = 0; t < n; t++) e->r.ids[t] = (int)pt_rng_below(&rng, (uint64_t)V);
+        for (int k = 0; k < S; k++) {
+            int at = b->layout == LAYOUT_FIRST        ? k
+                     : b->layout == LAYOUT_TEXT_FIRST ? n - 1 - S + k
+                     : k < S1                         ? k
+                                                      : n - 1 - (S - k);
+            e->r.virt_pos[k] = at;
+            e->r.ids[at] = -1;
+        }
         e->target = (int)pt_rng_below(&rng, 2);
-        b->batch[i] = e;
     }
     pt_status s = pt_encoder_init(&b->enc, ek, S, C, 0, &rng);
     if (!s) s = pt_optim_init(&b->opt, PT_OPTIM_ADAMW, b->enc.n_params, 0.01f);
     if (!s) s = pt_engine_init(&b->eng, m, &b->task, B, T);
     return s;
+}
+
+/* The batch of step i. */
+static void take_batch(bench *b, long i) {
+    size_t k = (size_t)(i % b->NB) * b->B;
+    for (int j = 0; j < b->B; j++) b->batch[j] = &b->ex[k + j];
 }
 
 /* One full training step, as the trainer takes it. */
@@ -235,9 +270,32 @@ int cmd_bench(int argc, char **argv) {
         die("bench", "--encoder must be lstm, mlp or embedding, not \"%s\"", encs);
         goto done;
     }
-    if (prompts >= seq) {
-        die("bench", "--prompts %ld must be below --seq %ld (the answer needs a real token)",
-            prompts, seq);
+    long nbatches, cache_mb;
+    if (!arg_int(&a, "batches", 1, 1, 100000, &nbatches) ||
+        !arg_int(&a, "cache-mb", -1, -1, 1L << 30, &cache_mb))
+        goto done;
+    const char *lay = arg_str(&a, "layout", "first");
+    b.layout = !strcmp(lay, "first")        ? LAYOUT_FIRST
+               : !strcmp(lay, "text-first") ? LAYOUT_TEXT_FIRST
+               : !strcmp(lay, "split")      ? LAYOUT_SPLIT
+                                            : -1;
+    if (b.layout < 0) {
+        die("bench", "--layout must be first, text-first or split, not \"%s\"", lay);
+        goto done;
+    }
+    const char *lens = arg_str(&a, "lengths", NULL);
+    if (lens) {
+        char tail = 0;
+        if (sscanf(lens, "%d-%d%c", &b.lmin, &b.lmax, &tail) != 2 || b.lmin < 2 ||
+            b.lmax < b.lmin) {
+            die("bench", "--lengths must be MIN-MAX with 2 <= MIN <= MAX, not \"%s\"", lens);
+            goto done;
+        }
+        seq = b.lmax;
+    }
+    long shortest = lens ? b.lmin : seq;
+    if (prompts + (b.layout == LAYOUT_FIRST ? 1 : 2) > shortest) {
+        die("bench", "--prompts %ld leaves no text in a %ld-token example", prompts, shortest);
         goto done;
     }
     if (arg_str(&a, "model", NULL)) {
@@ -265,8 +323,14 @@ int cmd_bench(int argc, char **argv) {
         die("bench", "--seq %ld exceeds the model's %d positions", seq, c->max_pos);
         goto done;
     }
-    b.B = (int)batch, b.T = (int)seq, b.S = (int)prompts;
+    b.B = (int)batch, b.T = (int)seq, b.S = (int)prompts, b.NB = (int)nbatches;
     if (bench_setup(&b, ek, (uint64_t)seed)) {
+        die("bench", "%s", pt_last_error());
+        goto done;
+    }
+    if (cache_mb && c->causal &&
+        pt_engine_use_cache(&b.eng,
+                            cache_mb < 0 ? pt_kv_cache_default_bytes() : (size_t)cache_mb << 20)) {
         die("bench", "%s", pt_last_error());
         goto done;
     }
@@ -280,12 +344,22 @@ int cmd_bench(int argc, char **argv) {
     }
     pt_status s = PT_OK;
     double t_first = 0;
-    for (long i = 0; i < warmup && !s; i++) {
+    /* warm-up: at least one pass over every batch (the first fills the cache) */
+    long nwarm = warmup > nbatches ? warmup : nbatches;
+    double *tw = pt_alloc((size_t)nwarm, sizeof(double));
+    if (!tw) s = pt_fail(PT_ERR_NOMEM, "out of memory");
+    for (long i = 0; i < nwarm && !s; i++) {
+        take_batch(&b, i);
+        double t0 = now_ms();
         s = train_step(&b, &loss);
+        tw[i] = now_ms() - t0;
         if (i == 0) t_first = now_ms();
     }
-    for (long i = 0; i < warmup && !s; i++) s = eval_batch(&b, &loss);
+    double first_pass_ms = s ? 0 : median(tw, (int)nbatches);
+    free(tw);
+    for (long i = 0; i < nwarm && !s; i++) take_batch(&b, i), s = eval_batch(&b, &loss);
     for (long i = 0; i < reps && !s; i++) {
+        take_batch(&b, i);
         double t0 = now_ms();
         s = train_step(&b, &loss);
         double t1 = now_ms();
@@ -303,9 +377,13 @@ int cmd_bench(int argc, char **argv) {
     double train_min = tt[0], eval_min = te[0];
     free(tt);
     free(te);
-    double fwd, bwd;
-    count_flops(c, b.B, b.T, &fwd, &bwd);
-    double tokens = (double)b.B * b.T;
+    /* useful work: the full computation at every real token, per batch (mean) */
+    double fwd = 0, bwd = 0, tokens = 0;
+    for (int i = 0; i < b.NB * b.B; i++) {
+        double f1, b1;
+        count_flops(c, 1, b.lens[i], &f1, &b1);
+        fwd += f1 / b.NB, bwd += b1 / b.NB, tokens += (double)b.lens[i] / b.NB;
+    }
     double gflops = (fwd + bwd) / (train_ms * 1e6), eval_gflops = fwd / (eval_ms * 1e6);
     int threads = 1;
 #ifdef _OPENMP
@@ -323,12 +401,17 @@ int cmd_bench(int argc, char **argv) {
             "\"eval_tokens_per_s\":%.1f,\"gflops\":%.2f,\"eval_gflops\":%.2f,"
             "\"train_gflop\":%.3f,\"peak_rss_mb\":%.1f,\"activations_mb\":%.1f,"
             "\"recompute\":%s,\"build_ms\":%.1f,"
-            "\"first_step_ms\":%.1f,\"start_to_first_step_ms\":%.1f,\"loss\":%.6f}\n",
+            "\"first_step_ms\":%.1f,\"start_to_first_step_ms\":%.1f,\"loss\":%.6f,"
+            "\"layout\":\"%s\",\"batches\":%d,\"first_pass_train_ms\":%.2f,"
+            "\"rows_run\":%ld,\"rows_cached\":%ld,\"lengths\":[",
             pt_family_name(c->family), c->n_layers, c->dim, c->n_heads, c->ffn_dim, c->vocab_size,
             (long long)b.m->n_params, b.B, b.T, b.S, pt_encoder_kind_name(ek), prec, threads, reps,
             train_ms, eval_ms, train_min, eval_min, tokens / (train_ms * 1e-3),
             tokens / (eval_ms * 1e-3), gflops, eval_gflops, (fwd + bwd) * 1e-9, rss, act_mb,
-            rec ? "true" : "false", t_built - t_start, t_first - t_built, t_first - t_start, loss);
+            rec ? "true" : "false", t_built - t_start, t_first - t_built, t_first - t_start, loss,
+            lay, b.NB, first_pass_ms, b.eng.rows_run, b.eng.rows_cached);
+        for (int i = 0; i < b.NB * b.B; i++) printf("%s%d", i ? "," : "", b.lens[i]);
+        printf("]}\n");
     } else {
         printf("model      %s, %d layers, width %d, %d heads, ffn %d, vocab %d (%.1fM params, "
                "%s)\n",
@@ -337,6 +420,10 @@ int cmd_bench(int argc, char **argv) {
         printf("batch      %d x %d tokens, %d virtual tokens, %s encoder, %d threads, median of "
                "%ld\n",
                b.B, b.T, b.S, pt_encoder_kind_name(ek), threads, reps);
+        if (b.layout != LAYOUT_FIRST || b.lmin || b.NB > 1)
+            printf("task       layout %s, %d batches, %.1f tokens per example on average%s\n", lay,
+                   b.NB, tokens / b.B, b.eng.kvc ? ", key/value cache on" : "");
+        if (b.eng.kvc) printf("first pass %9.1f ms per step (filling the cache)\n", first_pass_ms);
         printf("train step %9.1f ms  (%.0f tokens/s, %.1f GFLOP/s over %.2f GFLOP)\n", train_ms,
                tokens / (train_ms * 1e-3), gflops, (fwd + bwd) * 1e-9);
         printf("eval batch %9.1f ms  (%.0f tokens/s, %.1f GFLOP/s)\n", eval_ms,
