@@ -175,8 +175,8 @@ void pt_llama_block_backward(const pt_model *m, const pt_pass *p, int l, float *
     memset(a[A_DQ], 0, sizeof(float) * (size_t)Nq * QC);
     memset(a[A_DK], 0, sizeof(float) * (size_t)N * KVC);
     memset(a[A_DV], 0, sizeof(float) * (size_t)N * KVC);
-    pt_attn_backward(a[A_DQ], a[A_DK], a[A_DV], NULL, NULL, a[A_Y], a[A_ATT], a[A_Q], a[A_K],
-                     a[A_V], &g);
+    pt_attn_backward(a[A_DQ], a[A_DK], a[A_DV], pt_pass_dek(p, l), pt_pass_dev(p, l), a[A_Y],
+                     a[A_ATT], a[A_Q], a[A_K], a[A_V], &g);
     if (sel)
         rope_sel(m, p, a[A_DQ], NH, -1);
     else

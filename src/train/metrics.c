@@ -54,7 +54,7 @@ pt_status pt_evaluate(pt_engine *e, const pt_examples *ex, const float *table, c
         goto done;
     }
     /* causal model, virtual tokens all in front: decode their keys/values once */
-    P = e->prefix_reuse && table ? pt_prefix_len(e->m, &t->tmpl, ex) : 0;
+    P = e->prefix_reuse && table && !e->deep_len ? pt_prefix_len(e->m, &t->tmpl, ex) : 0;
     if (P > 0 &&
         (s = pt_prefix_begin(&pre, e->m, &ex->ex[0].r, table, t->tmpl.n_virtual, P, ex->max_len)))
         goto done;
