@@ -104,6 +104,32 @@ static void one(const char *model, const char *fixture) {
     t_close("d loss / d deep, recomputed, no shortcut", g2, g, n, 1e-5, 1e-7);
     pt_engine_free(&e2);
     pt_model_set_recompute(m, 0);
+    /* causal models: decoding with the deep prompt put in the key/value cache
+     * (as generate does) gives the same final hidden state at the answer */
+    if (m->cfg.causal) {
+        pt_cache *kc = NULL;
+        CHECK(pt_cache_new(m, D + T, &kc) == PT_OK, "%s", pt_last_error());
+        int C = m->cfg.dim;
+        float *x = malloc(sizeof(float) * (size_t)T * C), *hl = malloc(sizeof(float) * C);
+        double worst = 0;
+        for (int b = 0; b < B && kc; b++) {
+            pt_cache_reset(kc, 0);
+            CHECK(pt_cache_put(m, kc, deep, D) == PT_OK, "%s", pt_last_error());
+            int na = ex[b].r.answer + 1;
+            CHECK(pt_model_embed(m, x, ex[b].r.ids, na) == PT_OK, "%s", pt_last_error());
+            CHECK(pt_cache_decode(m, kc, x, na, hl) == PT_OK, "%s", pt_last_error());
+            for (int c = 0; c < C; c++) {
+                double dd = fabs(hl[c] - e.h[(size_t)b * C + c]);
+                if (dd > worst) worst = dd;
+            }
+        }
+        printf("  decoding after pt_cache_put of the deep prompt: largest |difference| of the "
+               "answer's hidden state %.3g\n",
+               worst);
+        CHECK(worst < 1e-5, "cache decode differs by %g", worst);
+        free(x), free(hl);
+        pt_cache_free(kc);
+    }
     /* PEFT's PrefixEncoder (prefix-mlp) in front: its parameters' gradients */
     if (pt_st_find(&f, "enc.embedding.weight")) {
         pt_encoder enc;

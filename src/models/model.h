@@ -206,6 +206,9 @@ void pt_cache_free(pt_cache *c);
 pt_status pt_cache_decode(const pt_model *m, pt_cache *c, const float *x, int n, float *h_last);
 void pt_cache_reset(pt_cache *c, int pos);
 int pt_cache_len(const pt_cache *c);
+/* Append n rows of keys and values as they are (no RoPE), each row in a deep
+ * prompt's layout (L, 2, KVC): the cache then starts with a deep prompt. */
+pt_status pt_cache_put(const pt_model *m, pt_cache *c, const float *kv, int n);
 
 /* A model of cfg's family and shape with random weights built in memory (no
  * tokenizer): matrices and embeddings N(0, 0.02), biases 0, norm weights 1,
