@@ -17,6 +17,7 @@
 #include "models/model.h"
 #include "models/run_impl.h"
 #include "prompt/encoder.h"
+#include "prompt/promptfile.h"
 #include "prompt/task.h"
 #include "train/engine.h"
 #include "test.h"
@@ -187,7 +188,47 @@ static void one(const char *model, const char *fixture) {
     pt_model_free(m);
 }
 
-int main(void) {
+/* --greedy MODEL PROMPT TEXT N: N greedy token ids after TEXT rendered in the
+ * prompt file's one-field template, decoding by hand: the file's deep prompt
+ * put in the cache first (tests/test_deep_cli.sh compares ptune generate). */
+static int greedy(const char *model, const char *prompt, const char *text, int N) {
+    pt_model *m = NULL;
+    pt_prompt pf;
+    pt_template tm;
+    pt_rendered r;
+    pt_cache *c = NULL;
+    if (pt_model_load(&m, model) || pt_prompt_load(&pf, prompt) ||
+        pt_template_parse(&tm, pf.template_src) ||
+        pt_template_render(&tm, m, (const char *const[]){text}, 0, &r) ||
+        pt_cache_new(m, pf.D + r.n + N, &c) || pt_cache_put(m, c, pf.deep, pf.D)) {
+        fprintf(stderr, "%s\n", pt_last_error());
+        return 1;
+    }
+    int C = m->cfg.dim, V = m->cfg.vocab_size;
+    float *x = malloc(sizeof(float) * (size_t)r.n * C), *h = malloc(sizeof(float) * C);
+    float *lg = malloc(sizeof(float) * V);
+    if (pt_model_embed(m, x, r.ids, r.n) || pt_cache_decode(m, c, x, r.n, h)) return 1;
+    for (int k = 0; k < N; k++) {
+        if (pt_model_head_forward(m, NULL, lg, h, 1, NULL, V)) return 1;
+        int best = 0;
+        for (int v = 1; v < V; v++)
+            if (lg[v] > lg[best]) best = v;
+        printf("%s%d", k ? " " : "", best);
+        if (pt_model_embed(m, x, &best, 1) || pt_cache_decode(m, c, x, 1, h)) return 1;
+    }
+    printf("\n");
+    free(x), free(h), free(lg);
+    pt_cache_free(c);
+    pt_rendered_free(&r);
+    pt_template_free(&tm);
+    pt_prompt_free(&pf);
+    pt_model_free(m);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc == 6 && !strcmp(argv[1], "--greedy"))
+        return greedy(argv[2], argv[3], argv[4], atoi(argv[5]));
     one("tests/fixtures/gpt2/tiny", "tests/fixtures/deep/gpt2.safetensors");
     one("tests/fixtures/bert/tiny", "tests/fixtures/deep/bert.safetensors");
     one("tests/fixtures/llama/tiny_hf", "tests/fixtures/deep/llama.safetensors");

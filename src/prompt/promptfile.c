@@ -25,7 +25,11 @@ pt_status pt_prompt_save(const pt_prompt *p, const pt_task *t, const char *path)
     char num[32];
     pt_status s = w ? PT_OK : pt_fail(PT_ERR_NOMEM, "out of memory");
     int64_t sh[2] = {p->S, p->d};
-    if (!s) s = pt_st_writer_add_f32(w, "prompt.embeddings", 2, sh, p->table);
+    if (!s && p->S > 0) s = pt_st_writer_add_f32(w, "prompt.embeddings", 2, sh, p->table);
+    int64_t dsh[2] = {p->D, p->W};
+    if (!s && p->D > 0) s = pt_st_writer_add_f32(w, "prompt.deep", 2, dsh, p->deep);
+    if (!s && p->method[0] && strcmp(p->method, "ptuning"))
+        s = pt_st_writer_meta(w, "ptune.method", p->method);
     if (!s && p->head_w) {
         int64_t hw[2] = {p->n_labels, p->d}, hb[1] = {p->n_labels};
         s = pt_st_writer_add_f32(w, "head.weight", 2, hw, p->head_w);
@@ -151,9 +155,27 @@ pt_status pt_prompt_load(pt_prompt *p, const char *path) {
         s = pt_fail(PT_ERR_NOMEM, "out of memory");
         goto done;
     }
-    if ((s = load_tensor(&f, "prompt.embeddings", 2, sh, &p->table))) goto done;
-    p->S = (int)sh[0];
-    p->d = (int)sh[1];
+    const char *method = pt_st_meta(&f, "ptune.method");
+    snprintf(p->method, sizeof p->method, "%s", method ? method : "ptuning");
+    if (strcmp(p->method, "ptuning") && strcmp(p->method, "prefix") &&
+        strcmp(p->method, "ptuning-v2")) {
+        s = pt_fail(PT_ERR_FORMAT, "%s: unknown ptune.method \"%s\"", path, p->method);
+        goto done;
+    }
+    int deep = strcmp(p->method, "ptuning") != 0;
+    if (deep) {
+        int64_t dsh[2] = {-1, -1};
+        if ((s = load_tensor(&f, "prompt.deep", 2, dsh, &p->deep))) goto done;
+        p->D = (int)dsh[0], p->W = (int)dsh[1];
+    }
+    if (!deep || pt_st_find(&f, "prompt.embeddings")) {
+        if ((s = load_tensor(&f, "prompt.embeddings", 2, sh, &p->table))) goto done;
+        p->S = (int)sh[0];
+        p->d = (int)sh[1];
+    } else {
+        const char *wd0 = pt_st_meta(&f, "ptune.model.width");
+        p->d = wd0 ? atoi(wd0) : 0; /* the head's width is the model's */
+    }
     if (p->head == PT_HEAD_LINEAR) {
         int64_t hw[2] = {-1, p->d};
         if ((s = load_tensor(&f, "head.weight", 2, hw, &p->head_w))) goto done;
@@ -185,6 +207,14 @@ pt_status pt_prompt_check_model(const pt_prompt *p, const pt_model *m, int *warn
                        "prompt width %d does not match the model's embedding width %d: this "
                        "prompt was trained for another model",
                        p->d, m->cfg.dim);
+    if (p->D > 0) {
+        size_t want = (size_t)m->cfg.n_layers * 2 * m->cfg.n_kv_heads * m->cfg.head_dim;
+        if ((size_t)p->W != want)
+            return pt_fail(PT_ERR_MISMATCH,
+                           "deep prompt rows of %d values do not match this model's %zu (layers x "
+                           "2 x key/value width): it was trained for another model",
+                           p->W, want);
+    }
     if (!p->has_identity) {
         *warn = 1;
         return PT_OK;
@@ -210,6 +240,7 @@ void pt_prompt_free(pt_prompt *p) {
     free(p->label_field);
     free(p->encoder);
     free(p->table);
+    free(p->deep);
     free(p->head_w);
     free(p->head_b);
     memset(p, 0, sizeof *p);

@@ -12,6 +12,19 @@
 #include "prompt/promptfile.h"
 #include "train/trainer_internal.h"
 
+const char *pt_method_name(pt_method m) {
+    return m == PT_METHOD_PREFIX ? "prefix" : m == PT_METHOD_PTUNING_V2 ? "ptuning-v2" : "ptuning";
+}
+
+int pt_method_parse(const char *s, pt_method *m) {
+    for (int i = 0; i < 3; i++)
+        if (s && !strcmp(s, pt_method_name((pt_method)i))) {
+            *m = (pt_method)i;
+            return 1;
+        }
+    return 0;
+}
+
 void pt_train_default_params(pt_train_params *p) {
     memset(p, 0, sizeof *p);
     p->encoder = PT_ENCODER_LSTM;
@@ -73,7 +86,7 @@ static void trainer_free(pt_trainer *tr) {
 static pt_status init_seeds(pt_trainer *tr, pt_rng *rng) {
     const pt_train_params *p = tr->p;
     const pt_model *m = tr->m;
-    int S = tr->S, d = tr->d;
+    int S = tr->S, d = tr->enc.d_in; /* the seeds' width: the model's */
     float *seeds = pt_alloc((size_t)S * d, sizeof(float));
     pt_status s = PT_OK;
     if (!seeds) return pt_fail(PT_ERR_NOMEM, "out of memory");
@@ -109,21 +122,41 @@ static pt_status trainer_init(pt_trainer *tr, const pt_model *m, const pt_task *
                               const pt_train_params *p) {
     memset(tr, 0, sizeof *tr);
     tr->m = m, tr->t = t, tr->p = p;
-    tr->S = t->tmpl.n_virtual;
-    tr->d = m->cfg.dim;
+    tr->deep = p->method != PT_METHOD_PTUNING;
+    tr->C = m->cfg.dim;
+    tr->S = tr->deep ? (p->deep_len > 0 ? p->deep_len : 10) : t->tmpl.n_virtual;
+    tr->d = tr->deep ? (int)pt_engine_deep_width(m) : m->cfg.dim;
     tr->nl = t->head == PT_HEAD_LINEAR ? t->n_labels : 0;
     tr->best = -1;
     tr->perm_epoch = -1;
-    if (tr->S == 0)
+    if (!tr->deep && tr->S == 0)
         return pt_fail(PT_ERR_ARG, "the template has no virtual tokens [P]: nothing to train "
-                                   "(use eval for a manual prompt)");
+                                   "(use eval for a manual prompt, or --method prefix)");
+    if (tr->deep && t->tmpl.n_virtual > 0)
+        return pt_fail(PT_ERR_UNSUPPORTED,
+                       "--method %s trains a deep prompt: remove the template's [P] tokens "
+                       "(input and deep prompts together are not supported yet)",
+                       pt_method_name(p->method));
+    if (tr->deep && p->encoder != PT_ENCODER_MLP && p->encoder != PT_ENCODER_EMBEDDING)
+        return pt_fail(PT_ERR_ARG, "--method %s: the encoder is mlp or embedding",
+                       pt_method_name(p->method));
+    if (tr->deep && p->init != PT_INIT_DEFAULT &&
+        (p->encoder != PT_ENCODER_MLP || p->init == PT_INIT_FILE))
+        return pt_fail(PT_ERR_ARG,
+                       "--method %s: --init vocab/words need --encoder mlp (the "
+                       "seeds are word embeddings); --init FILE is for P-tuning",
+                       pt_method_name(p->method));
     pt_rng rng;
     pt_rng_seed(&rng, p->seed);
-    pt_status s = pt_encoder_init(&tr->enc, p->encoder, tr->S, tr->d, p->hidden, &rng);
+    pt_status s;
+    if (tr->deep && p->encoder == PT_ENCODER_MLP)
+        s = pt_encoder_init_prefix(&tr->enc, tr->S, tr->C, p->hidden, tr->d, &rng);
+    else
+        s = pt_encoder_init(&tr->enc, p->encoder, tr->S, tr->d, p->hidden, &rng);
     if (s) return s;
     if (p->init != PT_INIT_DEFAULT && (s = init_seeds(tr, &rng))) return s;
     size_t Sd = (size_t)tr->S * tr->d;
-    tr->n_head = tr->nl ? (size_t)tr->nl * tr->d + tr->nl : 0;
+    tr->n_head = tr->nl ? (size_t)tr->nl * tr->C + tr->nl : 0;
     tr->table = pt_alloc(Sd, sizeof(float));
     tr->dtable = pt_alloc(Sd, sizeof(float));
     tr->best_table = pt_zalloc(Sd, sizeof(float));
@@ -136,7 +169,7 @@ static pt_status trainer_init(pt_trainer *tr, const pt_model *m, const pt_task *
         !tr->perm || !tr->order_tmp)
         return pt_fail(PT_ERR_NOMEM, "out of memory");
     /* linear head: PyTorch Linear default U(+-1/sqrt(d)) */
-    float bound = 1.0f / sqrtf((float)tr->d);
+    float bound = 1.0f / sqrtf((float)tr->C);
     for (size_t i = 0; i < tr->n_head; i++) tr->head[i] = (2 * pt_rng_uniform(&rng) - 1) * bound;
     if ((s = pt_optim_init(&tr->opt_enc, p->optimizer, tr->enc.n_params, p->weight_decay)) ||
         (s = pt_optim_init(&tr->opt_head, p->optimizer, tr->n_head, p->weight_decay)))
@@ -148,9 +181,12 @@ static pt_status trainer_init(pt_trainer *tr, const pt_model *m, const pt_task *
     int cacheable = 0; /* some example has rows before its first virtual token */
     for (int i = 0; i < train->n && !cacheable; i++)
         cacheable = pt_engine_first_row(t, &train->ex[i].r) > 0;
-    if (p->cache_mb && cacheable && m->cfg.causal &&
-        (s = pt_engine_use_cache(&tr->eng, p->cache_mb < 0 ? pt_kv_cache_default_bytes()
-                                                           : (size_t)p->cache_mb << 20)))
+    if (tr->deep) {
+        if ((s = pt_engine_use_deep(&tr->eng, tr->S))) return s;
+        tr->eng.deep = tr->table; /* the encoder writes it before every run */
+    } else if (p->cache_mb && cacheable && m->cfg.causal &&
+               (s = pt_engine_use_cache(&tr->eng, p->cache_mb < 0 ? pt_kv_cache_default_bytes()
+                                                                  : (size_t)p->cache_mb << 20)))
         return s;
     tr->spe = (train->n + B - 1) / B;
     tr->total = p->steps ? p->steps : (long)p->epochs * tr->spe;
@@ -225,12 +261,14 @@ static pt_status train_step(pt_trainer *tr, const pt_examples *train, double *lo
     memset(tr->dtable, 0, sizeof(float) * (size_t)tr->S * tr->d);
     memset(tr->dhead, 0, sizeof(float) * tr->n_head);
     pt_encoder_forward(&tr->enc, tr->table);
-    float *W = tr->nl ? tr->head : NULL, *b = tr->nl ? tr->head + (size_t)tr->nl * tr->d : NULL;
+    float *W = tr->nl ? tr->head : NULL, *b = tr->nl ? tr->head + (size_t)tr->nl * tr->C : NULL;
     float *dW = tr->nl ? tr->dhead : NULL;
-    float *db = tr->nl ? tr->dhead + (size_t)tr->nl * tr->d : NULL;
+    float *db = tr->nl ? tr->dhead + (size_t)tr->nl * tr->C : NULL;
     double loss;
-    pt_status s =
-        pt_engine_run(&tr->eng, batch, nb, tr->table, W, b, &loss, NULL, tr->dtable, dW, db);
+    tr->eng.ddeep = tr->deep ? tr->dtable : NULL;
+    pt_status s = pt_engine_run(&tr->eng, batch, nb, tr->table, W, b, &loss, NULL,
+                                tr->deep ? NULL : tr->dtable, dW, db);
+    tr->eng.ddeep = NULL;
     if (s) return s;
     pt_encoder_backward(&tr->enc, tr->dtable);
     if (!isfinite(loss) || !all_finite(tr->enc.grads, tr->enc.n_params) ||
@@ -263,14 +301,19 @@ static pt_status save_prompt(const pt_trainer *tr, const float *table, const flo
     pf.task = tr->t->kind;
     pf.head = tr->t->head;
     pf.label_field = tr->t->label_field;
-    pf.encoder = (char *)pt_encoder_kind_name(tr->p->encoder);
-    pf.S = tr->S;
-    pf.d = tr->d;
-    pf.table = (float *)table;
+    pf.encoder = (char *)pt_encoder_kind_name(tr->enc.kind);
+    snprintf(pf.method, sizeof pf.method, "%s", pt_method_name(tr->p->method));
+    pf.d = tr->C;
+    if (tr->deep) {
+        pf.D = tr->S, pf.W = tr->d, pf.deep = (float *)table;
+    } else {
+        pf.S = tr->S;
+        pf.table = (float *)table;
+    }
     pf.n_labels = tr->nl;
     if (tr->nl) {
         pf.head_w = (float *)head;
-        pf.head_b = (float *)head + (size_t)tr->nl * tr->d;
+        pf.head_b = (float *)head + (size_t)tr->nl * tr->C;
     }
     pt_prompt_set_identity(&pf, tr->m);
     return pt_prompt_save(&pf, tr->t, tr->p->out);
@@ -350,7 +393,7 @@ pt_status pt_train(const pt_model *m, const pt_task *t, const pt_examples *train
         if (do_eval) {
             pt_encoder_forward(&tr.enc, tr.table);
             float *W = tr.nl ? tr.head : NULL;
-            float *b = tr.nl ? tr.head + (size_t)tr.nl * tr.d : NULL;
+            float *b = tr.nl ? tr.head + (size_t)tr.nl * tr.C : NULL;
             if ((s = pt_evaluate(&tr.eng, dev, tr.table, W, b, &pr.dev, NULL, NULL))) goto done;
             pr.evaluated = 1;
             if ((s = pt_fvec_push(&tr.ev_step, (float)tr.step)) ||

@@ -29,6 +29,16 @@ typedef enum pt_init_kind {
     PT_INIT_FILE,    /* seeds = table of the prompt file init_arg */
 } pt_init_kind;
 
+/* What is trained: input prompts ([P] tokens, P-tuning) or deep prompts
+ * (keys and values in front of every layer's attention, train/engine.h). */
+typedef enum pt_method {
+    PT_METHOD_PTUNING,    /* P-tuning: the template's [P] tokens (the default) */
+    PT_METHOD_PREFIX,     /* prefix tuning (Li & Liang): deep prompt, MLP reparameterization */
+    PT_METHOD_PTUNING_V2, /* P-tuning v2: deep prompt stored directly */
+} pt_method;
+const char *pt_method_name(pt_method m);
+int pt_method_parse(const char *s, pt_method *m); /* 0 if unknown */
+
 typedef struct pt_progress {
     long step, total_steps; /* steps done, steps planned */
     int epoch;
@@ -46,8 +56,10 @@ typedef struct pt_progress {
 typedef void (*pt_progress_fn)(const pt_progress *p, void *user);
 
 typedef struct pt_train_params {
-    pt_encoder_kind encoder;
-    int hidden; /* mlp hidden width (0 = d) */
+    pt_method method;
+    int deep_len;            /* deep prompt rows (prefix, ptuning-v2; 0: the default 10) */
+    pt_encoder_kind encoder; /* deep prompts: mlp (prefix-mlp) or embedding */
+    int hidden;              /* mlp hidden width (0 = d) */
     pt_init_kind init;
     const char *init_arg;
     pt_optim_kind optimizer;

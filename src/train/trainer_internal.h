@@ -12,7 +12,9 @@ typedef struct pt_trainer {
     const pt_model *m;
     const pt_task *t;
     const pt_train_params *p;
-    int S, d, nl; /* virtual tokens, width, linear-head labels (0: lm head) */
+    int S, d, nl; /* table rows and width, linear-head labels (0: lm head) */
+    int C;        /* the model's width (the linear head's) */
+    int deep;     /* 1: the table is a deep prompt (S = D rows of L * 2 * KVC) */
     pt_encoder enc;
     pt_optim opt_enc, opt_head;
     float *table;  // (S, d) encoder output

@@ -99,6 +99,10 @@ static int setup(const char *cmd, const args *a, ctx *c, int need_labels) {
     if (pt_engine_init(&c->e, c->m, &c->t, B, c->ex.max_len))
         return die(cmd, "%s", pt_last_error());
     c->have_engine = 1;
+    if (c->have_prompt && c->p.D > 0) { /* a deep prompt (prefix, ptuning-v2) */
+        if (pt_engine_use_deep(&c->e, c->p.D)) return die(cmd, "%s", pt_last_error());
+        c->e.deep = c->p.deep;
+    }
     return 0;
 }
 

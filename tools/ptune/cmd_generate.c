@@ -209,9 +209,14 @@ static int generate(const char *cmd, gen *g, long max_tokens, double temp, long 
                     int print_ids) {
     const pt_model *m = g->m;
     int C = m->cfg.dim, V = m->cfg.vocab_size, n = g->r.n, maxT = m->cfg.max_pos;
-    if (n > maxT) return die(cmd, "the prompt is %d tokens; the model's context is %d", n, maxT);
+    int D = g->have_prompt ? g->p.D : 0; /* a deep prompt: its keys/values start the cache */
+    if (n + D > maxT)
+        return die(cmd,
+                   "the prompt is %d tokens (after a deep prompt of %d); the model's "
+                   "context is %d",
+                   n, D, maxT);
     /* the last new token is never decoded: n + N - 1 positions suffice */
-    long want = (long)n + (max_tokens > 0 ? max_tokens - 1 : 0);
+    long want = (long)D + n + (max_tokens > 0 ? max_tokens - 1 : 0);
     int Tmax = want < maxT ? (int)want : maxT;
     g->x = pt_aalloc((size_t)n * C, sizeof(float));
     g->h = pt_aalloc((size_t)C, sizeof(float));
@@ -220,14 +225,14 @@ static int generate(const char *cmd, gen *g, long max_tokens, double temp, long 
     if (!g->x || !g->h || !g->logits || !g->order) return die(cmd, "out of memory");
     if (pt_layout_embed(m, &g->r, g->have_prompt ? g->p.table : NULL, g->tmpl.n_virtual, 0, n,
                         g->x) ||
-        pt_cache_new(m, Tmax, &g->cache))
+        pt_cache_new(m, Tmax, &g->cache) || (D && pt_cache_put(m, g->cache, g->p.deep, D)))
         return die(cmd, "%s", pt_last_error());
     double t0 = now_s();
     if (pt_cache_decode(m, g->cache, g->x, n, g->h)) return die(cmd, "%s", pt_last_error());
     double t1 = now_s();
     pt_rng rng;
     pt_rng_seed(&rng, (uint64_t)seed);
-    int prev = g->r.ids[n - 1], made = 0, pos = n, eos = 0;
+    int prev = g->r.ids[n - 1], made = 0, pos = D + n, eos = 0;
     for (; made < max_tokens; made++) {
         if (pt_model_head_forward(m, NULL, g->logits, g->h, 1, NULL, V))
             return die(cmd, "%s", pt_last_error());

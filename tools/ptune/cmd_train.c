@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "train/engine.h"
 #include "common.h"
 #include "core/error.h"
 #include "core/io.h"
@@ -27,7 +28,15 @@ static const opt OPTS[] = {
      "lm: score label words with the LM head (default); linear: train a "
      "classifier on the answer's hidden state"},
     {"label-field", "NAME", "data field holding the label (default label)"},
-    {"encoder", "E", "prompt encoder: lstm (default), mlp or embedding"},
+    {"method", "M",
+     "ptuning (default: the template's [P] vectors at the input), prefix (prefix tuning: "
+     "trainable keys and values in front of every layer's attention, from an MLP; the "
+     "template needs no [P]) or ptuning-v2 (the same deep prompt stored directly, linear head "
+     "by default)"},
+    {"prefix-len", "N", "deep prompt length for prefix and ptuning-v2 (default 10)"},
+    {"encoder", "E",
+     "prompt encoder: lstm (default), mlp or embedding; for deep prompts mlp (prefix's "
+     "default: PEFT's PrefixEncoder, a tanh MLP) or embedding (ptuning-v2's)"},
     {"hidden", "H", "mlp encoder hidden width (default: the model width)"},
     {"init", "I",
      "seed vectors: vocab (random token embeddings), words:\"a b c\", or a prompt "
@@ -214,6 +223,17 @@ int cmd_train(int argc, char **argv) {
         !arg_float(&a, "weight-decay", -1, 0, 0.999, &wd) ||
         !arg_float(&a, "clip", 1.0, 0, 1e6, &clip) || set_threads("train", &a))
         goto out;
+    const char *method = arg_str(&a, "method", "ptuning");
+    long prefix_len;
+    if (!pt_method_parse(method, &p.method)) {
+        die("train", "--method must be ptuning, prefix or ptuning-v2, not \"%s\"", method);
+        goto out;
+    }
+    if (!arg_int(&a, "prefix-len", 10, 1, 4096, &prefix_len)) goto out;
+    p.deep_len = (int)prefix_len;
+    if (p.method != PT_METHOD_PTUNING && !arg_str(&a, "encoder", NULL))
+        enc = p.method == PT_METHOD_PREFIX ? "mlp" : "embedding";
+    if (p.method == PT_METHOD_PTUNING_V2) task_default_head = "linear";
     if (!pt_encoder_kind_parse(enc, &p.encoder)) {
         die("train", "--encoder must be lstm, mlp or embedding, not \"%s\"", enc);
         goto out;
@@ -286,7 +306,14 @@ int cmd_train(int argc, char **argv) {
     ui u = {isatty(2), arg_flag(&a, "quiet"), t.kind == PT_TASK_KNOWLEDGE ? "P@1" : "acc"};
     p.progress = on_progress;
     p.user = &u;
-    if (!u.quiet)
+    if (!u.quiet && p.method != PT_METHOD_PTUNING)
+        fprintf(stderr,
+                "ptune train: %s, %d train examples, %s: a deep prompt of %d rows x %zu (every "
+                "layer's keys and values), %s encoder, %s head\n",
+                pt_family_name(m->cfg.family), etr.n, pt_method_name(p.method), p.deep_len,
+                pt_engine_deep_width(m), p.encoder == PT_ENCODER_MLP ? "prefix-mlp" : "embedding",
+                t.head == PT_HEAD_LM ? "lm" : "linear");
+    else if (!u.quiet)
         fprintf(stderr,
                 "ptune train: %s, %d train%s examples, %d virtual tokens, %s encoder, %s head\n",
                 pt_family_name(m->cfg.family), etr.n, "", t.tmpl.n_virtual,

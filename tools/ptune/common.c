@@ -33,9 +33,11 @@ int load_model_prec(const char *cmd, const args *a, pt_model **m) {
     return 0;
 }
 
+const char *task_default_head = "lm";
+
 int task_from_args(const char *cmd, const args *a, const pt_model *m, pt_task *t) {
     const char *tmpl = arg_str(a, "template", NULL);
-    const char *head = arg_str(a, "head", "lm");
+    const char *head = arg_str(a, "head", task_default_head);
     if (!tmpl)
         return die(cmd,
                    "--template is required, e.g. --template \"[P*3] {sentence} It was [MASK]\"");

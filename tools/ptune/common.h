@@ -15,6 +15,8 @@ int load_model(const char *cmd, const args *a, pt_model **m);
  * command must declare the option). */
 int load_model_prec(const char *cmd, const args *a, pt_model **m);
 /* Task from --template, --labels / --knowledge, --head, --label-field. */
+/* --head when absent: "lm" (ptune train --method ptuning-v2 sets "linear") */
+extern const char *task_default_head;
 int task_from_args(const char *cmd, const args *a, const pt_model *m, pt_task *t);
 /* Task from a prompt file (its template, labels, head). */
 int task_from_prompt(const char *cmd, const pt_prompt *p, const pt_model *m, pt_task *t);
