@@ -40,10 +40,21 @@ int args_parse(args *a, const opt *opts, int n_opts, int argc, char **argv, cons
     int only_pos = 0;
     for (int i = 0; i < argc; i++) {
         const char *s = argv[i];
-        if (only_pos || s[0] != '-' || s[1] != '-' || !strcmp(s, "-")) {
+        if (only_pos || s[0] != '-' || !strcmp(s, "-")) {
             if (a->n_pos == 8) return die(cmd, "too many arguments") + 1;
             a->pos[a->n_pos++] = s;
             continue;
+        }
+        if (s[1] != '-') { /* a single dash: -h, or a mistake */
+            if (!strcmp(s, "-h")) {
+                print_help(opts, n_opts, cmd, usage, about);
+                return 1;
+            }
+            die(cmd,
+                "unknown option '%s' (options are --name; see ptune %s --help; put -- before "
+                "an argument that starts with -)",
+                s, cmd);
+            return 2;
         }
         if (!strcmp(s, "--")) {
             only_pos = 1;

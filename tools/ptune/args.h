@@ -1,6 +1,7 @@
 /* args.h - one small table-driven option parser for every subcommand.
- * Options are "--name VALUE" or "--name=VALUE" (flags take no value);
- * everything else is positional. --help prints the table. */
+ * Options are "--name VALUE" or "--name=VALUE" (flags take no value); an
+ * unknown option, "--x" or "-x", is an error; other arguments (and "-", and
+ * everything after "--") are positional. --help or -h prints the table. */
 #ifndef PTUNE_ARGS_H
 #define PTUNE_ARGS_H
 

@@ -9,6 +9,7 @@
 #include <omp.h>
 #endif
 
+#include "blas_guard.h"
 #include "core/error.h"
 
 int load_model(const char *cmd, const args *a, pt_model **m) {
@@ -73,24 +74,37 @@ int task_from_prompt(const char *cmd, const pt_prompt *p, const pt_model *m, pt_
     return 0;
 }
 
-int load_examples(const char *cmd, const char *path, const pt_task *t, const pt_model *m,
-                  int need_labels, int max_len, pt_dataset *d, pt_examples *ex) {
-    if (pt_dataset_load(d, path)) return die(cmd, "%s", pt_last_error());
-    if (pt_examples_build(ex, t, m, d, need_labels, max_len)) {
-        pt_dataset_free(d);
+int build_examples(const char *cmd, const pt_dataset *d, const pt_task *t, const pt_model *m,
+                   int need_labels, int max_len, pt_examples *ex) {
+    if (pt_examples_build(ex, t, m, d, need_labels, max_len))
         return die(cmd, "%s", pt_last_error());
-    }
     if (ex->truncated)
         fprintf(stderr,
                 "ptune %s: warning: %d of %d examples in %s were too long; their "
                 "longest field was truncated to fit %d positions\n",
-                cmd, ex->truncated, ex->n, path, max_len > 0 ? max_len : m->cfg.max_pos);
+                cmd, ex->truncated, ex->n, d->path, max_len > 0 ? max_len : m->cfg.max_pos);
+    return 0;
+}
+
+int load_examples(const char *cmd, const char *path, const pt_task *t, const pt_model *m,
+                  int need_labels, int max_len, pt_dataset *d, pt_examples *ex) {
+    if (pt_dataset_load(d, path)) return die(cmd, "%s", pt_last_error());
+    if (build_examples(cmd, d, t, m, need_labels, max_len, ex)) {
+        pt_dataset_free(d);
+        return 1;
+    }
     return 0;
 }
 
 int set_threads(const char *cmd, const args *a) {
     long n;
     if (!arg_int(a, "threads", 0, 0, 1024, &n)) return 1;
+    int cap = blas_guard_threads(); /* a memory limit leaves room for this many */
+    if (cap > 0 && n > cap) {
+        fprintf(stderr, "ptune %s: note: --threads %ld lowered to %d (see the note above)\n", cmd,
+                n, cap);
+        n = cap;
+    }
 #ifdef _OPENMP
     if (n > 0) omp_set_num_threads((int)n);
 #else
