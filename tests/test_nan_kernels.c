@@ -87,7 +87,7 @@ static void activation_case(void) {
 }
 
 int main(void) {
-    attention_case(4, 0);  /* the per-row loop path */
+    attention_case(4, 0); /* the per-row loop path */
     attention_case(4, 1);
     attention_case(20, 0); /* rows of 16 or more: the small-GEMM path */
     attention_case(20, 1);

@@ -114,8 +114,9 @@ static pt_status load_tensor(const pt_st_file *f, const char *name, int ndim, in
     for (int i = 0; i < ndim; i++) n *= (size_t)shape[i];
     for (size_t i = 0; i < n; i++) {
         if (isfinite((*out)[i])) continue;
-        s = pt_fail(PT_ERR_NUMERIC, "%s: tensor \"%s\" holds a value that is not finite (%g at %zu)",
-                    f->path, name, (double)(*out)[i], i);
+        s = pt_fail(PT_ERR_NUMERIC,
+                    "%s: tensor \"%s\" holds a value that is not finite (%g at %zu)", f->path, name,
+                    (double)(*out)[i], i);
         free(*out);
         *out = NULL;
         return s;

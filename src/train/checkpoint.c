@@ -136,8 +136,8 @@ static pt_status check_inputs(const pt_train_params *p, const char *meta, const 
                                " bytes, hash %016" PRIx64 ", as %.*s; now %" PRIu64
                                " bytes, hash %016" PRIx64 "): restore it, start a new run, or "
                                "resume with --accept-changed-data",
-                               x->role, x->path, path, size, hash,
-                               (int)(len - (size_t)(was - l)), was, x->size, x->hash);
+                               x->role, x->path, path, size, hash, (int)(len - (size_t)(was - l)),
+                               was, x->size, x->hash);
             }
             l += len + (nl != NULL);
         }
@@ -220,8 +220,8 @@ pt_status pt_ckpt_load(pt_trainer *tr, const char *path) {
     const char *bd = pt_st_meta(&f, "ptune.ckpt.best_dev");
     const char *lg = pt_st_meta(&f, "ptune.ckpt.log");
     pt_eval_result *b = &tr->best_dev;
-    if (bd && sscanf(bd, "%lg %lg %lg %d %d", &b->loss, &b->accuracy, &b->f1, &b->n,
-                     &b->n_total) != 5) {
+    if (bd &&
+        sscanf(bd, "%lg %lg %lg %d %d", &b->loss, &b->accuracy, &b->f1, &b->n, &b->n_total) != 5) {
         s = pt_fail(PT_ERR_FORMAT, "%s: bad ptune.ckpt.best_dev", path);
         goto done;
     }

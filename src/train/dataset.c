@@ -119,7 +119,10 @@ static pt_status builder_finish(builder *b) {
 static size_t utf8_seq(const unsigned char *s, size_t avail) {
     unsigned c = s[0];
     if (c < 0x80) return 1;
-    size_t n = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    size_t n = c >= 0xC2 && c <= 0xDF   ? 2
+               : c >= 0xE0 && c <= 0xEF ? 3
+               : c >= 0xF0 && c <= 0xF4 ? 4
+                                        : 0;
     if (!n || avail < n) return 0;
     unsigned lo = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80;
     unsigned hi = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF;
@@ -207,7 +210,7 @@ static pt_status parse_jsonl(builder *b, const char *text, size_t len, const cha
                             "characters",
                             name, line, a - l0 + nul_escape_column(text + a, z - a),
                             v->type == PT_JSON_STRING && memchr(v->str, 0, v->len) ? "string"
-                                                                                  : "key");
+                                                                                   : "key");
                 break;
             }
             int f = field_index(b->d, doc.root->keys[i], doc.root->key_lens[i], 1);

@@ -22,9 +22,9 @@ typedef struct pt_dataset {
     char *path;
     char **fields; /* (n_fields) names, in order of first appearance */
     int n_fields;
-    int n;         /* examples */
-    char **values; /* (n, n_fields) heap strings, NULL where absent */
-    int *line;     /* (n) 1-based source line of each example */
+    int n;                       /* examples */
+    char **values;               /* (n, n_fields) heap strings, NULL where absent */
+    int *line;                   /* (n) 1-based source line of each example */
     uint64_t src_size, src_hash; /* the bytes read: their number and FNV-1a 64 hash */
 } pt_dataset;
 

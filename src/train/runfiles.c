@@ -43,14 +43,15 @@ pt_status pt_train_outputs(const pt_train_params *p, pt_lock *lock) {
     if (!p->out) return pt_fail(PT_ERR_ARG, "an output prompt file (--out) is required");
     char *ckpt = ckpt_name(p->out);
     if (!ckpt) return pt_fail(PT_ERR_NOMEM, "out of memory");
-    named outs[4] = {{"--out", p->out}, {"its checkpoint", ckpt}, {"--log", p->log},
-                     {"--plot", p->plot}};
+    named outs[4] = {
+        {"--out", p->out}, {"its checkpoint", ckpt}, {"--log", p->log}, {"--plot", p->plot}};
     pt_status s = PT_OK;
     for (int i = 0; i < 4 && !s; i++) {
         if (!outs[i].path) continue;
         for (int j = 0; j < i && !s; j++)
             if (outs[j].path && pt_same_file(outs[i].path, outs[j].path))
-                s = pt_fail(PT_ERR_ARG, "%s %s and %s %s are the same file: give them different names",
+                s = pt_fail(PT_ERR_ARG,
+                            "%s %s and %s %s are the same file: give them different names",
                             outs[j].role, outs[j].path, outs[i].role, outs[i].path);
         for (int k = 0; k < p->n_inputs && !s; k++)
             if (pt_same_file(outs[i].path, p->inputs[k].path))
@@ -91,8 +92,7 @@ pt_status pt_log_start(const pt_trainer *tr) {
     const char *path = tr->p->log;
     if (!path) return PT_OK;
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (fd < 0)
-        return pt_fail(PT_ERR_IO, "--log %s: cannot write: %s", path, strerror(errno));
+    if (fd < 0) return pt_fail(PT_ERR_IO, "--log %s: cannot write: %s", path, strerror(errno));
     close(fd);
     return PT_OK;
 }
@@ -113,9 +113,9 @@ pt_status pt_log_line(pt_trainer *tr, const pt_eval_result *ev) {
     double train_loss = to > from ? sum / (double)(to - from) : 0;
     float lr = pt_lr_at(p->lr, to - 1, p->warmup, tr->total);
     char line[512];
-    int n = snprintf(line, sizeof line,
-                     "{\"step\":%ld,\"epoch\":%ld,\"train_loss\":%.6f,\"lr\":%.6g", to,
-                     to / tr->spe, train_loss, (double)lr);
+    int n =
+        snprintf(line, sizeof line, "{\"step\":%ld,\"epoch\":%ld,\"train_loss\":%.6f,\"lr\":%.6g",
+                 to, to / tr->spe, train_loss, (double)lr);
     if (ev) {
         n += snprintf(line + n, sizeof line - n, ",\"dev_loss\":%.6f,\"dev_accuracy\":%.6f",
                       ev->loss, ev->accuracy);

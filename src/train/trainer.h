@@ -69,8 +69,8 @@ typedef void (*pt_progress_fn)(const pt_progress *p, void *user);
 typedef struct pt_train_input {
     const char *role; /* how errors name it: "--train", "the model file", ... */
     const char *path;
-    int tracked;              /* 1: size and hash recorded and checked on resume */
-    uint64_t size, hash;      /* tracked: byte count and FNV-1a 64 of the bytes read */
+    int tracked;         /* 1: size and hash recorded and checked on resume */
+    uint64_t size, hash; /* tracked: byte count and FNV-1a 64 of the bytes read */
 } pt_train_input;
 
 typedef struct pt_train_params {
@@ -104,7 +104,7 @@ typedef struct pt_train_params {
                               (0 = not by time; default 60) */
     const pt_train_input *inputs; /* (n_inputs) the files the run reads */
     int n_inputs;
-    int accept_changed_inputs; /* resume even though a tracked input changed */
+    int accept_changed_inputs;         /* resume even though a tracked input changed */
     const volatile sig_atomic_t *stop; /* set by a signal handler: checkpoint and stop */
     long stop_at; /* testing aid: act as if interrupted after this step (0 = off) */
     pt_progress_fn progress;

@@ -106,6 +106,12 @@ const char *arg_str(const args *a, const char *name, const char *def) {
     return v ? v : def;
 }
 
+int arg_declared(const args *a, const char *name) {
+    for (int i = 0; i < a->n_opts; i++)
+        if (!strcmp(a->opts[i].name, name)) return 1;
+    return 0;
+}
+
 int arg_flag(const args *a, const char *name) {
     return a->vals[find(a, name)] != NULL;
 }

@@ -107,15 +107,15 @@ static void preinit(int argc, char **argv, char **envp) {
     double as = room(RLIMIT_AS, statm_bytes(0)), data = room(RLIMIT_DATA, statm_bytes(5));
     if (as < 0 && data < 0) return;
     const char *which = as >= 0 && (data < 0 || as <= data) ? "address-space limit (ulimit -v)"
-                                                             : "data limit (ulimit -d)";
+                                                            : "data limit (ulimit -d)";
     double left = as < 0 ? data : data < 0 ? as : as < data ? as : data;
     cpu_set_t cs;
     int ncpu = sched_getaffinity(0, sizeof cs, &cs) == 0 ? CPU_COUNT(&cs) : 1;
     if (ncpu < 1) ncpu = 1;
     struct rlimit st;
-    double stack =
-        getrlimit(RLIMIT_STACK, &st) == 0 && st.rlim_cur != RLIM_INFINITY ? (double)st.rlim_cur
-                                                                          : 8 * MIB;
+    double stack = getrlimit(RLIMIT_STACK, &st) == 0 && st.rlim_cur != RLIM_INFINITY
+                       ? (double)st.rlim_cur
+                       : 8 * MIB;
     int want = threads_wanted(envp, ncpu), t = want;
     /* loading maps one buffer per thread (at most one per CPU); the products
      * take one more per thread, which also needs its stack */
@@ -166,8 +166,8 @@ static void preinit(int argc, char **argv, char **envp) {
     alarm(WATCHDOG_S);
 }
 
-__attribute__((section(".preinit_array"), used)) static void (*const blas_guard_preinit)(
-    int, char **, char **) = preinit;
+__attribute__((section(".preinit_array"),
+               used)) static void (*const blas_guard_preinit)(int, char **, char **) = preinit;
 
 void blas_guard_main(void) {
     if (!g_active) return;

@@ -28,6 +28,8 @@ static const opt OPTS[] = {
     {"batch", "N", "examples per batch (default 16)"},
     {"threads", "N", "threads (default: all cores)"},
     {"precision", "f32|bf16", "bf16: block weights stored and multiplied in bf16 (default f32)"},
+    {"no-check", NULL,
+     "skip the check, made once at load, that every weight of the model is finite"},
     {"max-len", "N", "truncate examples to N tokens (default: the model's limit)"},
     {"json", NULL, "eval: print one JSON object"},
     {"top", "K", "predict, knowledge probing: how many candidates to list (default 5)"},
@@ -110,8 +112,8 @@ static int run_eval(const char *cmd, ctx *c, pt_eval_result *r, pt_example_fn fn
     if (s == PT_ERR_NUMERIC) {
         char what[600];
         if (r->bad_index >= 0 && r->bad_index < c->d.n)
-            snprintf(what, sizeof what, "%s line %d: %s",
-                     c->d.path, c->d.line[r->bad_index], pt_last_error());
+            snprintf(what, sizeof what, "%s line %d: %s", c->d.path, c->d.line[r->bad_index],
+                     pt_last_error());
         else
             snprintf(what, sizeof what, "%s", pt_last_error());
         return die_nonfinite(cmd, c->m->path, what);

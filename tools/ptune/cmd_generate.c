@@ -42,6 +42,8 @@ static const opt OPTS[] = {
     {"temperature", "X", "sampling temperature (default 0.8); 0 = greedy (argmax)"},
     {"top-k", "K", "sample among the K most likely tokens only (default 0 = all)"},
     {"seed", "N", "random seed for sampling (default 42)"},
+    {"no-check", NULL,
+     "skip the check, made once at load, that every weight of the model is finite"},
     {"ids", NULL, "print the new token ids (space separated) instead of their text"},
     {"threads", "N", "threads (default: all cores)"},
 };

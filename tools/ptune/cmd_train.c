@@ -53,6 +53,8 @@ static const opt OPTS[] = {
     {"precision", "f32|bf16",
      "bf16: block weights stored and multiplied in bf16 (half the "
      "memory; float32 accumulation; default f32)"},
+    {"no-check", NULL,
+     "skip the check, made once at load, that every weight of the model is finite"},
     {"recompute", NULL,
      "keep only each block's input during the forward pass and recompute the "
      "block just before its backward: activation memory drops to about one "
@@ -68,8 +70,8 @@ static const opt OPTS[] = {
      "checkpoint"},
     {"resume", "FILE.ckpt",
      "continue an interrupted run from its checkpoint (alone: the original options; "
-     "of the others only --threads, --quiet, --save-every, --plot, --recompute and "
-     "--accept-changed-data may differ)"},
+     "of the others only --threads, --quiet, --save-every, --plot, --recompute, "
+     "--accept-changed-data and --no-check may differ)"},
     {"save-every", "N|Ts",
      "checkpoint every N steps, or every T seconds with an s (\"30s\"); 0 = only at "
      "evaluations, interruptions and the end (default 60s)"},
@@ -176,7 +178,8 @@ static int argv_from_ckpt(const char *path, int *argc, char ***argv, pt_json_doc
 /* Options that may differ from the checkpoint's run on --resume: they do not
  * change what is computed. */
 static const char *const RESUME_FREE[] = {
-    "threads", "quiet", "interrupt-at", "save-every", "plot", "recompute", "accept-changed-data",
+    "threads", "quiet",     "interrupt-at",        "save-every",
+    "plot",    "recompute", "accept-changed-data", "no-check",
 };
 
 static int resume_free(const char *name) {
@@ -201,12 +204,14 @@ static int merge_resume(args *saved, const args *given, const char *ckpt) {
         const char *val = given->opts[k].metavar ? v : "";
         char then[400];
         if (was)
-            snprintf(then, sizeof then, "has --%s%s%s", name, sep, given->opts[k].metavar ? was : "");
+            snprintf(then, sizeof then, "has --%s%s%s", name, sep,
+                     given->opts[k].metavar ? was : "");
         else
             snprintf(then, sizeof then, "does not set --%s", name);
         die("train",
             "--%s%s%s cannot change on --resume: the run in %s %s (options that may differ: "
-            "--threads, --quiet, --save-every, --plot, --recompute, --accept-changed-data; "
+            "--threads, --quiet, --save-every, --plot, --recompute, --accept-changed-data, "
+            "--no-check; "
             "start a new run for other settings)",
             name, sep, val, ckpt, then);
         return 1;
@@ -231,9 +236,9 @@ static int parse_save_every(const char *v, pt_train_params *p) {
 /* The files of a model path that loading may read (all of them must stay
  * untouched by the run's outputs). */
 static int model_inputs(const char *model, pt_train_input *in, int n, char **owned) {
-    static const char *const NAMES[] = {"config.json",    "model.safetensors", "tokenizer.json",
-                                        "tokenizer_config.json", "vocab.json", "merges.txt",
-                                        "vocab.txt"};
+    static const char *const NAMES[] = {
+        "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
+        "vocab.json",  "merges.txt",        "vocab.txt"};
     int k = 0;
     struct stat st;
     int dir = stat(model, &st) == 0 && S_ISDIR(st.st_mode);

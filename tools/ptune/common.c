@@ -11,11 +11,35 @@
 
 #include "blas_guard.h"
 #include "core/error.h"
+#include "diagnose.h"
 
 int load_model(const char *cmd, const args *a, pt_model **m) {
     const char *path = arg_str(a, "model", NULL);
     if (!path) return die(cmd, "--model is required (see ptune %s --help)", cmd);
     if (pt_model_load(m, path)) return die(cmd, "%s", pt_last_error());
+    /* commands that compute with the weights check them once, unless --no-check */
+    if (arg_declared(a, "no-check") && !arg_flag(a, "no-check")) {
+        int layer;
+        const char *role = pt_model_check_finite(*m, &layer);
+        if (role) {
+            char what[256], where[512];
+            if (layer >= 0)
+                snprintf(what, sizeof what, "%s (%s of block %d)", path, role, layer);
+            else
+                snprintf(what, sizeof what, "%s (%s)", path, role);
+            if (first_nonfinite_weight(path, where, sizeof where))
+                die(cmd,
+                    "%s: the model's weights are not finite; the first non-finite tensor of "
+                    "the model is %s (--no-check loads it anyway)",
+                    what, where);
+            else
+                die(cmd, "%s: the model's weights are not finite (--no-check loads it anyway)",
+                    what);
+            pt_model_free(*m);
+            *m = NULL;
+            return 1;
+        }
+    }
     return 0;
 }
 

@@ -80,8 +80,8 @@ static int finish_stdout(const char *cmd, int rc) {
     if (ferror(stdout) && !err) err = EIO;
     if (fclose(stdout) != 0 && !err) err = errno ? errno : EIO;
     if (!err || rc) return rc; /* a failed command has said why already */
-    fprintf(stderr, "ptune%s%s: cannot write standard output: %s\n", cmd ? " " : "",
-            cmd ? cmd : "", strerror(err));
+    fprintf(stderr, "ptune%s%s: cannot write standard output: %s\n", cmd ? " " : "", cmd ? cmd : "",
+            strerror(err));
     return 1;
 }
 
