@@ -191,6 +191,18 @@ printf '{"sentence": "a \\\\u0000 b", "label": "animal"}\n' > $T/lit.jsonl
 $PT render --model $M --template "$TMPL" --labels $LABELS --data $T/lit.jsonl > /dev/null 2>&1 &&
     ok "an escaped backslash before u0000 is text, accepted" || bad "literal \\\\u0000 refused"
 
+# --- a corrupt tokenizer file in a GPT-2 directory: its parse error, not "none found" ---
+for f in vocab.json merges.txt tokenizer.json; do
+    rm -rf $T/ct && cp -r $M $T/ct
+    [ $f = tokenizer.json ] && rm $T/ct/vocab.json $T/ct/merges.txt
+    printf '{"model": {"vocab": {"a": 1, broken' > $T/ct/$f
+    for c in info tokenize; do
+        if [ $c = info ]; then set -- $PT info $T/ct; else set -- $PT tokenize --model $T/ct "the cat"; fi
+        expect_err "corrupt $f: ptune $c reports the parse error" "$T/ct/$f.*line 1" "$@"
+        check "corrupt $f: ptune $c does not say none found" '! grep -q "none found" $T/e.txt $T/o.txt'
+    done
+done
+
 # --- single-dash options ------------------------------------------------------------------------
 expect_err "-x is an unknown option" "unknown option '-x'" $PT info -x foo
 expect_err "-x on train" "unknown option '-x'" trn -x foo --out $T/p.safetensors
