@@ -39,6 +39,27 @@ static pt_status log_check(const char *path) {
     return PT_OK;
 }
 
+/* The files a model directory's loader may read. */
+static const char *const MODEL_FILES[] = {"config.json",     "model.safetensors",
+                                          "tokenizer.json",  "tokenizer_config.json",
+                                          "vocab.json",      "merges.txt",
+                                          "vocab.txt",       "special_tokens_map.json",
+                                          "tokenizer.model", "generation_config.json"};
+
+/* out is the input file, or (an input that is a model directory) one of the
+ * files in it that loading reads. */
+static int same_as_input(const char *out, const char *in) {
+    if (pt_same_file(out, in)) return 1;
+    if (!pt_is_dir(in)) return 0;
+    int same = 0;
+    for (size_t i = 0; i < sizeof MODEL_FILES / sizeof MODEL_FILES[0] && !same; i++) {
+        char *f = pt_path_join(in, MODEL_FILES[i]);
+        same = f && pt_same_file(out, f);
+        free(f);
+    }
+    return same;
+}
+
 pt_status pt_train_outputs(const pt_train_params *p, pt_lock *lock) {
     if (!p->out) return pt_fail(PT_ERR_ARG, "an output prompt file (--out) is required");
     char *ckpt = ckpt_name(p->out);
@@ -54,7 +75,7 @@ pt_status pt_train_outputs(const pt_train_params *p, pt_lock *lock) {
                             "%s %s and %s %s are the same file: give them different names",
                             outs[j].role, outs[j].path, outs[i].role, outs[i].path);
         for (int k = 0; k < p->n_inputs && !s; k++)
-            if (pt_same_file(outs[i].path, p->inputs[k].path))
+            if (same_as_input(outs[i].path, p->inputs[k].path))
                 s = pt_fail(PT_ERR_ARG,
                             "%s %s is the same file as %s %s: ptune never writes over an input; "
                             "choose another name",
