@@ -89,16 +89,17 @@ pt_status pt_train_outputs(const pt_train_params *p, pt_lock *lock) {
     }
     pt_lock own = {-1, NULL};
     pt_lock *lk = lock ? lock : &own;
+    /* creatable first (its error names the output, not the lock file), then ours */
+    if (!s && (s = pt_output_check(p->out))) pt_fail_ctx(s, "--out");
+    if (!s && (s = pt_output_check(ckpt))) pt_fail_ctx(s, "--out's checkpoint");
+    if (!s && p->plot && (s = pt_output_check(p->plot))) pt_fail_ctx(s, "--plot");
+    if (!s && p->log) s = log_check(p->log);
     if (!s) s = pt_lock_acquire(lk, p->out);
     if (!s && lock) { /* ours now: what a killed run left behind can go */
         pt_clean_stale_temps(p->out);
         pt_clean_stale_temps(ckpt);
         if (p->plot) pt_clean_stale_temps(p->plot);
     }
-    if (!s && (s = pt_output_check(p->out))) pt_fail_ctx(s, "--out");
-    if (!s && (s = pt_output_check(ckpt))) pt_fail_ctx(s, "--out's checkpoint");
-    if (!s && p->plot && (s = pt_output_check(p->plot))) pt_fail_ctx(s, "--plot");
-    if (!s && p->log) s = log_check(p->log);
     if (s && lock) pt_lock_release(lk);
     if (!lock) pt_lock_release(&own);
     free(ckpt);
