@@ -170,6 +170,12 @@ check "log without --dev: a line per 10 steps and the last" '[ $(wc -l < $T/nd.j
 check "log without --dev: train_loss and lr on every line" \
     '[ $(grep -c "\"train_loss\":[0-9.]*,\"lr\":[0-9.e-]*" $T/nd.jsonl) -eq 3 ]'
 
+trn --out $T/e4.safetensors --steps 25 --eval-every 4 --log $T/e4.jsonl || bad "train"
+steps=$(sed 's/{"step":\([0-9]*\),.*/\1/' $T/e4.jsonl | tr '\n' ' ')
+echo "    --eval-every 4 without --dev: log lines at steps $steps"
+check "--eval-every without --dev is not ignored: a log line at its steps too" \
+    '[ "$steps" = "4 8 10 12 16 20 24 25 " ]'
+
 # --- one UTF-8 rule, no NUL in text ----------------------------------------------------------
 printf 'sentence\tlabel\nthe cat\377\376 is\tanimal\n' > $T/u.tsv
 printf 'sentence,label\nthe cat\377\376 is,animal\n' > $T/u.csv
