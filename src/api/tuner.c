@@ -124,6 +124,17 @@ pt_status pt_tuner_train(pt_tuner *t, const char *train_path, const char *dev_pa
         }
         have_dev = 1;
     }
+    /* the data's identity goes into the checkpoint; no output may be an input */
+    pt_train_input in[3] = {{"the training data", train_path, 1, dtr.src_size, dtr.src_hash},
+                            {"the dev data", dev_path, 1, 0, 0},
+                            {"the model", t->m->path, 0, 0, 0}};
+    if (have_dev) in[1].size = ddev.src_size, in[1].hash = ddev.src_hash;
+    if (have_dev) {
+        p.inputs = in, p.n_inputs = 3;
+    } else {
+        in[1] = in[2];
+        p.inputs = in, p.n_inputs = 2;
+    }
     pt_train_result res;
     pt_model_set_recompute(t->m, o->recompute);
     s = pt_train(t->m, &t->task, &etr, have_dev ? &edev : NULL, &p, &res);

@@ -1,6 +1,7 @@
 /* promptfile.c - saving and loading prompt files (see promptfile.h). */
 #include "prompt/promptfile.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,7 +112,20 @@ static pt_status load_tensor(const pt_st_file *f, const char *name, int ndim, in
             return pt_fail(PT_ERR_FORMAT, "%s: \"%s\" has an implausible shape", f->path, name);
         if (shape[i] < 0) shape[i] = t->shape[i];
     }
-    return pt_st_load_f32(f, name, ndim, shape, out);
+    pt_status s = pt_st_load_f32(f, name, ndim, shape, out);
+    if (s) return s;
+    size_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= (size_t)shape[i];
+    for (size_t i = 0; i < n; i++) {
+        if (isfinite((*out)[i])) continue;
+        s = pt_fail(PT_ERR_NUMERIC,
+                    "%s: tensor \"%s\" holds a value that is not finite (%g at %zu)", f->path, name,
+                    (double)(*out)[i], i);
+        free(*out);
+        *out = NULL;
+        return s;
+    }
+    return PT_OK;
 }
 
 pt_status pt_prompt_load(pt_prompt *p, const char *path) {

@@ -38,6 +38,7 @@ void pt_train_default_params(pt_train_params *p) {
     p->seed = 42;
     p->report_every = 10;
     p->cache_mb = -1;
+    p->save_every_s = 60;
 }
 
 pt_status pt_train_check_params(const pt_train_params *p) {
@@ -273,9 +274,7 @@ static pt_status train_step(pt_trainer *tr, const pt_examples *train, double *lo
     pt_encoder_backward(&tr->enc, tr->dtable);
     if (!isfinite(loss) || !all_finite(tr->enc.grads, tr->enc.n_params) ||
         !all_finite(tr->dhead, tr->n_head))
-        return pt_fail(PT_ERR_NUMERIC,
-                       "step %ld: the loss or a gradient is not finite (loss %g); training "
-                       "stopped, the last checkpoint is intact (try a lower --lr)",
+        return pt_fail(PT_ERR_NUMERIC, "step %ld: the loss or a gradient is not finite (loss %g)",
                        tr->step + 1, loss);
     /* global gradient clipping over encoder and head */
     if (p->clip > 0) {
@@ -326,54 +325,67 @@ static char *ckpt_path(const char *out) {
     return p;
 }
 
-static pt_status log_eval(const pt_trainer *tr, const pt_eval_result *r, double train_loss) {
-    if (!tr->p->log) return PT_OK;
-    FILE *f = fopen(tr->p->log, "a");
-    if (!f) return pt_fail(PT_ERR_IO, "%s: cannot append to the metrics log", tr->p->log);
-    fprintf(f,
-            "{\"step\":%ld,\"epoch\":%ld,\"train_loss\":%.6f,\"dev_loss\":%.6f,"
-            "\"dev_accuracy\":%.6f",
-            tr->step, tr->step / tr->spe, train_loss, r->loss, r->accuracy);
-    if (tr->t->kind == PT_TASK_CLASSIFY)
-        fprintf(f, ",\"dev_f1\":%.6f", r->f1);
-    else
-        fprintf(f, ",\"dev_p_at_1\":%.6f", r->accuracy);
-    fprintf(f, ",\"dev_examples\":%d}\n", r->n);
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad) return pt_fail(PT_ERR_IO, "%s: write failed", tr->p->log);
-    return PT_OK;
-}
-
 static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* Write a checkpoint: without dev data the latest prompt first (so a killed
+ * run leaves a usable --out), then out.ckpt. */
+static pt_status checkpoint(pt_trainer *tr, const pt_examples *dev, const char *ckpt) {
+    pt_status s;
+    if (!dev) {
+        pt_encoder_forward(&tr->enc, tr->table);
+        if ((s = save_prompt(tr, tr->table, tr->head))) return s;
+    }
+    if ((s = pt_ckpt_save(tr, ckpt))) return s;
+    tr->have_ckpt = 1;
+    tr->last_save_t = now_s();
+    return PT_OK;
+}
+
+/* The stop at a non-finite step: say whether a checkpoint is there to resume. */
+static pt_status numeric_stop(const pt_trainer *tr, const char *ckpt) {
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", pt_last_error());
+    if (tr->have_ckpt)
+        return pt_fail(PT_ERR_NUMERIC,
+                       "%s; training stopped; the last checkpoint (%s) is intact (try a lower "
+                       "--lr)",
+                       msg, ckpt);
+    return pt_fail(PT_ERR_NUMERIC,
+                   "%s; training stopped before any checkpoint was written (check the model's "
+                   "weights, or try a lower --lr)",
+                   msg);
+}
+
 pt_status pt_train(const pt_model *m, const pt_task *t, const pt_examples *train,
                    const pt_examples *dev, const pt_train_params *p, pt_train_result *res) {
     pt_trainer tr;
     memset(res, 0, sizeof *res);
+    memset(&tr, 0, sizeof tr);
     pt_status s = pt_train_check_params(p);
     if (s) return s;
     if (train->n < 1) return pt_fail(PT_ERR_ARG, "no training examples");
     if (p->batch > 4096) return pt_fail(PT_ERR_ARG, "--batch too large");
+    if (!(p->save_every >= 0 && p->save_every_s >= 0))
+        return pt_fail(PT_ERR_ARG, "--save-every must be >= 0");
+    pt_lock lock = {-1, NULL};
+    if ((s = pt_train_outputs(p, &lock))) return s;
     char *ckpt = ckpt_path(p->out);
-    if (!ckpt) return pt_fail(PT_ERR_NOMEM, "out of memory");
+    if (!ckpt) {
+        pt_lock_release(&lock);
+        return pt_fail(PT_ERR_NOMEM, "out of memory");
+    }
     if ((s = trainer_init(&tr, m, t, train, dev, p))) goto done;
     if (p->resume && (s = pt_ckpt_load(&tr, p->resume))) goto done;
-    if (!p->resume && p->log) {
-        FILE *f = fopen(p->log, "w");
-        if (!f) {
-            s = pt_fail(PT_ERR_IO, "%s: cannot write the metrics log", p->log);
-            goto done;
-        }
-        fclose(f);
-    }
+    if (!p->resume && (s = pt_log_start(&tr))) goto done;
     int eval_every = p->eval_every ? p->eval_every : tr.spe;
     int report_every = p->report_every > 0 ? p->report_every : 10;
-    double t0 = now_s(), loss = 0, loss_acc = 0;
-    long step0 = tr.step, n_acc = 0;
+    double t0 = now_s(), loss = 0;
+    long step0 = tr.step, report_from = tr.step;
+    tr.last_save_t = t0;
     if (p->progress && tr.step < tr.total) {
         pt_progress pr0;
         memset(&pr0, 0, sizeof pr0);
@@ -384,52 +396,67 @@ pt_status pt_train(const pt_model *m, const pt_task *t, const pt_examples *train
         p->progress(&pr0, p->user);
     }
     while (tr.step < tr.total) {
-        if ((s = train_step(&tr, train, &loss))) goto done;
-        loss_acc += loss, n_acc++;
+        if ((s = train_step(&tr, train, &loss))) {
+            if (s == PT_ERR_NUMERIC) s = numeric_stop(&tr, ckpt);
+            goto done;
+        }
         int last = tr.step == tr.total;
         int do_eval = dev && (tr.step % eval_every == 0 || last);
+        /* without dev data --eval-every marks checkpoints and log lines */
+        int mark = !dev && p->eval_every && tr.step % p->eval_every == 0;
+        int interrupted = (p->stop && *p->stop) || (p->stop_at && tr.step >= p->stop_at && !last);
         pt_progress pr;
         memset(&pr, 0, sizeof pr);
         if (do_eval) {
             pt_encoder_forward(&tr.enc, tr.table);
             float *W = tr.nl ? tr.head : NULL;
             float *b = tr.nl ? tr.head + (size_t)tr.nl * tr.C : NULL;
-            if ((s = pt_evaluate(&tr.eng, dev, tr.table, W, b, &pr.dev, NULL, NULL))) goto done;
+            if ((s = pt_evaluate(&tr.eng, dev, tr.table, W, b, &pr.dev, NULL, NULL))) {
+                if (s == PT_ERR_NUMERIC) s = numeric_stop(&tr, ckpt);
+                goto done;
+            }
             pr.evaluated = 1;
             if ((s = pt_fvec_push(&tr.ev_step, (float)tr.step)) ||
                 (s = pt_fvec_push(&tr.ev_metric, (float)pr.dev.accuracy)) ||
                 (s = pt_fvec_push(&tr.ev_loss, (float)pr.dev.loss)))
                 goto done;
-            if ((s = log_eval(&tr, &pr.dev, loss_acc / n_acc))) goto done;
             if (pr.dev.accuracy > tr.best) {
                 tr.best = pr.dev.accuracy;
                 tr.best_step = tr.step;
                 tr.bad_evals = 0;
+                tr.best_dev = pr.dev;
                 memcpy(tr.best_table, tr.table, sizeof(float) * (size_t)tr.S * tr.d);
                 memcpy(tr.best_head, tr.head, sizeof(float) * tr.n_head);
-                res->best_dev = pr.dev;
                 if ((s = save_prompt(&tr, tr.best_table, tr.best_head))) goto done;
             } else {
                 tr.bad_evals++;
             }
-            if ((s = pt_ckpt_save(&tr, ckpt))) goto done;
         }
+        /* the log follows the steps alone (never the clock or a signal), so
+         * a resumed run writes exactly the lines of an uninterrupted one */
+        int log_now = dev ? do_eval : (mark || tr.step % report_every == 0 || last);
+        if (log_now && (s = pt_log_line(&tr, do_eval ? &pr.dev : NULL))) goto done;
         int stop_early = do_eval && p->patience && tr.bad_evals >= p->patience;
-        int interrupted = (p->stop && *p->stop) || (p->stop_at && tr.step >= p->stop_at && !last);
+        int save = do_eval || mark || (p->save_every && tr.step % p->save_every == 0) ||
+                   (p->save_every_s > 0 && now_s() - tr.last_save_t >= p->save_every_s);
+        /* the end, an early stop and an interruption save after the loop */
+        if (save && !last && !stop_early && !interrupted && (s = checkpoint(&tr, dev, ckpt)))
+            goto done;
         if (p->progress &&
             (do_eval || tr.step % report_every == 0 || last || stop_early || interrupted)) {
-            double el = now_s() - t0;
+            double el = now_s() - t0, sum = 0;
             long done_steps = tr.step - step0;
+            for (long k = report_from; k < tr.step; k++) sum += tr.losses.v[k];
             pr.step = tr.step;
             pr.total_steps = tr.total;
             pr.epoch = (int)((tr.step - 1) / tr.spe) + 1;
             pr.loss = loss;
-            pr.loss_avg = loss_acc / n_acc;
+            pr.loss_avg = tr.step > report_from ? sum / (double)(tr.step - report_from) : loss;
             pr.best = tr.best;
             pr.examples_per_s = el > 0 ? done_steps * (double)tr.eng.Bmax / el : 0;
             pr.eta_s = done_steps ? el / done_steps * (tr.total - tr.step) : 0;
             p->progress(&pr, p->user);
-            loss_acc = 0, n_acc = 0;
+            report_from = tr.step;
         }
         if (stop_early) {
             res->stopped_early = 1;
@@ -440,23 +467,22 @@ pt_status pt_train(const pt_model *m, const pt_task *t, const pt_examples *train
             break;
         }
     }
-    /* without dev data the result is the final table */
-    if (!dev) {
-        pt_encoder_forward(&tr.enc, tr.table);
-        if ((s = save_prompt(&tr, tr.table, tr.head))) goto done;
-    }
-    if ((s = pt_ckpt_save(&tr, ckpt))) goto done;
+    /* the final state (without dev data: the final table in --out) */
+    if ((s = checkpoint(&tr, dev, ckpt))) goto done;
     if (p->plot &&
         (s = pt_plot_svg(p->plot, &tr, t->kind == PT_TASK_KNOWLEDGE ? "dev P@1" : "dev accuracy")))
         goto done;
     res->steps = tr.step;
-    res->final_loss = loss;
+    res->final_loss = tr.step > step0 || !tr.losses.n ? loss : tr.losses.v[tr.losses.n - 1];
     res->have_dev = dev != NULL;
+    res->best_dev = tr.best_dev;
     res->best_step = tr.best_step;
     if (res->interrupted)
         s = pt_fail(PT_ERR_INTERRUPTED, "interrupted at step %ld; checkpoint %s", tr.step, ckpt);
 done:
+    res->have_ckpt = tr.have_ckpt;
     trainer_free(&tr);
     free(ckpt);
+    pt_lock_release(&lock);
     return s;
 }

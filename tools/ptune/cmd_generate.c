@@ -17,6 +17,7 @@
  * nothing, and (SentencePiece, as llama2.c) a token right after BOS loses one
  * leading space. Timings and warnings go to standard error.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@
 #include "core/mem.h"
 #include "core/rng.h"
 #include "core/vec.h"
+#include "diagnose.h"
 #include "train/prefix.h"
 
 static const opt OPTS[] = {
@@ -40,6 +42,8 @@ static const opt OPTS[] = {
     {"temperature", "X", "sampling temperature (default 0.8); 0 = greedy (argmax)"},
     {"top-k", "K", "sample among the K most likely tokens only (default 0 = all)"},
     {"seed", "N", "random seed for sampling (default 42)"},
+    {"no-check", NULL,
+     "skip the check, made once at load, that every weight of the model is finite"},
     {"ids", NULL, "print the new token ids (space separated) instead of their text"},
     {"threads", "N", "threads (default: all cores)"},
 };
@@ -236,6 +240,15 @@ static int generate(const char *cmd, gen *g, long max_tokens, double temp, long 
     for (; made < max_tokens; made++) {
         if (pt_model_head_forward(m, NULL, g->logits, g->h, 1, NULL, V))
             return die(cmd, "%s", pt_last_error());
+        for (int i = 0; i < V; i++) {
+            if (isfinite(g->logits[i])) continue;
+            char what[160];
+            snprintf(what, sizeof what,
+                     "the logits for new token %d are not finite (%g for token id %d)", made + 1,
+                     (double)g->logits[i], i);
+            if (made) fputc('\n', stdout);
+            return die_nonfinite(cmd, m->path, what);
+        }
         int id = pick(g, V, temp, (int)top_k, &rng);
         if (id == m->tok->eos_id && id >= 0) {
             eos = 1;
@@ -247,7 +260,8 @@ static int generate(const char *cmd, gen *g, long max_tokens, double temp, long 
             token_text(m->tok, id, prev, &g->out);
             fwrite(g->out.v ? g->out.v : "", 1, g->out.n, stdout);
         }
-        fflush(stdout);
+        if (fflush(stdout) != 0 || ferror(stdout))
+            return die(cmd, "cannot write standard output: %s", strerror(errno));
         prev = id;
         if (made + 1 == max_tokens) {
             made++;

@@ -24,6 +24,9 @@ int task_from_prompt(const char *cmd, const pt_prompt *p, const pt_model *m, pt_
  * Prints the truncation warning once. */
 int load_examples(const char *cmd, const char *path, const pt_task *t, const pt_model *m,
                   int need_labels, int max_len, pt_dataset *d, pt_examples *ex);
+/* Render a loaded data file (as load_examples, after pt_dataset_load). */
+int build_examples(const char *cmd, const pt_dataset *d, const pt_task *t, const pt_model *m,
+                   int need_labels, int max_len, pt_examples *ex);
 /* --threads N (0 = all cores). */
 int set_threads(const char *cmd, const args *a);
 
