@@ -336,6 +336,21 @@ static void check_sliding_window(const char *path) {
         CHECK(s == PT_ERR_UNSUPPORTED && strstr(msg, "sliding window"),
               "a sequence of %d > window %d: status %d, \"%s\"", W + 1, W, s, msg);
         printf("  %d tokens -> %s\n", W + 1, msg);
+        /* decoding: the window's tokens in pieces, then one more is refused */
+        pt_cache *cache = NULL;
+        s = pt_cache_new(m, W + 4, &cache);
+        CHECK(s == PT_OK, "cache_new: %s", pt_last_error());
+        if (!s) {
+            s = pt_cache_decode(m, cache, x, W - 1, h);
+            if (!s) s = pt_cache_decode(m, cache, x + (size_t)(W - 1) * C, 1, h);
+            CHECK(s == PT_OK, "decoding %d tokens refused: %s", W, pt_last_error());
+            s = pt_cache_decode(m, cache, x + (size_t)W * C, 1, h);
+            msg = pt_last_error();
+            CHECK(s == PT_ERR_UNSUPPORTED && strstr(msg, "sliding window"),
+                  "decoding token %d > window %d: status %d, \"%s\"", W + 1, W, s, msg);
+            printf("  decoding token %d -> %s\n", W + 1, msg);
+        }
+        pt_cache_free(cache);
         free(x);
     }
     pt_run_free(run);
