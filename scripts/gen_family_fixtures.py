@@ -20,7 +20,8 @@ Writes (committed; the C test needs no PyTorch) under tests/fixtures/families/:
   qwen2.gguf        arch qwen2, Q/K NOT permuted (NEOX RoPE), biases, no output.weight; F32
   roberta_hf/       RobertaForMaskedLM: "roberta." prefix, padding_idx 1 (positions start
                     at 2), one token type, lm_head dense -> GELU -> LayerNorm -> decoder
-                    tied to the word embeddings (+ lm_head.bias); F32
+                    tied to the word embeddings (+ lm_head.bias; the decoder weight stored
+                    as a copy, a position_ids buffer and a pooler, as real files have); F32
   ref.safetensors   inputs and reference outputs per family (see reference())
 
 The forwards are written here from the Hugging Face modeling code (modeling_llama,
@@ -420,8 +421,14 @@ def main():
             llama_gguf(os.path.join(OUT, name + ".gguf"), name, f, p, gt)
         else:
             p = roberta_params(f)
-            save_dir(os.path.join(OUT, "roberta_hf"), roberta_config(f),
-                     {k: v.float() for k, v in p.items()})
+            # as real checkpoints have them: the position_ids buffer (older files), the
+            # pooler (unused by the MLM) and the tied decoder weight stored as a copy
+            st = {"roberta.embeddings.position_ids": torch.arange(f["P"]).reshape(1, -1)}
+            st.update({k: v.float() for k, v in p.items()})
+            st["roberta.pooler.dense.weight"] = rnd(f["C"], f["C"]).float()
+            st["roberta.pooler.dense.bias"] = rnd(f["C"]).float()
+            st["lm_head.decoder.weight"] = p["roberta.embeddings.word_embeddings.weight"].float()
+            save_dir(os.path.join(OUT, "roberta_hf"), roberta_config(f), st)
         for k, v in reference(name, f, p).items():
             ref["%s.%s" % (name, k)] = v.float()
     ref["len"] = torch.tensor(LENS, dtype=torch.float32)
