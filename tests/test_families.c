@@ -283,6 +283,18 @@ static void check_model(const fam_case *fc, int ci, const char *path, const char
         }
         pt_cache_free(cache);
     }
+    if (full) { /* bf16 block weights (exact here: the fixtures' values are bf16) */
+        s = pt_model_set_precision(m, 1);
+        CHECK(s == PT_OK, "bf16: %s", pt_last_error());
+        CHECK(m->w.layers[0].wq.type == PT_WT_BF16 && m->w.layers[1].w_down.type == PT_WT_BF16,
+              "block matrices after set_precision: types %d %d", m->w.layers[0].wq.type,
+              m->w.layers[1].w_down.type);
+        if (!s) s = pt_model_forward(m, run, x, lens, B, T, valid, n_valid, h, 0);
+        CHECK(s == PT_OK, "forward (bf16): %s", pt_last_error());
+        if (!s)
+            close_rel("hidden states, bf16 weights (tol 3e-2)", h, want_h, (size_t)n_valid * C,
+                      3e-2);
+    }
     free(dx);
     res->ok = 1;
 out:
