@@ -18,6 +18,8 @@ Writes (committed; the C test needs no PyTorch) under tests/fixtures/families/:
                     tied embeddings, use_sliding_window false with a (smaller, unused)
                     sliding_window 4; BF16
   qwen2.gguf        arch qwen2, Q/K NOT permuted (NEOX RoPE), biases, no output.weight; F32
+  llama_bias_hf/    LlamaForCausalLM with attention_bias (q/k/v/o biases), tied; F32
+  llama_bias.gguf   arch llama, Q/K rows and q/k biases permuted, blk.N.attn_*.bias; F16
   roberta_hf/       RobertaForMaskedLM: "roberta." prefix, padding_idx 1 (positions start
                     at 2), one token type, lm_head dense -> GELU -> LayerNorm -> decoder
                     tied to the word embeddings (+ lm_head.bias; the decoder weight stored
@@ -60,8 +62,12 @@ FAMILIES = {
     "mistral": dict(kind="llama", C=32, L=2, NH=4, NKV=1, HS=8, F=64, V=80, ctx=256, eps=1e-5,
                     theta=1000000.0, tied=False, bias=False, permute=True, window=16),
     "qwen2": dict(kind="llama", C=32, L=2, NH=4, NKV=2, HS=12, F=48, V=72, ctx=256, eps=1e-6,
-                  theta=1000000.0, tied=True, bias=True, permute=False, window=4),
+                  theta=1000000.0, tied=True, bias=True, permute=False, unused_window=4),
     "roberta": dict(kind="roberta", C=32, L=2, NH=4, F=64, V=90, P=66, pad=1, eps=1e-5),
+    # LLaMA with attention_bias (q, k, v and o biases); llama.cpp permutes the q/k biases
+    # with their weights
+    "llama_bias": dict(kind="llama", C=32, L=2, NH=4, NKV=2, HS=8, F=64, V=64, ctx=128,
+                       eps=1e-5, theta=10000.0, tied=True, bias=True, obias=True, permute=True),
 }
 
 
@@ -91,6 +97,8 @@ def llama_params(f):
             p[a + "self_attn.q_proj.bias"] = rnd(NH * HS, std=0.3)
             p[a + "self_attn.k_proj.bias"] = rnd(NKV * HS, std=0.3)
             p[a + "self_attn.v_proj.bias"] = rnd(NKV * HS, std=0.3)
+        if f.get("obias"):
+            p[a + "self_attn.o_proj.bias"] = rnd(C, std=0.3)
         p[a + "self_attn.o_proj.weight"] = rnd(C, NH * HS, std=(NH * HS) ** -0.5)
         p[a + "post_attention_layernorm.weight"] = near_one(C)
         p[a + "mlp.gate_proj.weight"] = rnd(F, C, std=C ** -0.5)
@@ -143,7 +151,7 @@ def llama_forward(f, p, x, scaled=True):
     j = torch.arange(Tn)
     lens = torch.tensor(LENS)
     mask = (j[None, None, :] <= j[None, :, None]) & (j[None, None, :] < lens[:, None, None])
-    if f.get("window") and not f["bias"]:  # Mistral: keys within the window (all, here)
+    if f.get("window"):  # Mistral: keys within the window (all of them, here)
         mask = mask & (j[None, :, None] - j[None, None, :] < f["window"])
     mask = mask[:, None]
     h = x
@@ -176,7 +184,8 @@ def llama_out_matrix(f, p):
 
 def llama_config(name, f):
     arch = {"llama3": ("LlamaForCausalLM", "llama"), "mistral": ("MistralForCausalLM", "mistral"),
-            "qwen2": ("Qwen2ForCausalLM", "qwen2")}[name]
+            "qwen2": ("Qwen2ForCausalLM", "qwen2"),
+            "llama_bias": ("LlamaForCausalLM", "llama")}[name]
     cfg = {"architectures": [arch[0]], "model_type": arch[1], "hidden_size": f["C"],
            "num_hidden_layers": f["L"], "num_attention_heads": f["NH"],
            "num_key_value_heads": f["NKV"], "intermediate_size": f["F"], "vocab_size": f["V"],
@@ -188,10 +197,12 @@ def llama_config(name, f):
         cfg["attention_bias"], cfg["mlp_bias"] = False, False
     if name == "mistral":
         cfg["sliding_window"] = f["window"]
+    if name == "llama_bias":
+        cfg["attention_bias"] = True
     if name == "qwen2":
         cfg["head_dim"] = f["HS"]
         cfg["use_sliding_window"] = False
-        cfg["sliding_window"] = f["window"]
+        cfg["sliding_window"] = f["unused_window"]
         cfg["max_window_layers"] = f["L"]
     return cfg
 
@@ -239,8 +250,13 @@ def llama_gguf(path, name, f, p, ggml_type):
                (b + "attn_q.weight", q, ggml_type), (b + "attn_k.weight", k, ggml_type),
                (b + "attn_v.weight", w("self_attn.v_proj.weight"), ggml_type)]
         if f["bias"]:
-            ts += [(b + "attn_%s.bias" % n, w("self_attn.%s_proj.bias" % n), GGML_F32)
-                   for n in "qkv"]
+            bq, bk = w("self_attn.q_proj.bias"), w("self_attn.k_proj.bias")
+            if f["permute"]:
+                bq, bk = permute_qk(bq, f["NH"]), permute_qk(bk, f["NKV"])
+            ts += [(b + "attn_q.bias", bq, GGML_F32), (b + "attn_k.bias", bk, GGML_F32),
+                   (b + "attn_v.bias", w("self_attn.v_proj.bias"), GGML_F32)]
+        if f.get("obias"):
+            ts.append((b + "attn_output.bias", w("self_attn.o_proj.bias"), GGML_F32))
         ts += [(b + "attn_output.weight", w("self_attn.o_proj.weight"), ggml_type),
                (b + "ffn_norm.weight", w("post_attention_layernorm.weight"), GGML_F32),
                (b + "ffn_gate.weight", w("mlp.gate_proj.weight"), ggml_type),
@@ -411,13 +427,15 @@ def main():
     for name, f in FAMILIES.items():
         if f["kind"] == "llama":
             p = llama_params(f)
-            dt = {"llama3": torch.bfloat16, "mistral": torch.float16, "qwen2": torch.bfloat16}[name]
+            dt = {"llama3": torch.bfloat16, "mistral": torch.float16, "qwen2": torch.bfloat16,
+                  "llama_bias": torch.float32}[name]
             st = {k: v.to(dt) for k, v in p.items()}
             cfg = llama_config(name, f)
             save_dir(os.path.join(OUT, name + "_hf"), cfg, st)
             if name == "llama3":
                 save_sharded(os.path.join(OUT, "llama3_sharded"), cfg, st)
-            gt = {"llama3": GGML_F16, "mistral": GGML_BF16, "qwen2": GGML_F32}[name]
+            gt = {"llama3": GGML_F16, "mistral": GGML_BF16, "qwen2": GGML_F32,
+                  "llama_bias": GGML_F16}[name]
             llama_gguf(os.path.join(OUT, name + ".gguf"), name, f, p, gt)
         else:
             p = roberta_params(f)

@@ -3,11 +3,12 @@
  * Fixtures from scripts/gen_family_fixtures.py (tests/fixtures/families/): tiny
  * random models with the real structure (GQA, rope_scaling llama3 with theta
  * 500000, Mistral's sliding window, Qwen2's q/k/v biases, explicit head_dim and
- * tied embeddings, RoBERTa's padding_idx position offset and lm_head) as Hugging
- * Face directories (BF16, F16, F32), a sharded copy and GGUF copies (F16, BF16,
- * F32; Q/K rows permuted for the llama architecture), and reference hidden
- * states, logits, loss and d(loss)/d(input embeddings) from a float64 torch
- * forward written from the Hugging Face modeling code.
+ * tied embeddings, RoBERTa's padding_idx position offset and lm_head, a LLaMA
+ * with attention_bias) as Hugging Face directories (BF16, F16, F32), a sharded
+ * copy and GGUF copies (F16, BF16, F32; Q/K rows and biases permuted for the
+ * llama architecture), and reference hidden states, logits, loss and
+ * d(loss)/d(input embeddings) from a float64 torch forward written from the
+ * Hugging Face modeling code.
  *
  * Per model file: hidden states at every valid row, logits, loss and dx within
  * 1e-4 of the reference (relative to each tensor's largest value; the
@@ -50,6 +51,8 @@ static const fam_case CASES[] = {
      256, 1, 1, "BF16", "F32"},
     {"roberta", FIX "/roberta_hf", NULL, NULL, PT_FAMILY_ROBERTA, 32, 2, 4, 4, 8, 64, 90, 64, 0, 1,
      "F32", NULL},
+    {"llama_bias", FIX "/llama_bias_hf", FIX "/llama_bias.gguf", NULL, PT_FAMILY_LLAMA, 32, 2, 4, 2,
+     8, 64, 64, 128, 1, 1, "F32", "F16"},
 };
 #define N_CASES (int)(sizeof CASES / sizeof CASES[0])
 
