@@ -371,6 +371,11 @@ void pt_family_specials(pt_family f, const pt_tokenizer *tok, int *begin, int *e
     if (!tok || !d) return;
     *begin = special_id(tok, d->special.begin);
     *end = special_id(tok, d->special.end);
+    /* a causal family's BOS/EOS follow the tokenizer's add_bos/add_eos when stated */
+    if (tok->add_bos >= 0 && (d->special.begin == PT_SP_BOS || d->special.begin == PT_SP_NONE))
+        *begin = tok->add_bos ? tok->bos_id : -1;
+    if (tok->add_eos >= 0 && (d->special.end == PT_SP_EOS || d->special.end == PT_SP_NONE))
+        *end = tok->add_eos ? tok->eos_id : -1;
 }
 
 void pt_model_specials(const pt_model *m, int *begin, int *end) {

@@ -295,6 +295,7 @@ static pt_status spm_alloc(pt_tokenizer **out, int V, const char *src) {
     t->space_sensitive = 1;
     t->vocab_size = V;
     t->bos_id = t->eos_id = t->unk_id = t->pad_id = t->mask_id = t->cls_id = t->sep_id = -1;
+    t->add_bos = t->add_eos = -1;
     pt_strmap_init(&m->merges);
     m->add_space_prefix = 1;
     for (int b = 0; b < 256; b++) m->byte_id[b] = -1;
@@ -415,6 +416,17 @@ pt_status pt_spm_from_gguf(pt_tokenizer **out, const pt_gguf *g) {
             goto fail;
         }
         m->add_space_prefix = (int)asp->u;
+    }
+    static const char *const flags[2] = {"tokenizer.ggml.add_bos_token",
+                                         "tokenizer.ggml.add_eos_token"};
+    for (int k = 0; k < 2; k++) {
+        const pt_gguf_kv *kv = pt_gguf_find(g, flags[k]);
+        if (!kv) continue;
+        if (kv->type != PT_GGUF_BOOL) {
+            st = pt_fail(PT_ERR_FORMAT, "%s: %s is not a bool", src, flags[k]);
+            goto fail;
+        }
+        *(k ? &t->add_eos : &t->add_bos) = kv->u != 0;
     }
     st = spm_finish(t, src);
     if (st) goto fail;
