@@ -5,8 +5,11 @@
 Independent of the C code: each text is split with the third-party `regex` module
 running the ORIGINAL patterns (as in the tokenizer.json files of GPT-2,
 Meta-Llama-3 and Qwen2, and llama.cpp's llm_tokenizer_bpe), then each pre-token
-is BPE-merged with the plain merge loop of ref_gpt2_bpe.py over the committed
-tiny vocabulary tests/fixtures/bpe/tiny.
+is BPE-merged with the plain merge loop of ref_gpt2_bpe.py over a vocabulary
+this script trains on the test texts themselves WITHOUT any pre-tokenization
+(400 most frequent byte-pair merges), so its merges cross the places where the
+three patterns cut differently and the ids tell the patterns apart. The
+vocabulary is written to tests/fixtures/bpe/pretok_vocab/{vocab.json,merges.txt}.
 
 The texts are hand-picked tricky cases (digit runs, contractions in both cases,
 non-Latin scripts, white-space runs with CR/LF, emoji, marks) plus seeded random
@@ -17,6 +20,7 @@ may know a newer Unicode, which only matters for characters assigned later.
 Output lines:  KIND <TAB> text as hex <TAB> pre-token end offsets (bytes) <TAB> ids
 Usage: /usr/bin/python3 scripts/gen_pretok_fixtures.py > tests/fixtures/bpe/pretok_cases.txt
 """
+import json
 import os
 import random
 import sys
@@ -24,7 +28,7 @@ import sys
 import regex
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ref_gpt2_bpe import GPT2BPE  # noqa: E402
+from ref_gpt2_bpe import GPT2BPE, bytes_to_unicode  # noqa: E402
 
 PATTERNS = {
     "gpt-2": r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+""",
@@ -83,11 +87,52 @@ def random_texts(n, seed=13):
     return out
 
 
+def train_vocab(texts, n_merges, out_dir):
+    """Byte-level BPE trained on whole texts (no pre-tokenizer): most frequent
+    adjacent pair first, ties by first occurrence order of the pair string."""
+    bmap = bytes_to_unicode()
+    words = [[bmap[b] for b in t.encode("utf-8")] for t in texts]
+    vocab = {bmap[b]: b for b in range(256)}
+    merges = []
+    for _ in range(n_merges):
+        counts = {}
+        for w in words:
+            for k in range(len(w) - 1):
+                pair = (w[k], w[k + 1])
+                counts[pair] = counts.get(pair, 0) + 1
+        if not counts:
+            break
+        best = max(counts.items(), key=lambda kv: (kv[1], kv[0]))[0]
+        if counts[best] < 2:
+            break
+        merges.append(best)
+        vocab.setdefault(best[0] + best[1], len(vocab))
+        new = []
+        for w in words:
+            out, k = [], 0
+            while k < len(w):
+                if k + 1 < len(w) and (w[k], w[k + 1]) == best:
+                    out.append(w[k] + w[k + 1])
+                    k += 2
+                else:
+                    out.append(w[k])
+                    k += 1
+            new.append(out)
+        words = new
+    vocab["<|endoftext|>"] = len(vocab)
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "vocab.json"), "w", encoding="utf-8") as f:
+        json.dump(vocab, f, ensure_ascii=False)
+    with open(os.path.join(out_dir, "merges.txt"), "w", encoding="utf-8") as f:
+        f.write("#version: 0.2\n" + "".join("%s %s\n" % m for m in merges))
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
-    tiny = os.path.join(here, "..", "tests", "fixtures", "bpe", "tiny")
-    tok = GPT2BPE(os.path.join(tiny, "vocab.json"), os.path.join(tiny, "merges.txt"))
     texts = TEXTS + random_texts(300)
+    vdir = os.path.join(here, "..", "tests", "fixtures", "bpe", "pretok_vocab")
+    train_vocab(texts, 400, vdir)
+    tok = GPT2BPE(os.path.join(vdir, "vocab.json"), os.path.join(vdir, "merges.txt"))
     for kind, pat in PATTERNS.items():
         rx = regex.compile(pat)
         for text in texts:

@@ -1,7 +1,7 @@
 /* test_bpe_pretok.c - the GPT-2, LLaMA-3 (llama-bpe) and Qwen2 pre-tokenizers
  * (bpe_pretok.c) against tests/fixtures/bpe/pretok_cases.txt, written by
  * scripts/gen_pretok_fixtures.py with the `regex` module running the original
- * patterns; and the ids of the tiny vocabulary under each pattern (BPE merged
+ * patterns; and the ids of tests/fixtures/bpe/pretok_vocab under each pattern (BPE merged
  * by the Python reference loop). Prints the mismatch counts. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,7 +38,7 @@ int main(void) {
     CHECK(s == PT_OK, "read fixture: %s", pt_last_error());
     if (s) return t_done();
     pt_tokenizer *tok = NULL;
-    s = pt_bpe_load_files(&tok, FIX "tiny/vocab.json", FIX "tiny/merges.txt");
+    s = pt_bpe_load_files(&tok, FIX "pretok_vocab/vocab.json", FIX "pretok_vocab/merges.txt");
     CHECK(s == PT_OK, "tiny load: %s", pt_last_error());
     if (s) return t_done();
     static const char *const kinds[] = {"gpt-2", "llama-bpe", "qwen2"};
@@ -105,7 +105,8 @@ int main(void) {
         line = nl + 1;
     }
     for (int k = 0; k < 3; k++) {
-        printf("  %-9s: %d texts, %d split mismatches, %d id mismatches (tiny vocabulary)\n",
+        printf("  %-9s: %d texts, %d split mismatches, %d id mismatches (vocabulary trained across "
+               "pre-token boundaries)\n",
                kinds[k], cases[k], split_bad[k], id_bad[k]);
         CHECK(cases[k] >= 300, "%s: only %d cases", kinds[k], cases[k]);
         CHECK(split_bad[k] == 0 && id_bad[k] == 0, "%s: %d split, %d id mismatches", kinds[k],
