@@ -92,7 +92,8 @@ pt_status pt_model_check_head(pt_model *m, int missing_head, const char *src) {
 }
 
 pt_status pt_model_load_dir_tokenizer(pt_model *m, const char *dir) {
-    static const char *const files[] = {"tokenizer.json", "vocab.json", "vocab.txt"};
+    static const char *const files[] = {"tokenizer.json", "vocab.json", "vocab.txt",
+                                        "tokenizer.model"};
     int any = 0;
     for (size_t i = 0; i < sizeof files / sizeof files[0] && !any; i++) {
         char *p = pt_path_join(dir, files[i]);

@@ -372,7 +372,8 @@ static pt_status add_merges(pt_tokenizer *t, bpe_impl *p, const bpe_merge *merge
 }
 
 /* Special ids by spelling: GPT-2's "<|endoftext|>" (BOS and EOS), RoBERTa's
- * "<s>" (BOS, CLS), "</s>" (EOS, SEP), "<unk>", "<pad>", "<mask>". Loaders with
+ * "<s>" (BOS, CLS), "</s>" (EOS, SEP), "<unk>", "<pad>", "<mask>", LLaMA-3's
+ * "<|begin_of_text|>" (BOS) and "<|end_of_text|>" (EOS). Loaders with
  * explicit ids (GGUF metadata, tokenizer_config.json) overwrite these later. */
 static void specials_by_name(pt_tokenizer *t) {
     t->bos_id = t->eos_id = pt_tok_lookup(t, "<|endoftext|>");
@@ -384,6 +385,9 @@ static void specials_by_name(pt_tokenizer *t) {
     t->unk_id = pt_tok_lookup(t, "<unk>");
     t->pad_id = pt_tok_lookup(t, "<pad>");
     t->mask_id = pt_tok_lookup(t, "<mask>");
+    int b = pt_tok_lookup(t, "<|begin_of_text|>"), e2 = pt_tok_lookup(t, "<|end_of_text|>");
+    if (b >= 0) t->bos_id = b; /* LLaMA-3 */
+    if (e2 >= 0) t->eos_id = e2;
 }
 
 pt_status pt_bpe_build_pieces(pt_tokenizer **out, char **pieces, int n, const bpe_merge *merges,

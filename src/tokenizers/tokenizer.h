@@ -93,9 +93,16 @@ pt_status pt_tok_from_gguf(pt_tokenizer **out, const struct pt_gguf *g);
  * "BPE" with byte_fallback true -> spm; "BPE" otherwise -> GPT-2 byte-level bpe. */
 pt_status pt_tok_load_tokenizer_json(pt_tokenizer **out, const char *path);
 
+/* SentencePiece from a tokenizer.model file (the ModelProto protobuf, read by
+ * spm_model.c): BPE models only. */
+pt_status pt_spm_load_model_file(pt_tokenizer **out, const char *path);
+
 /* Find and load the tokenizer in a Hugging Face model directory:
- * tokenizer.json, else vocab.json + merges.txt, else vocab.txt (case from
- * tokenizer_config.json "do_lower_case", default lower). */
+ * tokenizer.json, else vocab.json + merges.txt, else tokenizer.model, else
+ * vocab.txt (case from tokenizer_config.json "do_lower_case", default lower).
+ * tokenizer_config.json, when present, then sets bos/eos/unk/pad/mask ids
+ * ("<name>_token": string, {"content": ...}, or null for none) and
+ * add_bos/add_eos (add_bos_token, add_eos_token). */
 pt_status pt_tok_load_dir(pt_tokenizer **out, const char *dir);
 
 #endif
