@@ -6,6 +6,7 @@ BPE, written from the tokenizers library's JSON layout (our own writer).
             llama3.json   Sequence[Split(LLaMA-3 regex, Isolated), ByteLevel(use_regex false)],
                           added <|begin_of_text|>, <|end_of_text|>
             qwen2.json    the same with Qwen2's regex, added <|im_start|>, <|im_end|>
+            qwen2_nfc.json  qwen2.json with Qwen2's NFC normalizer
             badregex.json a Split regex no pre-tokenizer of ptune implements
   roberta GPT2_DIR OUT_DIR    a RoBERTa-style vocabulary from a GPT-2 one, as fairseq
                           lays it out: <s> 0, <pad> 1, </s> 2, <unk> 3, the GPT-2 tokens
@@ -69,6 +70,11 @@ def pretok(vdir, out):
                         [added("<|endoftext|>", vocab["<|endoftext|>"]), added("<|im_start|>", n),
                          added("<|im_end|>", n + 1)]),
          os.path.join(out, "qwen2.json"))
+    q = tokenizer_json(vocab, merges, split_pre(QWEN2),
+                       [added("<|endoftext|>", vocab["<|endoftext|>"]), added("<|im_start|>", n),
+                        added("<|im_end|>", n + 1)])
+    q["normalizer"] = {"type": "NFC"}  # as Qwen2's own tokenizer.json
+    dump(q, os.path.join(out, "qwen2_nfc.json"))
     dump(tokenizer_json(vocab, merges, split_pre(DEEPSEEK), []),
          os.path.join(out, "badregex.json"))
 

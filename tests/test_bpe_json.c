@@ -17,6 +17,7 @@
 #include "core/io.h"
 #include "models/model.h"
 #include "tokenizers/tokenizer.h"
+#include "tokenizers/unicode_nfc.h"
 #include "test.h"
 
 #define FIX "tests/fixtures/bpe/"
@@ -95,6 +96,47 @@ static void test_split(const char *file, const char *kind, int bos, int eos) {
     pt_ivec_free(&ids);
     free_cases(cs, n);
     pt_tok_free(t);
+}
+
+/* Qwen2's NFC normalizer: NFC texts tokenize as without it, others are refused. */
+static void test_nfc(void) {
+    pt_tokenizer *t = NULL, *plain = NULL;
+    pt_status s = pt_tok_load_tokenizer_json(&t, FIX "pretok_vocab/qwen2_nfc.json");
+    CHECK(s == PT_OK, "qwen2_nfc.json: %s", pt_last_error());
+    s = s ? s : pt_tok_load_tokenizer_json(&plain, FIX "pretok_vocab/qwen2.json");
+    if (s) {
+        pt_tok_free(t);
+        return;
+    }
+    text_case *cs;
+    int n = read_cases("qwen2", &cs), ok = 0, refused = 0, wrong = 0;
+    pt_ivec a = {0}, b = {0};
+    for (int i = 0; i < n; i++) {
+        size_t at;
+        a.n = b.n = 0;
+        int is_nfc = pt_nfc_is_normalized(cs[i].s, cs[i].n, &at);
+        pt_status e = pt_tok_encode(t, (const char *)cs[i].s, cs[i].n, 0, &a);
+        pt_tok_encode(plain, (const char *)cs[i].s, cs[i].n, 0, &b);
+        if (e == PT_ERR_UNSUPPORTED && !is_nfc && strstr(pt_last_error(), "not in Unicode NFC"))
+            refused++;
+        else if (e == PT_OK && is_nfc && same(&a, &b))
+            ok++;
+        else
+            wrong++;
+    }
+    printf("  qwen2_nfc.json (normalizer NFC): %d texts as without it, %d refused as not NFC, "
+           "%d wrong\n",
+           ok, refused, wrong);
+    CHECK(wrong == 0 && refused > 0 && ok > 300, "nfc: %d ok %d refused %d wrong", ok, refused,
+          wrong);
+    a.n = 0;
+    s = pt_tok_encode(t, "cafe\xcc\x81", 6, 0, &a);
+    printf("  refused: %s\n", pt_last_error());
+    CHECK(s == PT_ERR_UNSUPPORTED && strstr(pt_last_error(), "byte 4 (U+0301)"),
+          "e + U+0301: %d %s", s, pt_last_error());
+    pt_ivec_free(&a), pt_ivec_free(&b);
+    free_cases(cs, n);
+    pt_tok_free(t), pt_tok_free(plain);
 }
 
 static void test_badregex(void) {
@@ -202,6 +244,7 @@ static void test_roberta_gpt2(void) {
 int main(void) {
     test_split(FIX "pretok_vocab/llama3.json", "llama-bpe", 657, 658);
     test_split(FIX "pretok_vocab/qwen2.json", "qwen2", 656, 656);
+    test_nfc();
     test_badregex();
     test_roberta_tiny();
     test_roberta_gpt2();

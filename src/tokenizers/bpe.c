@@ -31,6 +31,7 @@
 #include "tokenizers/bpe_build.h"
 #include "tokenizers/bpe_pretok.h"
 #include "tokenizers/tokenizer.h"
+#include "tokenizers/unicode_nfc.h"
 
 #define BPE_CACHE_MAX_WORD 64        /* longer pre-tokens are not cached */
 #define BPE_CACHE_MAX_ENTRIES 262144 /* stop caching beyond this many words */
@@ -49,6 +50,7 @@ typedef struct bpe_impl {
     int n_merges;     /* M */
     int add_prefix_space;
     pt_pretok pretok; /* how text is cut into pre-tokens */
+    int nfc;          /* tokenizer.json normalizer NFC: text must already be NFC */
     /* word cache: pre-token bytes -> index into cache_span */
     pthread_mutex_t lock;
     pt_strmap cache;
@@ -226,6 +228,16 @@ static pt_status bpe_encode(const pt_tokenizer *t, const char *text, size_t len,
     unsigned char *copy = NULL; /* text with a space in front (add_prefix_space) */
     bpe_scratch sc = {0};
     pt_status st = PT_OK;
+    size_t at;
+    if (p->nfc && !pt_nfc_is_normalized(s, len, &at)) {
+        uint32_t cp;
+        pt_utf8_next(s, len, at, &cp);
+        return pt_fail(PT_ERR_UNSUPPORTED,
+                       "text is not in Unicode NFC at byte %zu (U+%04X): this tokenizer "
+                       "normalizes to NFC, which ptune does not do; normalize the text first "
+                       "(e.g. Python unicodedata.normalize(\"NFC\", text))",
+                       at, (unsigned)cp);
+    }
     if (p->add_prefix_space && !(flags & PT_TOK_NO_PREFIX) && len > 0 && text[0] != ' ') {
         copy = pt_alloc(len + 1, 1);
         if (!copy) return pt_fail(PT_ERR_NOMEM, "bpe: out of memory");
@@ -414,6 +426,7 @@ pt_status pt_bpe_build_pieces(pt_tokenizer **out, char **pieces, int n, const bp
     t->space_sensitive = 1;
     p->add_prefix_space = src->add_prefix_space;
     p->pretok = src->pretok;
+    p->nfc = src->nfc;
     if ((st = pt_tok_build_index(t))) goto fail;
     for (int id = 0; id < n && !src->allow_dups; id++) {
         int first = pt_tok_lookup(t, pieces[id]);
@@ -530,7 +543,7 @@ pt_status pt_bpe_load_files(pt_tokenizer **out, const char *vocab_json, const ch
     }
     if ((st = pt_read_file(merges_txt, &mtext, &mlen))) goto done;
     if ((st = parse_merges_txt(mtext, mlen, merges_txt, &merges, &nm))) goto done;
-    bpe_src src = {vocab_json, "", merges_txt, NULL, NULL, 0, PT_PRETOK_GPT2, 0};
+    bpe_src src = {vocab_json, "", merges_txt, NULL, NULL, 0, PT_PRETOK_GPT2, 0, 0};
     st = bpe_build(out, doc.root, merges, nm, &src);
 done:
     free(merges);
@@ -586,12 +599,16 @@ static pt_status check_split(const pt_json *split, const char *path, pt_pretok *
 /* tokenizer.json parts we cannot honour make an error rather than a silently
  * different tokenization. Accepted pre_tokenizers: ByteLevel with its GPT-2
  * regex, or a Sequence of a Split with a known regex and a ByteLevel without
- * one; no normalizer. */
+ * one; no normalizer, or NFC (then text that is not already NFC is refused
+ * when encoded, see unicode_nfc.h). */
 static pt_status check_pipeline(const pt_json *root, const char *path, int *add_prefix_space,
-                                pt_pretok *kind) {
+                                pt_pretok *kind, int *nfc) {
     const pt_json *norm = pt_json_get(root, "normalizer");
     const char *ntype = NULL;
-    if (norm && norm->type != PT_JSON_NULL)
+    *nfc = 0;
+    if (norm && pt_json_get_str(norm, "type", &ntype) && strcmp(ntype, "NFC") == 0)
+        *nfc = 1; /* Qwen2: checked at encode time (unicode_nfc.c) */
+    else if (norm && norm->type != PT_JSON_NULL)
         return pt_fail(PT_ERR_UNSUPPORTED, "%s: normalizer %s is not supported for byte-level BPE",
                        path, pt_json_get_str(norm, "type", &ntype) ? ntype : "(no type)");
     const pt_json *pre = pt_json_get(root, "pre_tokenizer");
@@ -658,7 +675,8 @@ pt_status pt_bpe_from_tokenizer_json(pt_tokenizer **out, const pt_json *root, co
                        path, affix);
     int aps = 0;
     pt_pretok kind = PT_PRETOK_GPT2;
-    pt_status st = check_pipeline(root, path, &aps, &kind);
+    int nfc = 0;
+    pt_status st = check_pipeline(root, path, &aps, &kind, &nfc);
     if (st) return st;
     const pt_json *vocab = pt_json_get(model, "vocab");
     const pt_json *jm = pt_json_get(model, "merges");
@@ -694,7 +712,7 @@ pt_status pt_bpe_from_tokenizer_json(pt_tokenizer **out, const pt_json *root, co
         return pt_fail(PT_ERR_FORMAT, "%s: model.merges[%zu]: expected \"a b\" or [\"a\", \"b\"]",
                        path, k);
     }
-    bpe_src src = {path, "model.vocab: ", path, "model.merges", added, aps, kind, 0};
+    bpe_src src = {path, "model.vocab: ", path, "model.merges", added, aps, kind, 0, nfc};
     st = bpe_build(out, vocab, merges, jm->len, &src);
     free(merges);
     return st;

@@ -26,6 +26,7 @@ typedef struct bpe_src {
     int add_prefix_space;
     pt_pretok pretok;
     int allow_dups; /* repeated pieces allowed (the first id wins in lookups) */
+    int nfc;        /* encoding refuses text that is not already NFC */
 } bpe_src;
 
 /* Build the tokenizer from pieces[0..n) (taken over: freed on failure too) and

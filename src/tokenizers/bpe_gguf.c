@@ -115,8 +115,9 @@ pt_status pt_bpe_from_gguf(pt_tokenizer **out, const pt_gguf *g) {
         free(pieces), free(merges);
         return st;
     }
-    bpe_src src = {path, "tokenizer.ggml.tokens: ", path, "tokenizer.ggml.merges", NULL,
-                   0,    (pt_pretok)kind,           1};
+    bpe_src src = {
+        path, "tokenizer.ggml.tokens: ", path, "tokenizer.ggml.merges", NULL, 0, (pt_pretok)kind, 1,
+        0};
     pt_tokenizer *t;
     st = pt_bpe_build_pieces(&t, pieces, V, merges, mer->arr_n, &src);
     free(merges);
