@@ -5,12 +5,12 @@ merges.txt) into a GGUF file the way llama.cpp's converter lays it out
 token types 1 normal / 3 control for <...> specials, tokenizer.ggml.pre), with
 no tensors. Written from the GGUF spec, using scripts/gguf_write.py.
 
-Usage: gen_bpe_gguf.py VOCAB_JSON MERGES_TXT OUT.gguf [--pre NAME] [--bos ID]
+Usage: gen_bpe_gguf.py VOCAB_JSON MERGES_TXT OUT.gguf [--arch NAME] [--pre NAME] [--bos ID]
                        [--eos ID] [--add-bos 0|1] [--add-eos 0|1]
 Fixtures:
-  tests/fixtures/bpe/pretok_llama3.gguf  pretok_vocab, pre llama-bpe, bos/eos <|endoftext|>, add_bos 1
-  tests/fixtures/bpe/pretok_qwen2.gguf   pretok_vocab, pre qwen2, eos <|endoftext|>, add_bos 0
-  tests/fixtures/bpe/pretok_badpre.gguf  pretok_vocab, pre deepseek-llm (refused)
+  tests/fixtures/bpe/pretok_llama3.gguf  pretok_vocab, arch llama, pre llama-bpe, bos/eos <|endoftext|>, add_bos 1
+  tests/fixtures/bpe/pretok_qwen2.gguf   pretok_vocab, arch qwen2, pre qwen2, eos <|endoftext|>, add_bos 0
+  tests/fixtures/bpe/pretok_badpre.gguf  pretok_vocab, arch llama, pre deepseek-llm (refused)
 """
 import json
 import os
@@ -33,7 +33,7 @@ def main():
     with open(merges_path, encoding="utf-8") as f:
         merges = [ln for ln in f.read().split("\n") if ln and not ln.startswith("#version")]
     types = [3 if (t.startswith("<") and t.endswith(">") and len(t) > 2) else 1 for t in tokens]
-    kv = [("general.architecture", STRING, "gpt2"),
+    kv = [("general.architecture", STRING, opts.get("--arch", "gpt2")),
           ("tokenizer.ggml.model", STRING, "gpt2"),
           ("tokenizer.ggml.pre", STRING, opts.get("--pre", "gpt-2")),
           ("tokenizer.ggml.tokens", ARRAY, (STRING, tokens)),

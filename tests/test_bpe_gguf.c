@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "core/io.h"
 #include "formats/gguf.h"
+#include "models/model.h"
 #include "tokenizers/tokenizer.h"
 #include "test.h"
 
@@ -84,6 +85,23 @@ static void test_tiny(const char *file, const char *kind, int bos, int add_bos) 
               t->add_bos == add_bos && t->add_eos == -1,
           "%s: kind %d V %d bos %d eos %d add_bos %d add_eos %d", file, t->kind, t->vocab_size,
           t->bos_id, t->eos_id, t->add_bos, t->add_eos);
+    pt_tok_free(t);
+}
+
+/* Through the model layer: the family from general.architecture, the
+ * beginning special from add_bos_token. */
+static void test_model_layer(const char *file, pt_family want_fam, int want_begin) {
+    pt_tokenizer *t = NULL;
+    pt_family fam = PT_FAMILY_COUNT;
+    pt_status s = pt_model_load_tokenizer(file, &t, &fam);
+    CHECK(s == PT_OK && t && t->kind == PT_TOK_BPE, "%s via pt_model_load_tokenizer: %s", file,
+          pt_last_error());
+    if (s) return;
+    int begin, end;
+    pt_family_specials(fam, t, &begin, &end);
+    printf("  %s via the model layer: family %d, begin %d, end %d\n", file, fam, begin, end);
+    CHECK(fam == want_fam && begin == want_begin && end == -1, "%s: family %d begin %d end %d",
+          file, fam, begin, end);
     pt_tok_free(t);
 }
 
@@ -167,6 +185,8 @@ static void test_gpt2(void) {
 int main(void) {
     test_tiny(FIX "pretok_llama3.gguf", "llama-bpe", 656, 1);
     test_tiny(FIX "pretok_qwen2.gguf", "qwen2", 656, 0);
+    test_model_layer(FIX "pretok_llama3.gguf", PT_FAMILY_LLAMA, 656);
+    test_model_layer(FIX "pretok_qwen2.gguf", PT_FAMILY_QWEN2, -1);
     test_refused();
     test_gpt2();
     return t_done();

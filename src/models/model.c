@@ -263,7 +263,7 @@ pt_status pt_model_load_tokenizer(const char *path, pt_tokenizer **tok, pt_famil
             s = pt_fail(PT_ERR_UNSUPPORTED, "%s: architecture \"%s\" is not supported", path,
                         arch ? arch : "(none)");
         free(arch);
-        if (!s) s = pt_spm_from_gguf(tok, &g);
+        if (!s) s = pt_tok_from_gguf(tok, &g);
         if (!s) *fam = f->id;
         pt_gguf_close(&g);
         return s;
