@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "core/io.h"
 #include "models/model.h"
+#include "prompt/template.h"
 #include "tokenizers/tokenizer.h"
 #include "tokenizers/unicode_nfc.h"
 #include "test.h"
@@ -196,6 +197,50 @@ static void test_roberta_tiny(void) {
     pt_tok_free(g), pt_tok_free(rf), pt_tok_free(rj);
 }
 
+/* The template code on a (random) RoBERTa model with the RoBERTa tokenizer:
+ * <s> ... </s> around the text, <mask> at the answer, label words as "Ġword" (" quick"). */
+static void test_roberta_template(void) {
+    pt_tokenizer *tok = NULL;
+    CHECK(!pt_tok_load_dir(&tok, FIX "roberta_tiny"), "roberta dir: %s", pt_last_error());
+    if (!tok) return;
+    pt_model_config c;
+    memset(&c, 0, sizeof c);
+    c.family = PT_FAMILY_ROBERTA;
+    c.dim = 16, c.n_layers = 1, c.n_heads = 2, c.n_kv_heads = 2, c.ffn_dim = 32;
+    c.vocab_size = tok->vocab_size, c.max_pos = 66, c.type_vocab = 1, c.pos_offset = 2;
+    pt_model *m = NULL;
+    pt_status s = pt_model_random(&m, &c, 3);
+    CHECK(s == PT_OK, "random roberta: %s", pt_last_error());
+    if (s) {
+        pt_tok_free(tok);
+        return;
+    }
+    pt_tok_free(m->tok);
+    m->tok = tok;
+    pt_template t;
+    pt_rendered r = {0};
+    const char *vals[] = {"the movie"};
+    s = pt_template_parse(&t, "[P] {x} It was [MASK].");
+    if (!s) s = pt_template_check(&t, m);
+    if (!s) s = pt_template_render(&t, m, vals, 0, &r);
+    CHECK(s == PT_OK, "roberta template: %s", pt_last_error());
+    int id = -1;
+    if (!s) {
+        printf("  RoBERTa template: %d tokens, first %d, last %d, answer %d holds %d (<mask> %d)\n",
+               r.n, r.ids[0], r.ids[r.n - 1], r.answer, r.ids[r.answer], tok->mask_id);
+        CHECK(r.ids[0] == 0 && r.ids[r.n - 1] == 2 && r.ids[r.answer] == tok->mask_id,
+              "roberta render: first %d last %d answer id %d", r.ids[0], r.ids[r.n - 1],
+              r.ids[r.answer]);
+        s = pt_label_word_id(m, "quick", r.mask_space, &id);
+        CHECK(s == PT_OK && id == pt_tok_lookup(tok, "\xc4\xa0quick"),
+              "label word quick: %d (want %d): %s", id, pt_tok_lookup(tok, "\xc4\xa0quick"),
+              pt_last_error());
+        pt_rendered_free(&r);
+        pt_template_free(&t);
+    }
+    pt_model_free(m);
+}
+
 static void test_roberta_gpt2(void) {
     const char *vocab = t_shared("tokenizers/gpt2/vocab.json");
     const char *ref = t_shared("tokenizers/gpt2/reference-tokenizations.txt");
@@ -247,6 +292,7 @@ int main(void) {
     test_nfc();
     test_badregex();
     test_roberta_tiny();
+    test_roberta_template();
     test_roberta_gpt2();
     return t_done();
 }
