@@ -92,7 +92,8 @@ pt_status pt_model_check_head(pt_model *m, int missing_head, const char *src) {
 }
 
 pt_status pt_model_load_dir_tokenizer(pt_model *m, const char *dir) {
-    static const char *const files[] = {"tokenizer.json", "vocab.json", "vocab.txt"};
+    static const char *const files[] = {"tokenizer.json", "vocab.json", "vocab.txt",
+                                        "tokenizer.model"};
     int any = 0;
     for (size_t i = 0; i < sizeof files / sizeof files[0] && !any; i++) {
         char *p = pt_path_join(dir, files[i]);
@@ -262,7 +263,7 @@ pt_status pt_model_load_tokenizer(const char *path, pt_tokenizer **tok, pt_famil
             s = pt_fail(PT_ERR_UNSUPPORTED, "%s: architecture \"%s\" is not supported", path,
                         arch ? arch : "(none)");
         free(arch);
-        if (!s) s = pt_spm_from_gguf(tok, &g);
+        if (!s) s = pt_tok_from_gguf(tok, &g);
         if (!s) *fam = f->id;
         pt_gguf_close(&g);
         return s;
@@ -371,6 +372,11 @@ void pt_family_specials(pt_family f, const pt_tokenizer *tok, int *begin, int *e
     if (!tok || !d) return;
     *begin = special_id(tok, d->special.begin);
     *end = special_id(tok, d->special.end);
+    /* a causal family's BOS/EOS follow the tokenizer's add_bos/add_eos when stated */
+    if (tok->add_bos >= 0 && (d->special.begin == PT_SP_BOS || d->special.begin == PT_SP_NONE))
+        *begin = tok->add_bos ? tok->bos_id : -1;
+    if (tok->add_eos >= 0 && (d->special.end == PT_SP_EOS || d->special.end == PT_SP_NONE))
+        *end = tok->add_eos ? tok->eos_id : -1;
 }
 
 void pt_model_specials(const pt_model *m, int *begin, int *end) {
