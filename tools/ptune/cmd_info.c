@@ -98,7 +98,19 @@ int cmd_info(int argc, char **argv) {
                c->causal ? "causal LM" : "masked LM");
         printf("width:        %d\n", c->dim);
         printf("layers:       %d\n", c->n_layers);
-        printf("heads:        %d (key/value heads %d)\n", c->n_heads, c->n_kv_heads);
+        printf("heads:        %d (key/value heads %d, head size %d)\n", c->n_heads, c->n_kv_heads,
+               c->head_dim);
+        if (c->causal && c->family != PT_FAMILY_GPT2) {
+            static const char *const sc[] = {"none", "linear", "llama3"};
+            printf("rope:         theta %g, scaling %s", (double)c->rope_theta,
+                   sc[c->rope_scaling >= 0 && c->rope_scaling <= 2 ? c->rope_scaling : 0]);
+            if (c->rope_scaling) printf(" (factor %g)", (double)c->rope_factor);
+            printf("%s\n", c->rope_interleaved ? ", GGUF adjacent-pair rows" : "");
+        }
+        if (c->sliding_window)
+            printf("window:       sliding window of %d tokens (longer sequences are refused)\n",
+                   c->sliding_window);
+        if (c->causal) printf("embeddings:   %s\n", c->tied ? "tied to the LM head" : "untied");
         printf("ffn width:    %d\n", c->ffn_dim);
         printf("vocabulary:   %d\n", c->vocab_size);
         printf("positions:    %d\n", c->max_pos);
