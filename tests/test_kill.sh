@@ -16,12 +16,17 @@ trap 'rm -rf "$T"' EXIT
 . tests/cli_lib.sh
 SEED=${PTUNE_KILL_SEED:-$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')}
 echo "  delays from seed $SEED (PTUNE_KILL_SEED=$SEED repeats them)"
-awk -v s=$SEED 'BEGIN { srand(s); for (i = 0; i < 200; i++) printf "%.3f\n", 0.02 + rand() * 0.6 }' \
-    > $T/delays
+# fractions of the uninterrupted run's duration, so that kills land inside
+# the run however fast the machine is
+awk -v s=$SEED 'BEGIN { srand(s); for (i = 0; i < 200; i++) printf "%.3f\n", 0.03 + rand() * 0.9 }' \
+    > $T/fractions
+# next_delay: sets $delay to the next fraction times the reference duration
+# (not called in $(...): the counter must survive the call)
 next_delay() {
     k=$((k + 1))
-    sed -n "${k}p" $T/delays
+    delay=$(sed -n "${k}p" $T/fractions | awk -v d=$dur '{ printf "%.3f", $1 * d }')
 }
+now() { date +%s.%N; }
 k=0
 # exec: the background job's pid is ptune's own, so the signal reaches ptune
 exec_run() {
@@ -59,11 +64,15 @@ resume_killed() {
 }
 killed=0 resumed=0
 for mode in dev nodev; do
+    t0=$(now)
     (exec_run $mode --out $T/ref-$mode.safetensors --log $T/ref-$mode.safetensors.log) ||
         bad "$mode: uninterrupted run"
+    dur=$(awk -v a=$t0 -v b=$(now) 'BEGIN { printf "%.3f", b - a }')
+    echo "  $mode: the uninterrupted run takes ${dur}s; kills land at 3-93% of that"
     for chain in 1 2 3 4 5 6; do
         o=$T/$mode$chain.safetensors
-        run_killed $mode $o $(next_delay)
+        next_delay
+        run_killed $mode $o $delay
         kills=0
         while [ $rc -ne 0 ]; do
             kills=$((kills + 1))
@@ -80,9 +89,11 @@ for mode in dev nodev; do
                 [ $rc -eq 0 ] || { bad "$mode chain $chain: the final run failed: $(tail -3 $T/err.txt)"; break; }
             elif [ -e $o.ckpt ]; then
                 resumed=$((resumed + 1))
-                resume_killed $o $(next_delay)
+                next_delay
+                resume_killed $o $delay
             else
-                run_killed $mode $o $(next_delay)
+                next_delay
+                run_killed $mode $o $delay
             fi
         done
         if cmp -s $T/ref-$mode.safetensors $o && cmp -s $T/ref-$mode.safetensors.log $o.log; then
