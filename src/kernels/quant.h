@@ -32,6 +32,15 @@ float pt_qdot_row(pt_wtype t, const void *src, const float *x, int64_t n);
 /* y (n) += a * row (n elements of type t at src), the same way. */
 void pt_qaxpy_row(pt_wtype t, float *y, float a, const void *src, int64_t n);
 
+/* The matmul seam's products for weights of any type but F32 and BF16
+ * (matmul_quant.c), straight from the stored blocks, OpenMP threads:
+ *   out (N, W->rows) = inp (N, W->cols) . W^T + bias (W->rows, or NULL)
+ *   dinp (N, W->cols) += dout (N, W->rows) . W
+ * Each uses one float32 buffer of 256 KiB per thread for the tile of W it
+ * decodes (N > 2); outputs are NaN if that allocation fails. */
+void pt_qmm_forward(float *out, const float *inp, const pt_weight *W, const float *bias, int N);
+void pt_qmm_backward_input(float *dinp, const float *dout, const pt_weight *W, int N);
+
 /* The SIMD level these kernels use: PT_SIMD_GENERIC, _AVX2 (needs AVX2, FMA
  * and F16C) or _AVX512 (AVX512F/BW/VL/DQ); never above pt_gemm_simd_level(),
  * so PTUNE_SIMD=generic|avx2|avx512 lowers it too. */
