@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "core/error.h"
 #include "kernels/gemm.h"
+#include "kernels/weight.h"
 #include "models/model.h"
 
 static const opt OPTS[] = {
@@ -59,6 +60,25 @@ static int build_info(int json) {
     return 0;
 }
 
+/* the weights' types and the memory they take once loaded */
+static void print_mix(const pt_model *m) {
+    int count[PT_WT_COUNT];
+    size_t bytes[PT_WT_COUNT], owned, mapped;
+    pt_model_type_mix(m, count, bytes);
+    pt_model_memory(m, &owned, &mapped);
+    printf("type mix:    ");
+    for (int t = 0; t < PT_WT_COUNT; t++)
+        if (count[t])
+            printf(" %s %d (%.2f MB)", pt_wtype_get((pt_wtype)t)->name, count[t], bytes[t] / 1e6);
+    printf("\n");
+    printf("resident:     about %.2f MB of weights: %.2f MB mapped from the file (page cache, "
+           "shared)\n              + %.2f MB copied; then activations and the prompt encoder\n",
+           (owned + mapped) / 1e6, mapped / 1e6, owned / 1e6);
+    if (pt_model_is_quantized(m))
+        printf("              (quantized matrices stay as stored; --precision applies only to "
+               "float weights)\n");
+}
+
 int cmd_info(int argc, char **argv) {
     args a;
     int r = args_parse(&a, OPTS, sizeof OPTS / sizeof OPTS[0], argc, argv, "info", "PATH",
@@ -104,6 +124,7 @@ int cmd_info(int argc, char **argv) {
         printf("positions:    %d\n", c->max_pos);
         printf("parameters:   %lld (%.2f M)\n", (long long)m->n_params, m->n_params / 1e6);
         printf("stored dtype: %s (computed in float32)\n", m->dtype);
+        print_mix(m);
         printf("LM head:      %s\n", c->has_lm_head ? "yes" : "no (use --head linear)");
         if (m->tok)
             printf("tokenizer:    %s, %d tokens\n", tok_kind(m->tok), m->tok->vocab_size);

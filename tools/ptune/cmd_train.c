@@ -48,7 +48,8 @@ static const opt OPTS[] = {
     {"threads", "N", "threads (default: all cores)"},
     {"precision", "f32|bf16",
      "bf16: block weights stored and multiplied in bf16 (half the "
-     "memory; float32 accumulation; default f32)"},
+     "memory; float32 accumulation; default f32); float weights only: "
+     "quantized matrices stay as stored"},
     {"recompute", NULL,
      "keep only each block's input during the forward pass and recompute the "
      "block just before its backward: activation memory drops to about one "

@@ -22,6 +22,7 @@ static const command COMMANDS[] = {
     {"render", cmd_render, "show the token layout the model sees for each example"},
     {"tokenize", cmd_tokenize, "text to token ids and back"},
     {"info", cmd_info, "describe a model"},
+    {"quantize", cmd_quantize, "re-store a GGUF model in a quantized type (Q4_K_M, Q8_0, ...)"},
     {"bench", cmd_bench, "time a training step and an evaluation batch on a random model"},
 };
 #define N_COMMANDS (int)(sizeof COMMANDS / sizeof COMMANDS[0])
