@@ -26,6 +26,8 @@ $PT info $T/q4.gguf > $T/info.txt 2>&1
 check "info: type mix" "grep -q 'type mix: *F32 5 .* Q4_0 16' $T/info.txt"
 check "info: resident size" "grep -q 'resident: *about' $T/info.txt"
 check "info: precision note" "grep -q 'applies only to float weights' $T/info.txt"
+$PT info --json $T/q4.gguf > $T/info.json 2>&1
+check "info --json: quantized, Q4_0 tensors" "grep -q '\"quantized\":true,.*\"Q4_0\":{\"tensors\":16' $T/info.json"
 
 TM="{sentence} It is a [MASK]"
 a=$($PT eval --model $T/q4.gguf --template "$TM" --labels animal:cat,fruit:mat --data $D/dev.jsonl --json 2>$T/e1.txt)

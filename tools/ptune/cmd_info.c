@@ -107,11 +107,23 @@ int cmd_info(int argc, char **argv) {
         printf("{\"family\":\"%s\",\"dim\":%d,\"layers\":%d,\"heads\":%d,\"kv_heads\":%d,"
                "\"ffn_dim\":%d,\"vocab_size\":%d,\"max_positions\":%d,\"parameters\":%lld,"
                "\"dtype\":\"%s\",\"causal\":%s,\"lm_head\":%s,\"tokenizer\":\"%s\","
-               "\"tokenizer_vocab\":%d,\"fingerprint\":\"%s\"}\n",
+               "\"tokenizer_vocab\":%d,\"fingerprint\":\"%s\",",
                pt_family_name(c->family), c->dim, c->n_layers, c->n_heads, c->n_kv_heads,
                c->ffn_dim, c->vocab_size, c->max_pos, (long long)m->n_params, m->dtype,
                c->causal ? "true" : "false", c->has_lm_head ? "true" : "false", tok_kind(m->tok),
                m->tok ? m->tok->vocab_size : 0, fp);
+        int count[PT_WT_COUNT];
+        size_t bytes[PT_WT_COUNT], owned, mapped;
+        pt_model_type_mix(m, count, bytes);
+        pt_model_memory(m, &owned, &mapped);
+        printf("\"quantized\":%s,\"types\":{", pt_model_is_quantized(m) ? "true" : "false");
+        for (int t = 0, first = 1; t < PT_WT_COUNT; t++)
+            if (count[t]) {
+                printf("%s\"%s\":{\"tensors\":%d,\"bytes\":%zu}", first ? "" : ",",
+                       pt_wtype_get((pt_wtype)t)->name, count[t], bytes[t]);
+                first = 0;
+            }
+        printf("},\"weights_mapped_bytes\":%zu,\"weights_owned_bytes\":%zu}\n", mapped, owned);
     } else {
         printf("model:        %s\n", a.pos[0]);
         printf("family:       %s (%s)\n", pt_family_name(c->family),
