@@ -189,8 +189,8 @@ static void convert_weight(pt_model *m, const pt_tensor_desc *d, pt_weight *w, i
     pt_wtype to = w->type;
     if (c->bf16 && (d->flags & PT_T_MATRIX))
         to = PT_WT_BF16;
-    else if (w->type == PT_WT_F16 || (!c->bf16 && w->type == PT_WT_BF16))
-        to = PT_WT_F32;
+    else if (w->type == PT_WT_F16 || w->type == PT_WT_BF16)
+        to = PT_WT_F32; /* embeddings, LM head: float32 as after pt_model_load */
     if (to != w->type) c->s = pt_weight_convert(w, to);
 }
 
@@ -230,6 +230,24 @@ void pt_model_memory(const pt_model *m, size_t *owned, size_t *mapped) {
     for_each_weight((pt_model *)m, add_memory, mem);
     *owned = mem[0];
     *mapped = mem[1];
+}
+
+typedef struct mix_ctx {
+    int *count;
+    size_t *bytes;
+} mix_ctx;
+
+static void add_mix(pt_model *m, const pt_tensor_desc *d, pt_weight *w, int layer, void *ctx) {
+    mix_ctx *c = ctx;
+    if (!w->data) return;
+    c->count[w->type]++;
+    c->bytes[w->type] += pt_weight_bytes(w);
+}
+
+void pt_model_type_mix(const pt_model *m, int *count, size_t *bytes) {
+    for (int t = 0; t < PT_WT_COUNT; t++) count[t] = 0, bytes[t] = 0;
+    mix_ctx c = {count, bytes};
+    for_each_weight((pt_model *)m, add_mix, &c);
 }
 
 typedef struct finite_ctx {

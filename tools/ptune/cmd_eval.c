@@ -27,7 +27,9 @@ static const opt OPTS[] = {
     {"vocab-filter", "FILE", "knowledge probing: P@1 over these words only"},
     {"batch", "N", "examples per batch (default 16)"},
     {"threads", "N", "threads (default: all cores)"},
-    {"precision", "f32|bf16", "bf16: block weights stored and multiplied in bf16 (default f32)"},
+    {"precision", "f32|bf16",
+     "bf16: block weights stored and multiplied in bf16 (default f32); float weights "
+     "only: quantized matrices stay as stored"},
     {"no-check", NULL,
      "skip the check, made once at load, that every weight of the model is finite"},
     {"max-len", "N", "truncate examples to N tokens (default: the model's limit)"},

@@ -61,7 +61,8 @@ static const opt OPTS[] = {
     {"threads", "N", "threads (default: all cores)"},
     {"precision", "f32|bf16",
      "bf16: block weights stored and multiplied in bf16 (half the "
-     "memory; float32 accumulation; default f32)"},
+     "memory; float32 accumulation; default f32); float weights only: "
+     "quantized matrices stay as stored"},
     {"no-check", NULL,
      "skip the check, made once at load, that every weight of the model is finite"},
     {"recompute", NULL,

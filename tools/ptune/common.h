@@ -11,7 +11,8 @@
 
 /* Load the model named by --model; prints the error. */
 int load_model(const char *cmd, const args *a, pt_model **m);
-/* load_model, then pt_model_set_precision from --precision f32|bf16 (the
+/* load_model, then pt_model_set_precision from --precision f32|bf16 (bf16:
+ * opened as stored and converted once, no float32 copy on the way; the
  * command must declare the option). */
 int load_model_prec(const char *cmd, const args *a, pt_model **m);
 /* Task from --template, --labels / --knowledge, --head, --label-field. */

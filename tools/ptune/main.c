@@ -25,6 +25,7 @@ static const command COMMANDS[] = {
     {"render", cmd_render, "show the token layout the model sees for each example", 0},
     {"tokenize", cmd_tokenize, "text to token ids and back", 0},
     {"info", cmd_info, "describe a model", 0},
+    {"quantize", cmd_quantize, "re-store a GGUF model in a quantized type (Q4_K_M, Q8_0, ...)", 0},
     {"bench", cmd_bench, "time a training step and an evaluation batch on a random model", 1},
 };
 #define N_COMMANDS (int)(sizeof COMMANDS / sizeof COMMANDS[0])
