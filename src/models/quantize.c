@@ -189,6 +189,8 @@ static pt_status rnd_raw(void *ctx, int index, int r, void *dst) {
 
 static void add_rnd(rnd_tensor *t, int *n, int rows, int cols, float base, float std,
                     const char *fmt, int layer) {
+    /* fmt is "blk.%d.…" or a plain name that ignores the layer */
+    // cppcheck-suppress wrongPrintfScanfArgNum
     snprintf(t[*n].name, sizeof t[*n].name, fmt, layer);
     t[*n].rows = rows, t[*n].cols = cols, t[*n].base = base, t[*n].std = std;
     (*n)++;
