@@ -395,11 +395,14 @@ pt_status pt_train(const pt_model *m, const pt_task *t, const pt_examples *train
         pr0.starting = 1;
         p->progress(&pr0, p->user);
     }
+    double step_time = 0;
     while (tr.step < tr.total) {
+        double ts0 = now_s();
         if ((s = train_step(&tr, train, &loss))) {
             if (s == PT_ERR_NUMERIC) s = numeric_stop(&tr, ckpt);
             goto done;
         }
+        step_time += now_s() - ts0;
         int last = tr.step == tr.total;
         int do_eval = dev && (tr.step % eval_every == 0 || last);
         /* without dev data --eval-every marks checkpoints and log lines */
@@ -477,6 +480,8 @@ pt_status pt_train(const pt_model *m, const pt_task *t, const pt_examples *train
     res->have_dev = dev != NULL;
     res->best_dev = tr.best_dev;
     res->best_step = tr.best_step;
+    res->n_trainable = tr.enc.n_params + (size_t)tr.n_head;
+    res->step_s = tr.step > step0 ? step_time / (double)(tr.step - step0) : 0;
     if (res->interrupted)
         s = pt_fail(PT_ERR_INTERRUPTED, "interrupted at step %ld; checkpoint %s", tr.step, ckpt);
 done:

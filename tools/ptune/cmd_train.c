@@ -509,6 +509,8 @@ int cmd_train(int argc, char **argv) {
             fprintf(stderr, "ptune train: done, %ld steps, final loss %.4f -> %s\n", res.steps,
                     res.final_loss, p.out);
         if (res.stopped_early) fprintf(stderr, "ptune train: stopped early (--patience)\n");
+        fprintf(stderr, "ptune train: %zu trainable parameters, %.2f ms per training step\n",
+                res.n_trainable, res.step_s * 1e3);
     }
     rc = 0;
 out:
