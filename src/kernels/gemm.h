@@ -87,6 +87,10 @@ const char *pt_gemm_openblas_core(void);
  * NULL. Only tells; changing it needs a fresh process (OpenBLAS reads the
  * variable when it loads). */
 const char *pt_gemm_openblas_better_core(void);
+/* OpenBLAS builds: when the user's OPENBLAS_CORETYPE names kernels below what
+ * this CPU supports (say Haswell on an AVX-512 CPU), the better setting; ptune
+ * honours the user's choice and only tells. NULL otherwise. */
+const char *pt_gemm_openblas_env_below(void);
 /* The rule behind it: the core type to ask for when OpenBLAS detected
  * `detected` on this CPU, or NULL when `detected` already uses what the CPU
  * has (x86 only; NULL elsewhere). */

@@ -90,11 +90,20 @@ const char *pt_gemm_openblas_better_core(void) {
     if (getenv("OPENBLAS_CORETYPE")) return NULL; /* the user chose */
     return pt_gemm_core_fix(openblas_get_corename());
 }
+
+const char *pt_gemm_openblas_env_below(void) {
+    const char *set = getenv("OPENBLAS_CORETYPE");
+    if (!set || getenv("PTUNE_OPENBLAS_DETECTED")) return NULL; /* unset, or ptune's own */
+    return pt_gemm_core_fix(set);
+}
 #else
 const char *pt_gemm_openblas_core(void) {
     return NULL;
 }
 const char *pt_gemm_openblas_better_core(void) {
+    return NULL;
+}
+const char *pt_gemm_openblas_env_below(void) {
     return NULL;
 }
 #endif

@@ -18,6 +18,7 @@
 
 #include "commands.h"
 #include "common.h"
+#include "core/cpu.h"
 #include "core/error.h"
 #include "core/mem.h"
 #include "core/rng.h"
@@ -268,6 +269,7 @@ int cmd_bench(int argc, char **argv) {
         !arg_int(&a, "warmup", 1, 1, 100000, &warmup) ||
         !arg_int(&a, "seed", 42, 0, 0x7fffffffL, &seed) || set_threads("bench", &a))
         goto done;
+    warn_openblas_env("bench");
     if (!pt_encoder_kind_parse(encs, &ek)) {
         die("bench", "--encoder must be lstm, mlp or embedding, not \"%s\"", encs);
         goto done;
@@ -406,6 +408,10 @@ int cmd_bench(int argc, char **argv) {
     double rss = peak_rss_mb();
     double act_mb = (double)pt_run_bytes(b.eng.run) / (1024.0 * 1024.0);
     int rec = b.m->recompute;
+    char cpu_model[128], cpu_feat[256];
+    pt_cpu_describe(cpu_model, sizeof cpu_model, cpu_feat, sizeof cpu_feat);
+    for (char *q = cpu_model; *q; q++)
+        if (*q == '"' || *q == '\\') *q = ' '; /* JSON-safe */
     if (arg_flag(&a, "json")) {
         printf(
             "{\"family\":\"%s\",\"layers\":%d,\"dim\":%d,\"heads\":%d,\"ffn\":%d,\"vocab\":%d,"
@@ -417,13 +423,14 @@ int cmd_bench(int argc, char **argv) {
             "\"recompute\":%s,\"build_ms\":%.1f,"
             "\"first_step_ms\":%.1f,\"start_to_first_step_ms\":%.1f,\"loss\":%.6f,"
             "\"layout\":\"%s\",\"batches\":%d,\"first_pass_train_ms\":%.2f,"
-            "\"rows_run\":%ld,\"rows_cached\":%ld,\"lengths\":[",
+            "\"rows_run\":%ld,\"rows_cached\":%ld,\"cpu\":\"%s\",\"cpu_features\":\"%s\","
+            "\"lengths\":[",
             pt_family_name(c->family), c->n_layers, c->dim, c->n_heads, c->ffn_dim, c->vocab_size,
             (long long)b.m->n_params, b.B, b.T, b.S, pt_encoder_kind_name(ek), prec, threads, reps,
             train_ms, eval_ms, train_min, eval_min, tokens / (train_ms * 1e-3),
             tokens / (eval_ms * 1e-3), gflops, eval_gflops, (fwd + bwd) * 1e-9, rss, act_mb,
             rec ? "true" : "false", t_built - t_start, t_first - t_built, t_first - t_start, loss,
-            lay, b.NB, first_pass_ms, b.eng.rows_run, b.eng.rows_cached);
+            lay, b.NB, first_pass_ms, b.eng.rows_run, b.eng.rows_cached, cpu_model, cpu_feat);
         for (int i = 0; i < b.NB * b.B; i++) printf("%s%d", i ? "," : "", b.lens[i]);
         printf("]}\n");
     } else {
@@ -431,6 +438,7 @@ int cmd_bench(int argc, char **argv) {
                "%s)\n",
                pt_family_name(c->family), c->n_layers, c->dim, c->n_heads, c->ffn_dim,
                c->vocab_size, b.m->n_params / 1e6, arg_str(&a, "model", "random weights"));
+        printf("cpu        %s (%s)\n", cpu_model, cpu_feat[0] ? cpu_feat : "no AVX2");
         printf("batch      %d x %d tokens, %d virtual tokens, %s encoder, %d threads, median of "
                "%ld\n",
                b.B, b.T, b.S, pt_encoder_kind_name(ek), threads, reps);

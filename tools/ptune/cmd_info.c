@@ -5,6 +5,7 @@
 
 #include "args.h"
 #include "commands.h"
+#include "core/cpu.h"
 #include "core/error.h"
 #include "kernels/gemm.h"
 #include "kernels/weight.h"
@@ -34,10 +35,17 @@ static int build_info(int json) {
     const char *fixed = getenv("PTUNE_OPENBLAS_DETECTED");
     const char *set = getenv("OPENBLAS_CORETYPE");
     const char *better = pt_gemm_openblas_better_core();
+    const char *below = pt_gemm_openblas_env_below();
+    char cpu_model[128], cpu_feat[256];
+    pt_cpu_describe(cpu_model, sizeof cpu_model, cpu_feat, sizeof cpu_feat);
+    for (char *q = cpu_model; *q; q++)
+        if (*q == '"' || *q == '\\') *q = ' '; /* JSON-safe */
     if (json) {
         printf("{\"engine\":\"%s\",\"version\":\"%s\",\"core\":\"%s\",\"detail\":\"%s\","
-               "\"threads\":%d,\"simd\":\"%s\",\"openblas_detected\":\"%s\"}\n",
-               g.engine, g.version, g.core, g.detail, g.threads, g.simd, fixed && set ? fixed : "");
+               "\"threads\":%d,\"simd\":\"%s\",\"openblas_detected\":\"%s\","
+               "\"openblas_better\":\"%s\",\"cpu\":\"%s\",\"cpu_features\":\"%s\"}\n",
+               g.engine, g.version, g.core, g.detail, g.threads, g.simd, fixed && set ? fixed : "",
+               below ? below : "", cpu_model, cpu_feat);
         return 0;
     }
     printf("gemm engine:  %s%s%s (%s%s%s)\n", g.engine, g.version[0] ? " " : "", g.version, g.core,
@@ -49,6 +57,10 @@ static int build_info(int json) {
         printf("              warning: OpenBLAS picked %s kernels below this CPU; set "
                "OPENBLAS_CORETYPE=%s\n",
                pt_gemm_openblas_core(), better);
+    else if (below)
+        printf("              warning: OPENBLAS_CORETYPE=%s (set in the environment) names kernels "
+               "below this CPU's; OPENBLAS_CORETYPE=%s uses them (kept as set)\n",
+               set, below);
     printf("threads:      %d (OpenMP%s)\n", g.threads,
 #ifdef _OPENMP
            ""
@@ -57,6 +69,8 @@ static int build_info(int json) {
 #endif
     );
     printf("builtin SIMD: %s (micro-kernels of the builtin engine)\n", g.simd);
+    printf("cpu:          %s\n", cpu_model);
+    printf("cpu features: %s\n", cpu_feat[0] ? cpu_feat : "(none of avx2 fma avx512* amx*)");
     return 0;
 }
 

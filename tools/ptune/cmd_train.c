@@ -353,6 +353,7 @@ int cmd_train(int argc, char **argv) {
         !arg_float(&a, "clip", 1.0, 0, 1e6, &clip) ||
         !parse_save_every(arg_str(&a, "save-every", "60s"), &p) || set_threads("train", &a))
         goto out;
+    if (!arg_flag(&a, "quiet")) warn_openblas_env("train");
     const char *method = arg_str(&a, "method", "ptuning");
     long prefix_len;
     if (!pt_method_parse(method, &p.method)) {

@@ -11,6 +11,7 @@
 
 #include "blas_guard.h"
 #include "core/error.h"
+#include "kernels/gemm.h"
 #include "diagnose.h"
 
 int load_model(const char *cmd, const args *a, pt_model **m) {
@@ -179,4 +180,13 @@ void mark_launch(void) {
 
 double seconds_since_launch(void) {
     return launch_s < 0 ? 0 : mono_s() - launch_s;
+}
+
+void warn_openblas_env(const char *cmd) {
+    const char *better = pt_gemm_openblas_env_below();
+    if (better)
+        fprintf(stderr,
+                "ptune %s: warning: OPENBLAS_CORETYPE=%s (set in the environment) names kernels "
+                "below this CPU's; OPENBLAS_CORETYPE=%s uses them (kept as set)\n",
+                cmd, getenv("OPENBLAS_CORETYPE"), better);
 }

@@ -41,4 +41,8 @@ double seconds_since_launch(void);
     "ptune %s: note: %s carries the model fingerprint of ptune 0.1 (a wrong FNV offset basis); "   \
     "accepted. Re-save it (ptune train --resume, or train again) to store the corrected one\n"
 
+/* One warning line on stderr when the user's OPENBLAS_CORETYPE is below
+ * what this CPU supports (honoured anyway). */
+void warn_openblas_env(const char *cmd);
+
 #endif
