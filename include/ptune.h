@@ -11,9 +11,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The version of this header; pt_version() gives the library's. The shared
+ * library's soname is libptune.so.MAJOR. */
+#define PTUNE_VERSION_MAJOR 0
+#define PTUNE_VERSION_MINOR 2
+#define PTUNE_VERSION_PATCH 0
+#define PTUNE_VERSION_STRING "0.2.0"
+
+/* PT_API marks the functions the shared library exports; everything else in
+ * libptune is hidden (built with -fvisibility=hidden). */
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define PT_API __attribute__((visibility("default")))
+#else
+#define PT_API
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* "MAJOR.MINOR.PATCH" of the library linked in. */
+PT_API const char *pt_version(void);
 
 typedef enum pt_status {
     PT_OK = 0,
@@ -28,9 +46,9 @@ typedef enum pt_status {
 } pt_status;
 
 /* Message of the last failure on this thread ("" if none). */
-const char *pt_last_error(void);
+PT_API const char *pt_last_error(void);
 /* Short constant name of a status ("PT_ERR_IO"). */
-const char *pt_status_name(pt_status s);
+PT_API const char *pt_status_name(pt_status s);
 
 /* ------------------------------------------------------------------------
  * Models. A model is frozen: ptune never changes or differentiates its weights.
@@ -39,8 +57,8 @@ const char *pt_status_name(pt_status s);
  * .gguf file (LLaMA family).
  */
 typedef struct pt_model pt_model;
-pt_status pt_model_load(pt_model **out, const char *path);
-void pt_model_free(pt_model *m);
+PT_API pt_status pt_model_load(pt_model **out, const char *path);
+PT_API void pt_model_free(pt_model *m);
 
 /* ------------------------------------------------------------------------
  * Tuners: a task bound to a model - template, labels or knowledge probing,
@@ -103,25 +121,42 @@ typedef struct pt_train_options {
     void *user;
 } pt_train_options;
 
-void pt_train_options_default(pt_train_options *o);
+PT_API void pt_train_options_default(pt_train_options *o);
 
-pt_status pt_tuner_new(pt_tuner **out, pt_model *m, const pt_task_options *task);
+PT_API pt_status pt_tuner_new(pt_tuner **out, pt_model *m, const pt_task_options *task);
 /* A tuner from a prompt file (its template, labels and head); refused if the
- * file was trained for another model. */
-pt_status pt_tuner_load(pt_tuner **out, pt_model *m, const char *prompt_path);
+ * file was trained for another model. prompt_path may also be a Hugging Face
+ * PEFT adapter directory (adapter_config.json + adapter_model.safetensors,
+ * peft_type P_TUNING or PROMPT_TUNING) that ptune exported, or any such
+ * directory through pt_tuner_load_adapter. */
+PT_API pt_status pt_tuner_load(pt_tuner **out, pt_model *m, const char *prompt_path);
+/* A tuner from a PEFT prompt-learning adapter directory. PEFT places its n
+ * virtual tokens before the whole input, the start token (BOS, [CLS])
+ * included: the template defaults to "[P*n][START]{text} [MASK]" ([START]
+ * marks where the start token goes). task (may be NULL) supplies what the
+ * directory cannot say: template_text, labels or knowledge, label_field
+ * (NULL / 0: the directory's own, recorded by pt_tuner_export_peft, or the
+ * defaults). linear_head must be 0. */
+PT_API pt_status pt_tuner_load_adapter(pt_tuner **out, pt_model *m, const char *dir,
+                                       const pt_task_options *task);
+/* Write the tuner's prompt as a PEFT adapter directory (created if absent).
+ * Refused, saying why, unless the template begins with its only group of
+ * virtual tokens, before the start token ("[P*8][START]{sentence} [MASK]";
+ * GPT-2 has none: "[P*8]{sentence} [MASK]"), and the head is lm. */
+PT_API pt_status pt_tuner_export_peft(const pt_tuner *t, const char *dir);
 /* Train on a data file (.jsonl/.tsv/.csv), optionally keeping the best dev
  * prompt; afterwards the tuner holds the prompt written to o->out. */
-pt_status pt_tuner_train(pt_tuner *t, const char *train_path, const char *dev_path,
+PT_API pt_status pt_tuner_train(pt_tuner *t, const char *train_path, const char *dev_path,
                          const pt_train_options *o);
 /* Mean loss and accuracy (P@1 for knowledge probing) on labelled data. */
-pt_status pt_tuner_eval(pt_tuner *t, const char *data_path, double *loss, double *accuracy);
+PT_API pt_status pt_tuner_eval(pt_tuner *t, const char *data_path, double *loss, double *accuracy);
 /* Classify one example given as field names and values: *label is the best
  * label's index, probs (n_labels, may be NULL) their probabilities. */
-pt_status pt_tuner_predict(pt_tuner *t, const char *const *fields, const char *const *values,
+PT_API pt_status pt_tuner_predict(pt_tuner *t, const char *const *fields, const char *const *values,
                            int n_fields, int *label, float *probs);
-int pt_tuner_n_labels(const pt_tuner *t);
-const char *pt_tuner_label(const pt_tuner *t, int k);
-void pt_tuner_free(pt_tuner *t);
+PT_API int pt_tuner_n_labels(const pt_tuner *t);
+PT_API const char *pt_tuner_label(const pt_tuner *t, int k);
+PT_API void pt_tuner_free(pt_tuner *t);
 
 #ifdef __cplusplus
 }

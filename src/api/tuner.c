@@ -6,7 +6,9 @@
 #include "core/error.h"
 #include "core/mem.h"
 #include "core/vec.h"
+#include "core/io.h"
 #include "prompt/encoder.h"
+#include "prompt/peft.h"
 #include "prompt/promptfile.h"
 #include "prompt/task.h"
 #include "train/dataset.h"
@@ -56,18 +58,28 @@ pt_status pt_tuner_new(pt_tuner **out, pt_model *m, const pt_task_options *o) {
     return PT_OK;
 }
 
-pt_status pt_tuner_load(pt_tuner **out, pt_model *m, const char *path) {
+static pt_status load_with(pt_tuner **out, pt_model *m, const char *path,
+                           const pt_prompt_overrides *o) {
     *out = NULL;
     pt_tuner *t = calloc(1, sizeof *t);
     if (!t) return pt_fail(PT_ERR_NOMEM, "out of memory");
     int warn;
-    pt_status s = pt_prompt_load(&t->prompt, path);
+    pt_status s = pt_prompt_load_ex(&t->prompt, path, o);
     if (s) {
         free(t);
         return s;
     }
     t->have_prompt = 1;
     t->m = m;
+    if (t->prompt.peft == 2 && t->prompt.task == PT_TASK_CLASSIFY && !t->prompt.labels_spec) {
+        s = pt_fail(PT_ERR_ARG,
+                    "%s: this PEFT adapter does not carry its labels: give them "
+                    "(pt_tuner_load_adapter with task->labels)",
+                    path);
+        pt_prompt_free(&t->prompt);
+        free(t);
+        return s;
+    }
     if ((s = pt_prompt_check_model(&t->prompt, m, &warn)) ||
         (s = pt_task_init(&t->task, m, t->prompt.template_src, t->prompt.task, t->prompt.head,
                           t->prompt.labels_spec, t->prompt.label_field))) {
@@ -85,6 +97,33 @@ pt_status pt_tuner_load(pt_tuner **out, pt_model *m, const char *path) {
     }
     *out = t;
     return PT_OK;
+}
+
+pt_status pt_tuner_load(pt_tuner **out, pt_model *m, const char *path) {
+    return load_with(out, m, path, NULL);
+}
+
+pt_status pt_tuner_load_adapter(pt_tuner **out, pt_model *m, const char *dir,
+                                const pt_task_options *task) {
+    *out = NULL;
+    if (!pt_is_dir(dir))
+        return pt_fail(PT_ERR_ARG, "%s: not a directory (a PEFT adapter is a directory)", dir);
+    if (task && task->linear_head)
+        return pt_fail(PT_ERR_ARG, "%s: a PEFT prompt adapter has no linear head", dir);
+    pt_prompt_overrides o = {0};
+    if (task) {
+        o.template_text = task->template_text;
+        o.labels = task->labels;
+        o.label_field = task->label_field;
+        o.knowledge = task->knowledge;
+    }
+    return load_with(out, m, dir, &o);
+}
+
+pt_status pt_tuner_export_peft(const pt_tuner *t, const char *dir) {
+    if (!t->have_prompt)
+        return pt_fail(PT_ERR_ARG, "the tuner has no trained prompt yet (train or load one)");
+    return pt_peft_export(&t->prompt, t->m, dir);
 }
 
 static void relay_progress(const pt_progress *p, void *user) {

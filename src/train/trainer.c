@@ -264,6 +264,7 @@ static pt_status save_prompt(const pt_trainer *tr, const float *table, const flo
     pf.head = tr->t->head;
     pf.label_field = tr->t->label_field;
     pf.encoder = (char *)pt_encoder_kind_name(tr->p->encoder);
+    pf.encoder_hidden = tr->p->encoder == PT_ENCODER_MLP ? tr->enc.H : 0;
     pf.S = tr->S;
     pf.d = tr->d;
     pf.table = (float *)table;

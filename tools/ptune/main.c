@@ -21,6 +21,7 @@ static const command COMMANDS[] = {
     {"generate", cmd_generate, "generate text with a causal model, optionally P-tuned"},
     {"render", cmd_render, "show the token layout the model sees for each example"},
     {"tokenize", cmd_tokenize, "text to token ids and back"},
+    {"export", cmd_export, "write a prompt file as a Hugging Face PEFT adapter directory"},
     {"info", cmd_info, "describe a model"},
     {"bench", cmd_bench, "time a training step and an evaluation batch on a random model"},
 };
@@ -28,7 +29,8 @@ static const command COMMANDS[] = {
 
 static void usage(FILE *f) {
     fprintf(f, "ptune - P-Tuning of frozen language models (GPT-2, BERT, LLaMA) on the CPU\n\n"
-               "usage: ptune COMMAND [options]    (ptune COMMAND --help for its options)\n\n"
+               "usage: ptune COMMAND [options]    (ptune COMMAND --help for its options)\n"
+               "       ptune --version\n\n"
                "commands:\n");
     for (int i = 0; i < N_COMMANDS; i++)
         fprintf(f, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].help);
@@ -78,6 +80,10 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("ptune %s\n", pt_version());
         return 0;
     }
     for (int i = 0; i < N_COMMANDS; i++)
