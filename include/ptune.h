@@ -147,13 +147,13 @@ PT_API pt_status pt_tuner_export_peft(const pt_tuner *t, const char *dir);
 /* Train on a data file (.jsonl/.tsv/.csv), optionally keeping the best dev
  * prompt; afterwards the tuner holds the prompt written to o->out. */
 PT_API pt_status pt_tuner_train(pt_tuner *t, const char *train_path, const char *dev_path,
-                         const pt_train_options *o);
+                                const pt_train_options *o);
 /* Mean loss and accuracy (P@1 for knowledge probing) on labelled data. */
 PT_API pt_status pt_tuner_eval(pt_tuner *t, const char *data_path, double *loss, double *accuracy);
 /* Classify one example given as field names and values: *label is the best
  * label's index, probs (n_labels, may be NULL) their probabilities. */
 PT_API pt_status pt_tuner_predict(pt_tuner *t, const char *const *fields, const char *const *values,
-                           int n_fields, int *label, float *probs);
+                                  int n_fields, int *label, float *probs);
 PT_API int pt_tuner_n_labels(const pt_tuner *t);
 PT_API const char *pt_tuner_label(const pt_tuner *t, int k);
 PT_API void pt_tuner_free(pt_tuner *t);

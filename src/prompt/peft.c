@@ -74,8 +74,7 @@ static pt_status read_config(pt_json_doc *doc, peft_config *c, const char *path)
     return PT_OK;
 }
 
-static pt_status read_weights(pt_prompt *p, const peft_config *c, const char *path,
-                              int *has_meta) {
+static pt_status read_weights(pt_prompt *p, const peft_config *c, const char *path, int *has_meta) {
     pt_st_file f;
     pt_status s = pt_st_open(&f, path);
     if (s) return s;
@@ -319,8 +318,7 @@ static pt_status config_json(const pt_prompt *p, const pt_model *m, pt_buf *b) {
 static pt_status make_dir(const char *dir) {
     if (mkdir(dir, 0777) == 0) return PT_OK;
     if (errno == EEXIST && pt_is_dir(dir)) return PT_OK;
-    return pt_fail(PT_ERR_IO, "%s: cannot create the adapter directory: %s", dir,
-                   strerror(errno));
+    return pt_fail(PT_ERR_IO, "%s: cannot create the adapter directory: %s", dir, strerror(errno));
 }
 
 pt_status pt_peft_export(const pt_prompt *p, const pt_model *m, const char *dir) {

@@ -41,7 +41,7 @@ typedef struct pt_prompt {
     int n_labels;  /* rows of head.weight (linear head) */
     float *head_w; // (n_labels, d) or NULL
     float *head_b; // (n_labels) or NULL
-    int peft; /* 0 a prompt file, 1 a PEFT adapter directory ptune exported, 2 any other */
+    int peft;      /* 0 a prompt file, 1 a PEFT adapter directory ptune exported, 2 any other */
     int has_identity;
     char family[16];
     int width, vocab_size;
