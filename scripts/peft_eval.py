@@ -31,6 +31,17 @@ Writes under tests/fixtures/peft/:
   expected_foreign.json   PEFT's results for foreign/ on foreign_dev.jsonl (input "{text}",
                           which is what ptune's implied template "[P*n][START]{text} [MASK]"
                           gives)
+  expected_llama.json     for llama_exported/ (`ptune export` of llama_prompt.safetensors,
+                          trained on tests/fixtures/llama/tiny.gguf with the template
+                          "[P*3][START]{sentence} [MASK]"): PEFT's results on
+                          llama_dev.jsonl with the same model as Hugging Face's
+                          LlamaForCausalLM (tests/fixtures/llama/tiny_hf, the forward of
+                          scripts/gen_llama_fixtures.py). The input is what a LLaMA
+                          tokenizer gives PEFT: BOS, then the SentencePiece pieces of the
+                          sentence (dummy prefix: every word of this vocabulary is one
+                          piece "\u2581word"); the virtual tokens go before the BOS, label
+                          words "\u2581mat" / "\u2581cat" at the last position. This is what
+                          proves ptune's [START] placement against PEFT's.
 Run: /usr/bin/python3 scripts/peft_eval.py   (after exported/ exists; see
 tests/test_peft.sh for how it was made)
 """
@@ -50,6 +61,7 @@ from st_write import write_safetensors  # noqa: E402
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 GPT2 = os.path.join(ROOT, "tests", "fixtures", "gpt2", "tiny")
 OUT = os.path.join(ROOT, "tests", "fixtures", "peft")
+LLAMA = os.path.join(ROOT, "tests", "fixtures", "llama", "tiny_hf")
 DEV = os.path.join(ROOT, "tests", "fixtures", "learn", "dev.jsonl")
 LABELS = [("animal", " animal"), ("fruit", " fruit")]  # value, word as the LM sees it
 
@@ -135,6 +147,32 @@ def peft_eval(adapter_dir, examples, field, suffix, cfg, w, tok):
             "examples": len(examples), "predictions": rows}
 
 
+def peft_eval_llama(adapter_dir, examples):
+    """PEFT's forward with the tiny LLaMA: cat(prompts, embed([BOS] + ids))."""
+    import gen_llama_fixtures as gl  # the HF-semantics LLaMA forward and the vocabulary
+    p, _ = read_safetensors(os.path.join(LLAMA, "model.safetensors"))
+    t, _ = read_safetensors(os.path.join(adapter_dir, "adapter_model.safetensors"))
+    assert set(t) == {"prompt_embeddings"}, t.keys()
+    prompts = t["prompt_embeddings"]
+    piece = {w: i for i, w in enumerate(gl.TOKENS)}
+    bos, labels = piece["<s>"], [("a", "\u2581mat"), ("b", "\u2581cat")]
+    word_ids = [piece[w] for _, w in labels]
+    losses, correct, rows = [], 0, []
+    for ex in examples:
+        ids = [bos] + [piece["\u2581" + w] for w in ex["sentence"].split()]
+        x = torch.cat([prompts, p["model.embed_tokens.weight"][ids]], dim=0)  # before BOS
+        h = gl.forward(p, x[None], torch.tensor([x.shape[0]]))[0, -1]
+        scores = (h @ p["lm_head.weight"].t())[word_ids]
+        gold = [v for v, _ in labels].index(ex["label"])
+        losses.append(float(F.cross_entropy(scores[None], torch.tensor([gold]))))
+        pred = int(scores.argmax())
+        correct += pred == gold
+        rows.append({"label": labels[pred][0],
+                     "probs": {v: float(q) for (v, _), q in zip(labels, scores.softmax(dim=0))}})
+    return {"loss": sum(losses) / len(losses), "accuracy": correct / len(examples),
+            "examples": len(examples), "predictions": rows}
+
+
 def write_foreign(d, C, n=5, seed=7):
     """An adapter directory as PEFT's save_pretrained writes it (P_TUNING, LSTM)."""
     os.makedirs(d, exist_ok=True)
@@ -176,6 +214,13 @@ def main():
     with open(os.path.join(OUT, "expected_foreign.json"), "w") as f:
         json.dump(res, f, indent=1)
     print("foreign: loss %.6f accuracy %.4f" % (res["loss"], res["accuracy"]))
+
+    with open(os.path.join(OUT, "llama_dev.jsonl")) as f:
+        ldev = [json.loads(line) for line in f if line.strip()]
+    res = peft_eval_llama(os.path.join(OUT, "llama_exported"), ldev)
+    with open(os.path.join(OUT, "expected_llama.json"), "w") as f:
+        json.dump(res, f, indent=1)
+    print("llama: loss %.6f accuracy %.4f" % (res["loss"], res["accuracy"]))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@
  *  - foreign/ (written by the script as PEFT's save_pretrained writes one, no
  *    ptune metadata): loads with the implied template "[P*n][START]{text}
  *    [MASK]" and the labels given, and matches the oracle;
+ *  - llama_exported/ (a LLaMA prompt trained with "[P*3][START]{sentence}
+ *    [MASK]"): PEFT's numbers with the virtual tokens before BOS;
  *  - refusals: a foreign adapter without labels, a template whose virtual
  *    tokens PEFT would place elsewhere. */
 #include <stdlib.h>
@@ -28,11 +30,12 @@
 typedef struct expected {
     double loss, accuracy;
     int n;
-    int label[MAXN];     /* 0 animal, 1 fruit */
+    int label[MAXN]; /* 0 the first label, 1 the second */
     float probs[MAXN][2];
 } expected;
 
-static int read_expected(const char *path, expected *e) {
+/* l0, l1: the two label values, in label order */
+static int read_expected(const char *path, expected *e, const char *l0, const char *l1) {
     char *text;
     size_t len;
     pt_json_doc doc;
@@ -50,9 +53,9 @@ static int read_expected(const char *path, expected *e) {
         const pt_json *p = preds->items[i], *pr = pt_json_get(p, "probs");
         const char *lab;
         double a, f;
-        ok = pt_json_get_str(p, "label", &lab) && pt_json_get_num(pr, "animal", &a) &&
-             pt_json_get_num(pr, "fruit", &f);
-        e->label[i] = ok && !strcmp(lab, "fruit");
+        ok = pt_json_get_str(p, "label", &lab) && pt_json_get_num(pr, l0, &a) &&
+             pt_json_get_num(pr, l1, &f);
+        e->label[i] = ok && !strcmp(lab, l1);
         e->probs[i][0] = (float)a;
         e->probs[i][1] = (float)f;
     }
@@ -87,8 +90,7 @@ static void against(const char *what, pt_tuner *t, const char *data, const char 
     printf("  %-40s loss %.7f (PEFT %.7f, diff %.2g), accuracy %.4f (PEFT %.4f)\n", what, loss,
            e->loss, fabs(loss - e->loss), acc, e->accuracy);
     CHECK(fabs(loss - e->loss) < 2e-5, "%s: loss %.7f, PEFT's %.7f", what, loss, e->loss);
-    CHECK(fabs(acc - e->accuracy) < 1e-9, "%s: accuracy %.4f, PEFT's %.4f", what, acc,
-          e->accuracy);
+    CHECK(fabs(acc - e->accuracy) < 1e-9, "%s: accuracy %.4f, PEFT's %.4f", what, acc, e->accuracy);
     if (!predict_all(t, data, field, label, probs, &n)) {
         CHECK(0, "%s: predict failed", what);
         return;
@@ -117,9 +119,11 @@ static int files_equal(const char *a, const char *b) {
 
 int main(void) {
     pt_model *m;
-    expected ee, ef;
-    if (pt_model_load(&m, MODEL) || !read_expected(FIX "/expected_exported.json", &ee) ||
-        !read_expected(FIX "/expected_foreign.json", &ef)) {
+    expected ee, ef, el;
+    if (pt_model_load(&m, MODEL) ||
+        !read_expected(FIX "/expected_exported.json", &ee, "animal", "fruit") ||
+        !read_expected(FIX "/expected_foreign.json", &ef, "animal", "fruit") ||
+        !read_expected(FIX "/expected_llama.json", &el, "a", "b")) {
         fprintf(stderr, "setup: %s\n", pt_last_error());
         return 1;
     }
@@ -212,5 +216,20 @@ int main(void) {
     remove("/tmp/ptune-peft-two.safetensors.ckpt");
     pt_tuner_free(tn);
     pt_model_free(m);
+
+    /* LLaMA: the virtual tokens before BOS ("[P*3][START]...") as PEFT places them */
+    pt_model *ml = NULL;
+    pt_tuner *tl = NULL;
+    CHECK(pt_model_load(&ml, "tests/fixtures/llama/tiny.gguf") == PT_OK, "llama: %s",
+          pt_last_error());
+    if (ml) {
+        CHECK(pt_tuner_load(&tl, ml, FIX "/llama_exported") == PT_OK, "load llama_exported/: %s",
+              pt_last_error());
+        if (tl)
+            against("llama_exported/ (BOS after the prompt)", tl, FIX "/llama_dev.jsonl",
+                    "sentence", &el);
+    }
+    pt_tuner_free(tl);
+    pt_model_free(ml);
     return t_done();
 }

@@ -14,6 +14,7 @@
 #    `ptune predict` PEFT's labels, and the same output as the prompt file;
 #    `ptune generate --prompt-file DIR` the same text as the file;
 #  - an adapter written as PEFT writes one (foreign/) with --labels, and its errors;
+#  - a LLaMA prompt with the virtual tokens before BOS against PEFT's numbers;
 #  - [START] layouts for BERT and LLaMA, their export and round trip;
 #  - every layout and adapter type PEFT and ptune cannot share is refused, saying why.
 PT=${PTUNE_BIN:-build/ptune}
@@ -59,6 +60,27 @@ check "generate --prompt-file DIR: the same tokens as the file ($(cat $T/gd.txt)
     "[ -s $T/gd.txt ] && cmp -s $T/gd.txt $T/gf.txt"
 expect_err "a prompt file takes no --labels" "carries its own template" \
     $PT eval --model $G --prompt $F/prompt.safetensors --labels $GL --data $D/dev.jsonl
+
+# --- LLaMA: the virtual tokens before BOS, as PEFT places them ---------------------
+# (llama_prompt.safetensors: ptune train --model tests/fixtures/llama/tiny.gguf
+#    --train $F/llama_train.jsonl --template "[P*3][START]{sentence} [MASK]" --labels a:mat,b:cat
+#    --encoder mlp --lr 0.03 --steps 30 --batch 8 --seed 2;
+#  llama_exported/: ptune export --model tests/fixtures/llama/tiny_hf)
+$PT export --peft $T/lexp --prompt $F/llama_prompt.safetensors --model tests/fixtures/llama/tiny_hf 2> /dev/null
+check "ptune export rewrites llama_exported/ byte for byte" \
+    "cmp -s $T/lexp/adapter_config.json $F/llama_exported/adapter_config.json &&
+    cmp -s $T/lexp/adapter_model.safetensors $F/llama_exported/adapter_model.safetensors"
+want_loss=$(jnum loss < $F/expected_llama.json)
+want_acc=$(jnum accuracy < $F/expected_llama.json)
+r=$($PT eval --model $L --prompt $F/llama_exported --data $F/llama_dev.jsonl --json)
+loss=$(echo "$r" | sed 's/.*"loss":\([0-9.]*\).*/\1/') acc=$(echo "$r" | json_acc)
+echo "    LLaMA: ptune eval --prompt llama_exported/: loss $loss accuracy $acc; PEFT: loss $want_loss accuracy $want_acc"
+check "LLaMA eval --prompt DIR: PEFT's loss (within 2e-5) and accuracy" \
+    "near $loss $want_loss 2e-5 && near $acc $want_acc 1e-6"
+$PT predict --model $L --prompt $F/llama_exported --data $F/llama_dev.jsonl | sed 's/.*"label":"\([a-z]*\)".*/\1/' > $T/ll.txt
+tr -d ' \n' < $F/expected_llama.json | grep -o '"label":"[a-z]*"' | sed 's/.*:"\(.*\)"/\1/' > $T/lw.txt
+check "LLaMA predict: PEFT's label for each of $(wc -l < $T/lw.txt) examples" \
+    "[ -s $T/lw.txt ] && cmp -s $T/ll.txt $T/lw.txt"
 
 # --- an adapter as PEFT writes it ------------------------------------------------
 want_loss=$(jnum loss < $F/expected_foreign.json)
