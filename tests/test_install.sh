@@ -24,6 +24,25 @@ VERSION=$(sed -n 's/^#define PTUNE_VERSION_STRING "\(.*\)"/\1/p' include/ptune.h
 MAJOR=${VERSION%%.*}
 MINOR=$(echo "$VERSION" | cut -d. -f2)
 
+# ---- the user's flags are honoured, the project's kept (a dry run: nothing is built)
+line=$(env -u MAKELEVEL -u MAKEFLAGS -u MFLAGS make -n --no-print-directory -B BUILD=$T/flags CFLAGS=-O3 CPPFLAGS=-DPT_USER_CPP LDFLAGS=-Wl,-O1 \
+    $T/flags/src/core/vec.o $T/flags/ptune 2> $T/flags.log)
+cline=$(echo "$line" | grep -m1 -- '-c src/core/vec.c')
+lline=$(echo "$line" | grep -m1 -- "-o $T/flags/ptune ")
+echo "  make CFLAGS=-O3 CPPFLAGS=-DPT_USER_CPP LDFLAGS=-Wl,-O1 compiles with: $cline"
+check "the compile line has the user's -O3 and -DPT_USER_CPP and the project's -std=c11 -fvisibility=hidden -Iinclude" \
+    "echo '$cline' | grep -q -- ' -O3' && echo '$cline' | grep -q -- '-DPT_USER_CPP' &&
+     echo '$cline' | grep -q -- '-std=c11' && echo '$cline' | grep -q -- '-fvisibility=hidden' &&
+     echo '$cline' | grep -q -- '-Iinclude' && ! echo '$cline' | grep -q -- ' -O2'"
+check "the link line has the user's LDFLAGS" "echo '$lline' | grep -q -- '-Wl,-O1'"
+gemm=$(echo "$line" | grep -m1 'GEMM engine')
+check "make prints the GEMM engine it chose: $gemm" "echo '$gemm' | grep -q 'GEMM engine [a-z]* ('"
+
+# ---- every function ptune.h declares is exported (PT_API)
+undeclared=$(grep -E '^[a-z].*[ *]pt_[a-z0-9_]*\(' include/ptune.h | grep -v '^PT_API' | grep -v '^typedef')
+check "every function declared in ptune.h carries PT_API" "[ -z \"$undeclared\" ]"
+[ -z "$undeclared" ] || echo "$undeclared" | head -3
+
 # ---- install
 if make -s --no-print-directory install BUILD="$B" DESTDIR="$D" PREFIX=$P > $T/install.log 2>&1; then
     ok "make install DESTDIR=... PREFIX=$P"
