@@ -28,6 +28,8 @@ Writes under tests/fixtures/peft/:
                           only prompt_embeddings, metadata {"format": "pt"}), random
                           prompt rows (seed 7)
   foreign_dev.jsonl       dev.jsonl with the field "text" = sentence + " It is a"
+  foreign_bf16/           the same rows stored as BF16 (what PEFT saves for a bfloat16
+                          model), expected_foreign_bf16.json its results
   expected_foreign.json   PEFT's results for foreign/ on foreign_dev.jsonl (input "{text}",
                           which is what ptune's implied template "[P*n][START]{text} [MASK]"
                           gives)
@@ -173,8 +175,9 @@ def peft_eval_llama(adapter_dir, examples):
             "examples": len(examples), "predictions": rows}
 
 
-def write_foreign(d, C, n=5, seed=7):
-    """An adapter directory as PEFT's save_pretrained writes it (P_TUNING, LSTM)."""
+def write_foreign(d, C, n=5, seed=7, dtype=torch.float32):
+    """An adapter directory as PEFT's save_pretrained writes it (P_TUNING, LSTM);
+    dtype: that of the model PEFT ran (a bfloat16 model saves bfloat16 prompts)."""
     os.makedirs(d, exist_ok=True)
     g = torch.Generator().manual_seed(seed)
     emb = torch.randn(n, C, generator=g) * 0.5
@@ -189,7 +192,7 @@ def write_foreign(d, C, n=5, seed=7):
     with open(os.path.join(d, "adapter_config.json"), "w") as f:
         f.write(json.dumps(config, indent=2, sort_keys=True))
     write_safetensors(os.path.join(d, "adapter_model.safetensors"),
-                      {"prompt_embeddings": emb}, {"format": "pt"})
+                      {"prompt_embeddings": emb.to(dtype)}, {"format": "pt"})
 
 
 def main():
@@ -214,6 +217,11 @@ def main():
     with open(os.path.join(OUT, "expected_foreign.json"), "w") as f:
         json.dump(res, f, indent=1)
     print("foreign: loss %.6f accuracy %.4f" % (res["loss"], res["accuracy"]))
+    write_foreign(os.path.join(OUT, "foreign_bf16"), cfg["n_embd"], dtype=torch.bfloat16)
+    res = peft_eval(os.path.join(OUT, "foreign_bf16"), fdev, "text", "", cfg, w, tok)
+    with open(os.path.join(OUT, "expected_foreign_bf16.json"), "w") as f:
+        json.dump(res, f, indent=1)
+    print("foreign_bf16: loss %.6f accuracy %.4f" % (res["loss"], res["accuracy"]))
 
     with open(os.path.join(OUT, "llama_dev.jsonl")) as f:
         ldev = [json.loads(line) for line in f if line.strip()]

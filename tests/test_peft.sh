@@ -92,6 +92,10 @@ check "foreign adapter + --labels (template [P*5][START]{text} [MASK] implied): 
 check "  with a warning that it does not name its model" "grep -q 'does not say which model' $T/w.txt"
 r2=$($PT eval --model $G --prompt $F/foreign --labels $GL --template "[P*5]{text} [MASK]" --data $F/foreign_dev.jsonl --json 2>/dev/null)
 check "  the same with --template \"[P*5]{text} [MASK]\" (GPT-2 has no start token)" '[ "$r" = "$r2" ]'
+want_bf=$(jnum loss < $F/expected_foreign_bf16.json)
+r=$($PT eval --model $G --prompt $F/foreign_bf16 --labels $GL --data $F/foreign_dev.jsonl --json 2>/dev/null)
+loss=$(echo "$r" | sed 's/.*"loss":\([0-9.]*\).*/\1/')
+check "a BF16 adapter (a bfloat16 model's): PEFT's loss ($loss, PEFT $want_bf)" "near $loss $want_bf 2e-5"
 expect_err "foreign adapter without --labels" "needs --labels" $PT eval --model $G --prompt $F/foreign --data $F/foreign_dev.jsonl
 expect_err "--template with the wrong count" "has 4 virtual tokens but the adapter's prompt_embeddings has 5 rows" \
     $PT eval --model $G --prompt $F/foreign --labels $GL --template "[P*4]{text} [MASK]" --data $F/foreign_dev.jsonl
