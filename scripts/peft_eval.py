@@ -44,6 +44,12 @@ Writes under tests/fixtures/peft/:
                           piece "\u2581word"); the virtual tokens go before the BOS, label
                           words "\u2581mat" / "\u2581cat" at the last position. This is what
                           proves ptune's [START] placement against PEFT's.
+  expected_bert.json      for bert_exported/ (`ptune export` of bert_prompt.safetensors,
+                          trained on tests/fixtures/bert/tiny with "[P*3][START]{sentence}
+                          [MASK] ." and labels animal:yes,thing:no): PEFT's results on
+                          tests/fixtures/learn/bert_dev.jsonl, the virtual tokens before
+                          [CLS], the label words scored at the [MASK] token (the forward of
+                          scripts/gen_bert_fixtures.py, the WordPiece of ref_wordpiece.py)
 Run: /usr/bin/python3 scripts/peft_eval.py   (after exported/ exists; see
 tests/test_peft.sh for how it was made)
 """
@@ -63,6 +69,8 @@ from st_write import write_safetensors  # noqa: E402
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 GPT2 = os.path.join(ROOT, "tests", "fixtures", "gpt2", "tiny")
 OUT = os.path.join(ROOT, "tests", "fixtures", "peft")
+BERT = os.path.join(ROOT, "tests", "fixtures", "bert", "tiny")
+BDEV = os.path.join(ROOT, "tests", "fixtures", "learn", "bert_dev.jsonl")
 LLAMA = os.path.join(ROOT, "tests", "fixtures", "llama", "tiny_hf")
 DEV = os.path.join(ROOT, "tests", "fixtures", "learn", "dev.jsonl")
 LABELS = [("animal", " animal"), ("fruit", " fruit")]  # value, word as the LM sees it
@@ -175,6 +183,38 @@ def peft_eval_llama(adapter_dir, examples):
             "examples": len(examples), "predictions": rows}
 
 
+def peft_eval_bert(adapter_dir, examples):
+    """PEFT's forward with the tiny BERT masked LM (FEATURE_EXTRACTION):
+    cat(prompts, word_embeddings([CLS] ... [SEP])), the model's own position
+    (0 .. n+T-1) and token type 0 embeddings added after, the MLM logits at the
+    [MASK] token."""
+    import gen_bert_fixtures as gb  # the BERT encoder and MLM head (HF semantics)
+    import ref_wordpiece as wp
+    w, _ = read_safetensors(os.path.join(BERT, "model.safetensors"))
+    vocab = wp.load_vocab(os.path.join(BERT, "vocab.txt"))
+    t, _ = read_safetensors(os.path.join(adapter_dir, "adapter_model.safetensors"))
+    assert set(t) == {"prompt_embeddings"}, t.keys()
+    prompts = t["prompt_embeddings"]
+    labels = [("animal", "yes"), ("thing", "no")]
+    word_ids = [vocab[wd] for _, wd in labels]
+    losses, correct, rows = [], 0, []
+    for ex in examples:
+        toks = ["[CLS]"] + wp.tokenize(ex["sentence"] + " [MASK] .", vocab, True) + ["[SEP]"]
+        ids = [vocab[x] for x in toks]
+        x = torch.cat([prompts, w["bert.embeddings.word_embeddings.weight"][ids]], dim=0)
+        h = gb.encoder(w, x[None], [x.shape[0]])[0]
+        at = prompts.shape[0] + toks.index("[MASK]")
+        scores = gb.mlm_head(w, h[at:at + 1], word_ids)[0]
+        gold = [v for v, _ in labels].index(ex["label"])
+        losses.append(float(F.cross_entropy(scores[None], torch.tensor([gold]))))
+        pred = int(scores.argmax())
+        correct += pred == gold
+        rows.append({"label": labels[pred][0],
+                     "probs": {v: float(q) for (v, _), q in zip(labels, scores.softmax(dim=0))}})
+    return {"loss": sum(losses) / len(losses), "accuracy": correct / len(examples),
+            "examples": len(examples), "predictions": rows}
+
+
 def write_foreign(d, C, n=5, seed=7, dtype=torch.float32):
     """An adapter directory as PEFT's save_pretrained writes it (P_TUNING, LSTM);
     dtype: that of the model PEFT ran (a bfloat16 model saves bfloat16 prompts)."""
@@ -229,6 +269,13 @@ def main():
     with open(os.path.join(OUT, "expected_llama.json"), "w") as f:
         json.dump(res, f, indent=1)
     print("llama: loss %.6f accuracy %.4f" % (res["loss"], res["accuracy"]))
+
+    with open(BDEV) as f:
+        bdev = [json.loads(line) for line in f if line.strip()]
+    res = peft_eval_bert(os.path.join(OUT, "bert_exported"), bdev)
+    with open(os.path.join(OUT, "expected_bert.json"), "w") as f:
+        json.dump(res, f, indent=1)
+    print("bert: loss %.6f accuracy %.4f" % (res["loss"], res["accuracy"]))
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@
  *    [MASK]" and the labels given, and matches the oracle;
  *  - llama_exported/ (a LLaMA prompt trained with "[P*3][START]{sentence}
  *    [MASK]"): PEFT's numbers with the virtual tokens before BOS;
+ *  - bert_exported/ (a BERT prompt "[P*3][START]{sentence} [MASK] ."): PEFT's
+ *    numbers with the virtual tokens before [CLS];
  *  - refusals: a foreign adapter without labels, a template whose virtual
  *    tokens PEFT would place elsewhere. */
 #include <stdlib.h>
@@ -119,11 +121,12 @@ static int files_equal(const char *a, const char *b) {
 
 int main(void) {
     pt_model *m;
-    expected ee, ef, el;
+    expected ee, ef, el, eb;
     if (pt_model_load(&m, MODEL) ||
         !read_expected(FIX "/expected_exported.json", &ee, "animal", "fruit") ||
         !read_expected(FIX "/expected_foreign.json", &ef, "animal", "fruit") ||
-        !read_expected(FIX "/expected_llama.json", &el, "a", "b")) {
+        !read_expected(FIX "/expected_llama.json", &el, "a", "b") ||
+        !read_expected(FIX "/expected_bert.json", &eb, "animal", "thing")) {
         fprintf(stderr, "setup: %s\n", pt_last_error());
         return 1;
     }
@@ -231,5 +234,19 @@ int main(void) {
     }
     pt_tuner_free(tl);
     pt_model_free(ml);
+
+    /* BERT: the virtual tokens before [CLS], the label words at the mask token */
+    pt_model *mb = NULL;
+    pt_tuner *tb = NULL;
+    CHECK(pt_model_load(&mb, "tests/fixtures/bert/tiny") == PT_OK, "bert: %s", pt_last_error());
+    if (mb) {
+        CHECK(pt_tuner_load(&tb, mb, FIX "/bert_exported") == PT_OK, "load bert_exported/: %s",
+              pt_last_error());
+        if (tb)
+            against("bert_exported/ ([CLS] after the prompt)", tb,
+                    "tests/fixtures/learn/bert_dev.jsonl", "sentence", &eb);
+    }
+    pt_tuner_free(tb);
+    pt_model_free(mb);
     return t_done();
 }

@@ -82,6 +82,15 @@ tr -d ' \n' < $F/expected_llama.json | grep -o '"label":"[a-z]*"' | sed 's/.*:"\
 check "LLaMA predict: PEFT's label for each of $(wc -l < $T/lw.txt) examples" \
     "[ -s $T/lw.txt ] && cmp -s $T/ll.txt $T/lw.txt"
 
+$PT export --peft $T/bexp --prompt $F/bert_prompt.safetensors --model $B 2> /dev/null
+check "ptune export rewrites bert_exported/ byte for byte (BERT, [P*3][START])" \
+    "cmp -s $T/bexp/adapter_config.json $F/bert_exported/adapter_config.json &&
+    cmp -s $T/bexp/adapter_model.safetensors $F/bert_exported/adapter_model.safetensors"
+want_loss=$(jnum loss < $F/expected_bert.json)
+r=$($PT eval --model $B --prompt $F/bert_exported --data $D/bert_dev.jsonl --json)
+loss=$(echo "$r" | sed 's/.*"loss":\([0-9.]*\).*/\1/')
+check "BERT eval --prompt DIR: PEFT's loss ($loss, PEFT $want_loss)" "near $loss $want_loss 2e-5"
+
 # --- an adapter as PEFT writes it ------------------------------------------------
 want_loss=$(jnum loss < $F/expected_foreign.json)
 r=$($PT eval --model $G --prompt $F/foreign --labels $GL --data $F/foreign_dev.jsonl --json 2> $T/w.txt)
