@@ -19,3 +19,12 @@ expect_err() {
 }
 # the accuracy field of an eval --json line
 json_acc() { sed 's/.*"accuracy":\([0-9.]*\).*/\1/'; }
+# st_patch FILE TENSOR INDEX BYTES: overwrite float32 element INDEX of a safetensors
+# tensor with 4 bytes given as printf escapes (NaN: '\000\000\300\177')
+st_patch() {
+    _n=$(od -An -t u8 -N8 "$1" | tr -d ' ')
+    _b=$(dd if="$1" bs=1 skip=8 count=$_n 2> /dev/null | grep -o "\"$2\":{[^}]*}" |
+        sed 's/.*"data_offsets":\[\([0-9]*\),.*/\1/')
+    [ -n "$_b" ] || { echo "st_patch: no tensor $2 in $1"; return 1; }
+    printf "$4" | dd of="$1" bs=1 seek=$((8 + _n + _b + 4 * $3)) conv=notrunc 2> /dev/null
+}

@@ -477,7 +477,7 @@ static void test_errors(void) {
                  "bad merge entry in tokenizer.json");
     expect_error(pt_tok_load_dir(&t, "tests/fixtures/bpe/no-such-dir"), PT_ERR_IO,
                  "no-such-dir: no tokenizer found (looked for tokenizer.json, vocab.json + "
-                 "merges.txt, vocab.txt)",
+                 "merges.txt, tokenizer.model, vocab.txt)",
                  "empty dir");
     pt_buf_free(&v);
 }

@@ -399,8 +399,22 @@ static void test_malformed(void) {
     PATCH(b[g.kv_bool] = 2, "bool 2", "bool");
     PATCH(patch32(b, g.align_val, 48), "alignment 48", "power of two");
     PATCH(patch32(b, g.align_val, 0), "alignment 0", "power of two");
-    PATCH(patch32(b, g.ti_type, 2), "unknown tensor type", "unsupported tensor type 2 (w)");
-    PATCH(patch32(b, g.ti_type, PT_GGML_Q8_0), "Q8_0 row of 4", "multiple of 32");
+    /* refused types are named with the tensor */
+    PATCH(patch32(b, g.ti_type, 16), "IQ2_XXS tensor", "tensor 'w' has type IQ2_XXS");
+    PATCH(patch32(b, g.ti_type, 9), "Q8_1 tensor", "tensor 'w' has type Q8_1");
+    PATCH(patch32(b, g.ti_type, 15), "Q8_K tensor", "tensor 'w' has type Q8_K");
+    PATCH(patch32(b, g.ti_type, 23), "IQ4_XS tensor", "tensor 'w' has type IQ4_XS");
+    PATCH(patch32(b, g.ti_type, 34), "TQ1_0 tensor", "tensor 'w' has type TQ1_0");
+    PATCH(patch32(b, g.ti_type, 4), "removed Q4_2 tensor", "tensor 'w' has type Q4_2");
+    PATCH(patch32(b, g.ti_type, 28), "F64 tensor", "tensor 'w' has type F64");
+    PATCH(patch32(b, g.ti_type, 39), "MXFP4 tensor", "tensor 'w' has type MXFP4");
+    PATCH(patch32(b, g.ti_type, 999), "unknown type id", "tensor 'w' has unknown ggml type 999");
+    /* accepted block types need rows of whole blocks */
+    PATCH(patch32(b, g.ti_type, PT_GGML_Q8_0), "Q8_0 row of 4",
+          "Q8_0 row length 4 is not a multiple of its block of 32");
+    PATCH(patch32(b, g.ti_type, 2), "Q4_0 row of 4", "Q4_0 row length 4 is not a multiple");
+    PATCH(patch32(b, g.ti_type, 12), "Q4_K row of 4",
+          "Q4_K row length 4 is not a multiple of its block of 256");
     PATCH(patch64(b, g.ti_offset, 1ULL << 40), "offset outside file", "outside");
     PATCH(patch64(b, g.ti_offset, 32), "data runs past end", "outside");
     PATCH(patch64(b, g.ti_offset, 1), "misaligned offset", "not a multiple");

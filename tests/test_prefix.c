@@ -28,9 +28,10 @@ typedef struct collect {
     int ns;
 } collect;
 
-static void on_example(int index, const float *scores, int ns, int pred, void *user) {
+static pt_status on_example(int index, const float *scores, int ns, int pred, void *user) {
     collect *c = user;
     memcpy(c->scores + (size_t)index * ns, scores, sizeof(float) * ns);
+    return PT_OK;
 }
 
 static double now_s(void) {

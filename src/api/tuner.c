@@ -163,6 +163,17 @@ pt_status pt_tuner_train(pt_tuner *t, const char *train_path, const char *dev_pa
         }
         have_dev = 1;
     }
+    /* the data's identity goes into the checkpoint; no output may be an input */
+    pt_train_input in[3] = {{"the training data", train_path, 1, dtr.src_size, dtr.src_hash},
+                            {"the dev data", dev_path, 1, 0, 0},
+                            {"the model", t->m->path, 0, 0, 0}};
+    if (have_dev) in[1].size = ddev.src_size, in[1].hash = ddev.src_hash;
+    if (have_dev) {
+        p.inputs = in, p.n_inputs = 3;
+    } else {
+        in[1] = in[2];
+        p.inputs = in, p.n_inputs = 2;
+    }
     pt_train_result res;
     pt_model_set_recompute(t->m, o->recompute);
     s = pt_train(t->m, &t->task, &etr, have_dev ? &edev : NULL, &p, &res);
@@ -198,11 +209,14 @@ pt_status pt_tuner_eval(pt_tuner *t, const char *data_path, double *loss, double
     pt_eval_result r;
     if ((s = pt_dataset_load(&d, data_path))) return s;
     if (!(s = pt_examples_build(&ex, &t->task, t->m, &d, 1, 0))) {
-        if (!(s = pt_engine_init(&e, t->m, &t->task, ex.n < 16 ? ex.n : 16, ex.max_len))) {
+        if (!(s = pt_engine_init(&e, t->m, &t->task, ex.n < 16 ? ex.n : 16, ex.max_len)) &&
+            t->prompt.D > 0 && !(s = pt_engine_use_deep(&e, t->prompt.D)))
+            e.deep = t->prompt.deep;
+        if (!s) {
             s = pt_evaluate(&e, &ex, t->prompt.table, t->prompt.head_w, t->prompt.head_b, &r, NULL,
                             NULL);
-            pt_engine_free(&e);
         }
+        pt_engine_free(&e); /* zeroed by pt_engine_init even when it fails */
         pt_examples_free(&ex);
     }
     pt_dataset_free(&d);
@@ -232,7 +246,10 @@ pt_status pt_tuner_predict(pt_tuner *t, const char *const *fields, const char *c
     free(vals);
     if (s) return s;
     pt_engine e;
-    if (!(s = pt_engine_init(&e, t->m, &t->task, 1, ex.r.n))) {
+    if (!(s = pt_engine_init(&e, t->m, &t->task, 1, ex.r.n)) && t->prompt.D > 0 &&
+        !(s = pt_engine_use_deep(&e, t->prompt.D)))
+        e.deep = t->prompt.deep;
+    if (!s) {
         const pt_example *b = &ex;
         double loss;
         s = pt_engine_run(&e, &b, 1, t->prompt.table, t->prompt.head_w, t->prompt.head_b, &loss,
@@ -246,8 +263,8 @@ pt_status pt_tuner_predict(pt_tuner *t, const char *const *fields, const char *c
                 for (int k = 0; k < n; k++) probs[k] = (float)(exp(e.scores[k] - mx) / z);
             }
         }
-        pt_engine_free(&e);
     }
+    pt_engine_free(&e); /* zeroed by pt_engine_init even when it fails */
     pt_rendered_free(&ex.r);
     return s;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/error.h"
@@ -89,24 +90,76 @@ pt_status pt_read_file(const char *path, char **buf, size_t *len) {
     return PT_OK;
 }
 
+/* "path" names a file we may replace: absent, or a regular file (through a
+ * symlink too). st receives its status when it exists. */
+static pt_status check_target(const char *path, struct stat *st, int *exists) {
+    size_t n = strlen(path);
+    *exists = 0;
+    if (n == 0) return pt_fail(PT_ERR_IO, "an output file name is empty");
+    if (path[n - 1] == '/') return pt_fail(PT_ERR_IO, "%s: is a directory name, not a file", path);
+    if (stat(path, st) == 0) {
+        if (S_ISDIR(st->st_mode))
+            return pt_fail(PT_ERR_IO, "%s: is a directory (give a file name)", path);
+        if (!S_ISREG(st->st_mode))
+            return pt_fail(PT_ERR_IO, "%s: not a regular file; ptune replaces only regular files",
+                           path);
+        *exists = 1;
+    }
+    return PT_OK;
+}
+
 pt_status pt_atomic_open(pt_atomic_file *af, const char *path) {
+    static unsigned counter;
     memset(af, 0, sizeof *af);
-    size_t n = strlen(path) + 32;
+    struct stat st;
+    int exists;
+    pt_status s = check_target(path, &st, &exists);
+    if (s) return s;
+    size_t n = strlen(path) + 48;
     af->path = pt_strdup(path);
     af->tmp = malloc(n);
     if (!af->path || !af->tmp) {
         pt_atomic_abort(af);
         return pt_fail(PT_ERR_NOMEM, "out of memory");
     }
-    snprintf(af->tmp, n, "%s.tmp.%ld", path, (long)getpid());
-    af->f = fopen(af->tmp, "wb");
-    if (!af->f) {
-        pt_status s = pt_fail(PT_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+    /* "<path>.tmp.<pid>.<unique>", created exclusively: an existing file or a
+     * planted symlink of that name is never opened, let alone truncated */
+    int fd = -1, err = 0;
+    for (int tries = 0; tries < 100 && fd < 0; tries++) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        unsigned u = (unsigned)ts.tv_nsec ^ (unsigned)ts.tv_sec * 2654435761u ^ ++counter * 40503u;
+        snprintf(af->tmp, n, "%s.tmp.%ld.%08x", path, (long)getpid(), u);
+        fd = open(af->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
+        err = errno;
+        if (fd < 0 && err != EEXIST) break;
+    }
+    if (fd < 0) {
+        s = pt_fail(PT_ERR_IO, "%s: cannot write: %s", path, strerror(err));
         free(af->path);
         free(af->tmp);
         memset(af, 0, sizeof *af);
         return s;
     }
+    /* an existing output keeps its permissions (a 0444 file stays 0444) */
+    if (exists) (void)fchmod(fd, st.st_mode & 07777);
+    af->f = fdopen(fd, "wb");
+    if (!af->f) {
+        close(fd);
+        unlink(af->tmp);
+        free(af->path);
+        free(af->tmp);
+        memset(af, 0, sizeof *af);
+        return pt_fail(PT_ERR_NOMEM, "out of memory");
+    }
+    return PT_OK;
+}
+
+pt_status pt_output_check(const char *path) {
+    pt_atomic_file af;
+    pt_status s = pt_atomic_open(&af, path);
+    if (s) return s;
+    pt_atomic_abort(&af);
     return PT_OK;
 }
 

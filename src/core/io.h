@@ -19,9 +19,13 @@ void pt_unmap(pt_mapped *m);
 /* Read a whole file into a NUL-terminated heap buffer (*len excludes the NUL). */
 pt_status pt_read_file(const char *path, char **buf, size_t *len);
 
-/* Atomic writer: writes go to "<path>.tmp.<pid>"; commit fsyncs, renames over
- * path and fsyncs the directory; abort removes the temporary file. A crash
- * mid-write leaves the previous file intact. */
+/* Atomic writer: writes go to "<path>.tmp.<pid>.<unique>", created
+ * exclusively (O_CREAT|O_EXCL|O_NOFOLLOW: an existing file or a planted
+ * symlink of that name is never followed); commit fsyncs, renames over path
+ * and fsyncs the directory; abort removes the temporary file. A crash
+ * mid-write leaves the previous file intact. An existing path must be a
+ * regular file (not a directory, device or fifo) and keeps its permission
+ * bits; a new one gets 0666 less the umask. */
 typedef struct pt_atomic_file {
     FILE *f;
     char *path;
@@ -32,6 +36,10 @@ pt_status pt_atomic_open(pt_atomic_file *af, const char *path);
 pt_status pt_atomic_write(pt_atomic_file *af, const void *data, size_t n);
 pt_status pt_atomic_commit(pt_atomic_file *af);
 void pt_atomic_abort(pt_atomic_file *af);
+/* Check now that path could be written by pt_atomic_open (its directory
+ * exists and is writable, it is no directory): creates and removes a
+ * temporary file. */
+pt_status pt_output_check(const char *path);
 /* Convenience: write a whole buffer atomically. */
 pt_status pt_write_file_atomic(const char *path, const void *data, size_t n);
 

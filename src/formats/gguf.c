@@ -1,6 +1,7 @@
 /* gguf.c - GGUF v2/v3 reader: parse and validate the header, the metadata
- * key-values and the tensor infos of a mapped file, then convert F32, F16,
- * BF16 and Q8_0 tensors to float32.
+ * key-values and the tensor infos of a mapped file; convert tensors of every
+ * type ptune reads (kernels/weight.h: F32, F16, BF16, ggml's Q4_0 ... Q6_K)
+ * to float32.
  *
  * Everything read from the file is checked before use: every read is bounded
  * by the bytes left, counts are bounded by the bytes each item needs at least,
@@ -17,6 +18,8 @@
 #include "core/error.h"
 #include "core/mem.h"
 #include "core/strmap.h"
+#include "kernels/quant.h"
+#include "kernels/weight.h"
 
 #define GGUF_DEFAULT_ALIGNMENT 32
 #define GGUF_MAX_ALIGNMENT (1u << 24)
@@ -26,8 +29,6 @@
 #define GGUF_HEADER_BYTES 24 /* magic, version, n_tensors, n_kv */
 #define GGUF_KV_MIN_BYTES 13 /* key length (8) + type (4) + smallest value (1) */
 #define GGUF_TI_MIN_BYTES 24 /* name length (8) + n_dims (4) + type (4) + offset (8) */
-#define QK8_0 32             /* Q8_0: values per block */
-#define Q8_0_BLOCK_BYTES 34  /* f16 scale + 32 int8 */
 
 /* ---------------------------------------------------------------- reading */
 
@@ -292,32 +293,32 @@ static pt_status parse_value(gguf_reader *r, pt_gguf_kv *kv) {
 
 /* ---------------------------------------------------------------- tensors */
 
-/* Bytes of a tensor of type t with ne[0] values per row and numel values. */
+/* Bytes of a tensor of ggml type t with ne[0] values per row and numel
+ * values: the types of kernels/weight.h (float and block-quantized), rows of
+ * whole blocks; every other type is refused by name. */
 static pt_status tensor_nbytes(const gguf_reader *r, const char *name, uint32_t t, int64_t ne0,
                                uint64_t numel, size_t *out) {
-    size_t nb;
-    switch (t) {
-    case PT_GGML_F32:
-        nb = 4;
-        break;
-    case PT_GGML_F16:
-    case PT_GGML_BF16:
-        nb = 2;
-        break;
-    case PT_GGML_Q8_0:
-        if (ne0 % QK8_0)
-            return pt_fail(PT_ERR_FORMAT,
-                           "%s: tensor '%s': Q8_0 row length %lld is not a multiple of %d", r->file,
-                           name, (long long)ne0, QK8_0);
-        if (!pt_mul_ok((size_t)(numel / QK8_0), Q8_0_BLOCK_BYTES, out))
-            return pt_fail(PT_ERR_FORMAT, "%s: tensor '%s': size overflows", r->file, name);
-        return PT_OK;
-    default:
+    int wt = pt_wtype_from_ggml(t);
+    if (wt < 0) {
+        char buf[32];
+        const char *tn = pt_ggml_type_name(t, buf, sizeof buf);
+        if (tn == buf) /* an id ggml does not have (or ptune does not know) */
+            return pt_fail(PT_ERR_UNSUPPORTED, "%s: tensor '%s' has unknown ggml type %u", r->file,
+                           name, t);
         return pt_fail(PT_ERR_UNSUPPORTED,
-                       "%s: unsupported tensor type %u (%s); ptune reads F32, F16, BF16 and Q8_0",
-                       r->file, t, name);
+                       "%s: tensor '%s' has type %s (ggml type %u), which ptune does not read "
+                       "(it reads F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, "
+                       "Q5_K and Q6_K)",
+                       r->file, name, tn, t);
     }
-    if (numel > SIZE_MAX || !pt_mul_ok((size_t)numel, nb, out))
+    const pt_wtype_info *in = pt_wtype_get((pt_wtype)wt);
+    if (ne0 % in->block)
+        return pt_fail(PT_ERR_FORMAT,
+                       "%s: tensor '%s': %s row length %lld is not a multiple of its block of %d",
+                       r->file, name, in->name, (long long)ne0, in->block);
+    /* numel is a multiple of ne0, so of the block */
+    if (numel > SIZE_MAX ||
+        !pt_mul_ok((size_t)(numel / (uint64_t)in->block), (size_t)in->bytes, out))
         return pt_fail(PT_ERR_FORMAT, "%s: tensor '%s': size overflows", r->file, name);
     return PT_OK;
 }
@@ -608,31 +609,6 @@ const pt_gguf_tensor *pt_gguf_find_tensor(const pt_gguf *g, const char *name) {
 
 /* ---------------------------------------------------------------- conversion */
 
-/* IEEE half -> float, including subnormals, infinities and NaN. */
-static float f16_to_f32(uint16_t h) {
-    uint32_t sign = (uint32_t)(h >> 15) << 31;
-    uint32_t exp = (h >> 10) & 0x1f, man = h & 0x3ff;
-    uint32_t bits;
-    if (exp == 0x1f) {
-        bits = sign | 0x7f800000u | (man << 13); /* inf / nan */
-    } else if (exp == 0) {
-        float f = ldexpf((float)man, -24); /* zero or subnormal: man * 2^-24 */
-        return sign ? -f : f;
-    } else {
-        bits = sign | ((exp + 112) << 23) | (man << 13); /* rebias 15 -> 127 */
-    }
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
-}
-
-static float bf16_to_f32(uint16_t h) {
-    uint32_t bits = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
-}
-
 static uint64_t tensor_numel(const pt_gguf_tensor *t) {
     uint64_t n = 1;
     for (int d = 0; d < t->n_dims; d++) n *= (uint64_t)t->ne[d];
@@ -640,33 +616,14 @@ static uint64_t tensor_numel(const pt_gguf_tensor *t) {
 }
 
 pt_status pt_gguf_tensor_to_f32(const pt_gguf_tensor *t, float *out) {
-    size_t n = (size_t)tensor_numel(t); /* fits: nbytes was computed from it at open */
-    const unsigned char *p = t->data;   /* (nbytes) raw little-endian data */
-    switch (t->type) {
-    case PT_GGML_F32:
-        for (size_t i = 0; i < n; i++) {
-            uint32_t b = le32(p + 4 * i);
-            memcpy(&out[i], &b, 4);
-        }
-        return PT_OK;
-    case PT_GGML_F16:
-        for (size_t i = 0; i < n; i++) out[i] = f16_to_f32(le16(p + 2 * i));
-        return PT_OK;
-    case PT_GGML_BF16:
-        for (size_t i = 0; i < n; i++) out[i] = bf16_to_f32(le16(p + 2 * i));
-        return PT_OK;
-    case PT_GGML_Q8_0:
-        /* blocks of 32: f16 scale d, then 32 int8 q; value = d * q */
-        for (size_t b = 0; b < n / QK8_0; b++) {
-            const unsigned char *blk = p + b * Q8_0_BLOCK_BYTES;
-            float d = f16_to_f32(le16(blk));
-            for (int j = 0; j < QK8_0; j++) out[b * QK8_0 + j] = d * (float)(int8_t)blk[2 + j];
-        }
-        return PT_OK;
-    default:
+    int wt = pt_wtype_from_ggml(t->type);
+    if (wt < 0) /* refused at open: only a hand-made tensor gets here */
         return pt_fail(PT_ERR_UNSUPPORTED, "tensor '%s': unsupported tensor type %u", t->name,
                        t->type);
-    }
+    /* fits: nbytes was computed from it at open; whole blocks per row, so
+     * the tensor is one long row of whole blocks (little-endian data) */
+    pt_dequant_row((pt_wtype)wt, out, t->data, (int64_t)tensor_numel(t));
+    return PT_OK;
 }
 
 pt_status pt_gguf_load_f32(const pt_gguf *g, const char *name, int ndim, const int64_t *shape,

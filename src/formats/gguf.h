@@ -34,7 +34,7 @@ typedef enum pt_gguf_type {
     PT_GGUF_FLOAT64 = 12,
 } pt_gguf_type;
 
-/* ggml tensor types we read */
+/* some ggml tensor type ids (the full table: kernels/weight.c) */
 enum { PT_GGML_F32 = 0, PT_GGML_F16 = 1, PT_GGML_Q8_0 = 8, PT_GGML_BF16 = 30 };
 
 typedef struct pt_gguf_str {
@@ -91,7 +91,8 @@ int pt_gguf_get_float(const pt_gguf *g, const char *key, double *out);
 char *pt_gguf_get_string(const pt_gguf *g, const char *key);
 
 const pt_gguf_tensor *pt_gguf_find_tensor(const pt_gguf *g, const char *name);
-/* Dequantize/convert to float32 (F32, F16, BF16, Q8_0) into out[numel]. */
+/* Dequantize/convert to float32 into out[numel]: every type accepted at open
+ * (F32, F16, BF16 and the block types of kernels/weight.h). */
 pt_status pt_gguf_tensor_to_f32(const pt_gguf_tensor *t, float *out);
 /* Find, check the row-major shape (ne reversed) equals shape[0..ndim), convert
  * to a newly allocated float array. */

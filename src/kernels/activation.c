@@ -40,9 +40,10 @@
  * round-to-nearest "magic number" trick, |r| <= ln2/2, then a degree-6
  * polynomial for e^r (relative error about 2e-7) and 2^n built in the exponent
  * bits. x is clamped to [-87.3, 88.3], where 2^n stays a normal float, so
- * exp(-inf) gives e^-87.3 ~ 1e-38 instead of 0 (harmless in every use below). */
-static inline float vexpf(float x) {
-    x = x > -87.3f ? x : -87.3f;
+ * exp(-inf) gives e^-87.3 ~ 1e-38 instead of 0 (harmless in every use below);
+ * a NaN stays NaN. */
+static inline float vexpf(float x0) {
+    float x = x0 > -87.3f ? x0 : -87.3f;
     x = x < 88.3f ? x : 88.3f;
     float n = (x * 1.44269504f + 12582912.0f) - 12582912.0f; /* round(x / ln2) */
     float r = x - n * 0.693145752f - n * 1.42860677e-6f;     /* ln2 split in two */
@@ -52,7 +53,7 @@ static inline float vexpf(float x) {
     int bits = ((int)n + 127) << 23; /* 2^n */
     float sc;
     memcpy(&sc, &bits, sizeof sc);
-    return p * sc;
+    return x0 == x0 ? p * sc : x0; /* NaN stays NaN */
 }
 
 /* erf(x), Abramowitz & Stegun 7.1.26: |error| <= 1.5e-7. */

@@ -22,10 +22,11 @@
  * reduced to n ln2 + r, |r| <= ln2/2, degree-7 Taylor polynomial (truncation
  * 5e-9 relative, so about one ulp from the roundings), 2^n put in the exponent
  * bits; x clamped to [-87.3, 0], the range a softmax row minus its maximum
- * lives in. (activation.c's vexpf is the degree-6 form, 1.2e-7: here it moved
+ * lives in; a NaN comes out as NaN, so a NaN score poisons its row instead of
+ * vanishing. (activation.c's vexpf is the degree-6 form, 1.2e-7: here it moved
  * gradients of the PyTorch step fixtures measurably.) */
-static inline float sm_expf(float x) {
-    x = x > -87.3f ? x : -87.3f;
+static inline float sm_expf(float x0) {
+    float x = x0 > -87.3f ? x0 : -87.3f;
     x = x < 0.0f ? x : 0.0f;
     float n = (x * 1.44269504f + 12582912.0f) - 12582912.0f; /* round(x / ln2) */
     float r = x - n * 0.693145752f - n * 1.42860677e-6f;     /* ln2 split in two */
@@ -40,7 +41,7 @@ static inline float sm_expf(float x) {
     int bits = ((int)n + 127) << 23; /* 2^n */
     float sc;
     memcpy(&sc, &bits, sizeof sc);
-    return p * sc;
+    return x0 == x0 ? p * sc : x0; /* NaN stays NaN (the clamps would make it ~0) */
 }
 
 static inline float dot(const float *restrict a, const float *restrict b, int n) {

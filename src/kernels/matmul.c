@@ -14,6 +14,7 @@
 #include <stdlib.h>
 
 #include "core/mem.h"
+#include "kernels/quant.h"
 #include "kernels/weight.h"
 
 #if defined(PT_GEMM_OPENBLAS) || defined(PT_GEMM_DNNL)
@@ -152,16 +153,6 @@ pt_arith pt_mm_get_arith(void) {
     return g_arith;
 }
 
-/* Types without a fused kernel yet: the whole matrix widened to float32 for
- * the call (slow and memory-hungry; the builtin engine's typed packing
- * replaces this). */
-static float *widen(const pt_weight *W) {
-    float *w = pt_alloc((size_t)W->rows * W->cols + 1, sizeof(float)); // (rows, cols)
-    if (!w) return NULL;
-    for (int r = 0; r < W->rows; r++) pt_weight_row(W, r, w + (size_t)r * W->cols);
-    return w;
-}
-
 void pt_mm_forward(float *out, const float *inp, const pt_weight *W, const float *bias, int N) {
     // out (N, OC), inp (N, C), W (OC, C)
     int C = W->cols, OC = W->rows;
@@ -170,13 +161,7 @@ void pt_mm_forward(float *out, const float *inp, const pt_weight *W, const float
     } else if (W->type == PT_WT_BF16) {
         pt_matmul_forward_bf16(out, inp, W->data, bias, N, C, OC);
     } else {
-        float *w = widen(W);
-        if (!w) {
-            for (size_t i = 0; i < (size_t)N * OC; i++) out[i] = NAN;
-            return;
-        }
-        pt_matmul_forward(out, inp, w, bias, N, C, OC);
-        free(w);
+        pt_qmm_forward(out, inp, W, bias, N); /* F16 and the block types */
     }
 }
 
@@ -188,12 +173,6 @@ void pt_mm_backward_input(float *dinp, const float *dout, const pt_weight *W, in
     } else if (W->type == PT_WT_BF16) {
         pt_matmul_backward_input_bf16(dinp, dout, W->data, N, C, OC);
     } else {
-        float *w = widen(W);
-        if (!w) {
-            for (size_t i = 0; i < (size_t)N * C; i++) dinp[i] = NAN;
-            return;
-        }
-        pt_matmul_backward_input(dinp, dout, w, N, C, OC);
-        free(w);
+        pt_qmm_backward_input(dinp, dout, W, N); /* F16 and the block types */
     }
 }

@@ -222,8 +222,8 @@ void pt_bert_block_backward(const pt_model *m, const pt_pass *p, int l, float *c
     memset(a[A_DQ], 0, sizeof(float) * QC);
     memset(a[A_DK], 0, sizeof(float) * NC);
     memset(a[A_DV], 0, sizeof(float) * NC);
-    pt_attn_backward(a[A_DQ], a[A_DK], a[A_DV], NULL, NULL, a[A_DATTY], a[A_ATT], a[A_Q], a[A_K],
-                     a[A_V], &g);
+    pt_attn_backward(a[A_DQ], a[A_DK], a[A_DV], pt_pass_dek(p, l), pt_pass_dev(p, l), a[A_DATTY],
+                     a[A_ATT], a[A_Q], a[A_K], a[A_V], &g);
     if (sel) {                   /* the queries' part at their rows */
         float *dqin = a[A_ATTY]; // (Nq, C)
         memset(dqin, 0, sizeof(float) * QC);

@@ -64,6 +64,24 @@ void pt_cache_reset(pt_cache *c, int pos) {
     if (pos >= 0 && pos <= c->pos) c->pos = pos;
 }
 
+pt_status pt_cache_put(const pt_model *m, pt_cache *c, const float *kv, int n) {
+    size_t KVC = (size_t)pt_dim_value(&m->cfg, PT_D_KVC), L = (size_t)m->cfg.n_layers;
+    if (n < 1 || n > c->Tmax - c->pos)
+        return pt_fail(PT_ERR_ARG,
+                       "%s: cannot put %d rows of keys/values in a cache holding %d of %d",
+                       m->fam->name, n, c->pos, c->Tmax);
+    for (int j = 0; j < n; j++) {
+        const float *row = kv + (size_t)j * L * 2 * KVC; // (L, 2, KVC)
+        for (size_t l = 0; l < L; l++) {
+            size_t at = l * c->lstride + (size_t)(c->pos + j) * KVC;
+            memcpy(c->k + at, row + 2 * l * KVC, sizeof(float) * KVC);
+            memcpy(c->v + at, row + (2 * l + 1) * KVC, sizeof(float) * KVC);
+        }
+    }
+    c->pos += n;
+    return PT_OK;
+}
+
 int pt_cache_len(const pt_cache *c) {
     return c->pos;
 }

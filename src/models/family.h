@@ -122,9 +122,13 @@ typedef struct pt_pass {
     int keep;      /* 1: keep activations for backward */
     int recompute; /* 1: this run keeps only PT_A_LAYER slots per layer */
     /* earlier keys/values of every layer: layer l, sequence b, row j at
-     * ek + l*e_lstride + b*e_bstride + j*KVC (e_bstride 0: shared by all) */
+     * ek + l*e_lstride + b*e_bstride + j*e_stride (e_bstride 0: shared by
+     * all, e_stride 0: KVC); with dek, dev (same layout) their gradients
+     * accumulate there in backward (deep prompts) */
     const float *ek, *ev;
+    float *dek, *dev;
     size_t e_lstride, e_bstride;
+    int e_stride;
     const int *elen; /* (B) earlier rows (NULL: none) */
     int E;           /* max of elen */
     /* store this pass's keys/values (N, KVC) of layer l at kv_out_k + l*kv_out_lstride */
@@ -138,6 +142,14 @@ typedef struct pt_pass {
     const int *sel, *sel_qstart, *sel_qlen, *sel_qidx, *sel_pos;
     int n_sel, sel_Tq;
 } pt_pass;
+
+/* Layer l's slice of the earlier keys' and values' gradients (NULL: none). */
+static inline float *pt_pass_dek(const struct pt_pass *p, int l) {
+    return p->dek ? p->dek + (size_t)l * p->e_lstride : NULL;
+}
+static inline float *pt_pass_dev(const struct pt_pass *p, int l) {
+    return p->dev ? p->dev + (size_t)l * p->e_lstride : NULL;
+}
 
 /* 1 when block l of pass p computes its output at p->sel only. */
 static inline int pt_pass_sel(const pt_model *m, const pt_pass *p, int l);

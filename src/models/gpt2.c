@@ -162,14 +162,14 @@ static void gpt2_block_backward(const pt_model *m, const pt_pass *p, int l, floa
         float *qs = a[A_TMP], *dqs = a[A_DSMALL]; // (Nq, C) each
         gather_q(p, qs, qkv, C);
         memset(dqs, 0, sizeof(float) * QC);
-        pt_attn_backward(dqs, dqkv + C, dqkv + 2 * C, NULL, NULL, datty, a[A_ATT], qs, qkv + C,
-                         qkv + 2 * C, &g);
+        pt_attn_backward(dqs, dqkv + C, dqkv + 2 * C, pt_pass_dek(p, l), pt_pass_dev(p, l), datty,
+                         a[A_ATT], qs, qkv + C, qkv + 2 * C, &g);
         for (int i = 0; i < Nq; i++)
             memcpy(dqkv + (size_t)p->sel[i] * 3 * C, dqs + (size_t)i * C, sizeof(float) * C);
         pt_pass_scatter(p, dres, dq_rows, C); /* the residual: d(in) = d(r2) at those rows */
     } else {
-        pt_attn_backward(dqkv, dqkv + C, dqkv + 2 * C, NULL, NULL, datty, a[A_ATT], qkv, qkv + C,
-                         qkv + 2 * C, &g);
+        pt_attn_backward(dqkv, dqkv + C, dqkv + 2 * C, pt_pass_dek(p, l), pt_pass_dev(p, l), datty,
+                         a[A_ATT], qkv, qkv + C, qkv + 2 * C, &g);
     }
     memset(dln, 0, sizeof(float) * NC);
     pt_mm_backward_input(dln, dqkv, &w->wqkv, N);

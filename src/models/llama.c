@@ -175,8 +175,8 @@ void pt_llama_block_backward(const pt_model *m, const pt_pass *p, int l, float *
     memset(a[A_DQ], 0, sizeof(float) * (size_t)Nq * QC);
     memset(a[A_DK], 0, sizeof(float) * (size_t)N * KVC);
     memset(a[A_DV], 0, sizeof(float) * (size_t)N * KVC);
-    pt_attn_backward(a[A_DQ], a[A_DK], a[A_DV], NULL, NULL, a[A_Y], a[A_ATT], a[A_Q], a[A_K],
-                     a[A_V], &g);
+    pt_attn_backward(a[A_DQ], a[A_DK], a[A_DV], pt_pass_dek(p, l), pt_pass_dev(p, l), a[A_Y],
+                     a[A_ATT], a[A_Q], a[A_K], a[A_V], &g);
     if (sel)
         rope_sel(m, p, a[A_DQ], NH, -1);
     else
@@ -315,15 +315,15 @@ static const pt_tensor_desc LAYER[] = {
      PT_T_MATRIX | PT_T_ROPE_Q, PT_I_NORMAL},
     {LW(wv), "model.layers.%d.self_attn.v_proj.weight", "blk.%d.attn_v.weight", PT_D_KVC, PT_D_C,
      PT_T_MATRIX, PT_I_NORMAL},
-    {LW(bq), "model.layers.%d.self_attn.q_proj.bias", NULL, PT_D_1, PT_D_QC,
+    {LW(bq), "model.layers.%d.self_attn.q_proj.bias", "blk.%d.attn_q.bias", PT_D_1, PT_D_QC,
      PT_T_OPTIONAL | PT_T_F32, PT_I_NONE},
-    {LW(bk), "model.layers.%d.self_attn.k_proj.bias", NULL, PT_D_1, PT_D_KVC,
+    {LW(bk), "model.layers.%d.self_attn.k_proj.bias", "blk.%d.attn_k.bias", PT_D_1, PT_D_KVC,
      PT_T_OPTIONAL | PT_T_F32, PT_I_NONE},
-    {LW(bv), "model.layers.%d.self_attn.v_proj.bias", NULL, PT_D_1, PT_D_KVC,
+    {LW(bv), "model.layers.%d.self_attn.v_proj.bias", "blk.%d.attn_v.bias", PT_D_1, PT_D_KVC,
      PT_T_OPTIONAL | PT_T_F32, PT_I_NONE},
     {LW(wo), "model.layers.%d.self_attn.o_proj.weight", "blk.%d.attn_output.weight", PT_D_C,
      PT_D_QC, PT_T_MATRIX, PT_I_NORMAL},
-    {LW(bo), "model.layers.%d.self_attn.o_proj.bias", NULL, PT_D_1, PT_D_C,
+    {LW(bo), "model.layers.%d.self_attn.o_proj.bias", "blk.%d.attn_output.bias", PT_D_1, PT_D_C,
      PT_T_OPTIONAL | PT_T_F32, PT_I_NONE},
     {LW(ffn_norm), "model.layers.%d.post_attention_layernorm.weight", "blk.%d.ffn_norm.weight",
      PT_D_1, PT_D_C, PT_T_F32, PT_I_ONES},

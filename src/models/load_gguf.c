@@ -76,17 +76,6 @@ static pt_status load_one(pt_model *m, const pt_gguf *g, const pt_tensor_desc *d
     return weight_from_gguf(pt_desc_weight(m, d, layer), t, d, (int)rows, (int)cols, g->path);
 }
 
-/* The tokenizer stored in the file (SentencePiece "llama" vocabularies). */
-static pt_status gguf_tokenizer(pt_tokenizer **tok, const pt_gguf *g) {
-    char *model = pt_gguf_get_string(g, "tokenizer.ggml.model");
-    pt_status s = PT_OK;
-    if (model && strcmp(model, "llama"))
-        s = pt_fail(PT_ERR_UNSUPPORTED, "%s: tokenizer.ggml.model \"%s\" is not supported", g->path,
-                    model);
-    free(model);
-    return s ? s : pt_spm_from_gguf(tok, g);
-}
-
 pt_status pt_load_gguf(pt_model **out, const char *path) {
     *out = NULL;
     pt_gguf *g = calloc(1, sizeof *g);
@@ -137,7 +126,7 @@ pt_status pt_load_gguf(pt_model **out, const char *path) {
         for (int i = 0; i < fam->n_layer && !s; i++)
             s = load_one(m, g, &fam->layer[i], l, &missing_head);
     if (!s) s = pt_model_check_head(m, missing_head, path);
-    if (!s && pt_gguf_find(g, "tokenizer.ggml.tokens")) s = gguf_tokenizer(&m->tok, g);
+    if (!s && pt_gguf_find(g, "tokenizer.ggml.tokens")) s = pt_tok_from_gguf(&m->tok, g);
     if (s) goto done;
     void *files[1] = {g};
     if ((s = pt_model_keep_files(m, files, 1, PT_FILE_GGUF))) goto done;

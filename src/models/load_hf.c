@@ -263,9 +263,12 @@ static pt_status open_weights(st_set *set, const char *path, const char *dir) {
     else if (pt_file_exists(pickle))
         s = pt_fail(PT_ERR_UNSUPPORTED,
                     "%s has only pytorch_model.bin: ptune does not read PyTorch pickles (loading "
-                    "one can run arbitrary code). Convert it to safetensors where transformers is "
-                    "installed: python3 -c \"from transformers import AutoModel as A; "
-                    "A.from_pretrained('%s').save_pretrained('%s', safe_serialization=True)\"",
+                    "one can run arbitrary code). Convert it to model.safetensors, keeping every "
+                    "tensor name (needs the torch and safetensors packages): python3 -c \"import "
+                    "torch; from safetensors.torch import save_file; sd = "
+                    "torch.load('%s/pytorch_model.bin', map_location='cpu', weights_only=True); "
+                    "save_file({k: v.clone().contiguous() for k, v in sd.items()}, "
+                    "'%s/model.safetensors', metadata={'format': 'pt'})\"",
                     dir, dir, dir);
     else
         s = pt_fail(PT_ERR_IO,

@@ -92,7 +92,8 @@ pt_status pt_model_check_head(pt_model *m, int missing_head, const char *src) {
 }
 
 pt_status pt_model_load_dir_tokenizer(pt_model *m, const char *dir) {
-    static const char *const files[] = {"tokenizer.json", "vocab.json", "vocab.txt"};
+    static const char *const files[] = {"tokenizer.json", "vocab.json", "vocab.txt",
+                                        "tokenizer.model"};
     int any = 0;
     for (size_t i = 0; i < sizeof files / sizeof files[0] && !any; i++) {
         char *p = pt_path_join(dir, files[i]);
@@ -188,8 +189,8 @@ static void convert_weight(pt_model *m, const pt_tensor_desc *d, pt_weight *w, i
     pt_wtype to = w->type;
     if (c->bf16 && (d->flags & PT_T_MATRIX))
         to = PT_WT_BF16;
-    else if (w->type == PT_WT_F16 || (!c->bf16 && w->type == PT_WT_BF16))
-        to = PT_WT_F32;
+    else if (w->type == PT_WT_F16 || w->type == PT_WT_BF16)
+        to = PT_WT_F32; /* embeddings, LM head: float32 as after pt_model_load */
     if (to != w->type) c->s = pt_weight_convert(w, to);
 }
 
@@ -231,6 +232,24 @@ void pt_model_memory(const pt_model *m, size_t *owned, size_t *mapped) {
     *mapped = mem[1];
 }
 
+typedef struct mix_ctx {
+    int *count;
+    size_t *bytes;
+} mix_ctx;
+
+static void add_mix(pt_model *m, const pt_tensor_desc *d, pt_weight *w, int layer, void *ctx) {
+    mix_ctx *c = ctx;
+    if (!w->data) return;
+    c->count[w->type]++;
+    c->bytes[w->type] += pt_weight_bytes(w);
+}
+
+void pt_model_type_mix(const pt_model *m, int *count, size_t *bytes) {
+    for (int t = 0; t < PT_WT_COUNT; t++) count[t] = 0, bytes[t] = 0;
+    mix_ctx c = {count, bytes};
+    for_each_weight((pt_model *)m, add_mix, &c);
+}
+
 typedef struct finite_ctx {
     const char *role;
     int layer;
@@ -262,7 +281,7 @@ pt_status pt_model_load_tokenizer(const char *path, pt_tokenizer **tok, pt_famil
             s = pt_fail(PT_ERR_UNSUPPORTED, "%s: architecture \"%s\" is not supported", path,
                         arch ? arch : "(none)");
         free(arch);
-        if (!s) s = pt_spm_from_gguf(tok, &g);
+        if (!s) s = pt_tok_from_gguf(tok, &g);
         if (!s) *fam = f->id;
         pt_gguf_close(&g);
         return s;
@@ -371,6 +390,11 @@ void pt_family_specials(pt_family f, const pt_tokenizer *tok, int *begin, int *e
     if (!tok || !d) return;
     *begin = special_id(tok, d->special.begin);
     *end = special_id(tok, d->special.end);
+    /* a causal family's BOS/EOS follow the tokenizer's add_bos/add_eos when stated */
+    if (tok->add_bos >= 0 && (d->special.begin == PT_SP_BOS || d->special.begin == PT_SP_NONE))
+        *begin = tok->add_bos ? tok->bos_id : -1;
+    if (tok->add_eos >= 0 && (d->special.end == PT_SP_EOS || d->special.end == PT_SP_NONE))
+        *end = tok->add_eos ? tok->eos_id : -1;
 }
 
 void pt_model_specials(const pt_model *m, int *begin, int *end) {

@@ -130,7 +130,9 @@ void pt_model_free(pt_model *m);
 /* Precision of the frozen block matrices: bf16 != 0 keeps them (and converts
  * float32/float16 ones) in bf16, halving their memory; 0 converts float16 and
  * bfloat16 matrices to float32. Quantized matrices are never touched.
- * Embeddings, norms, biases and the LM head stay as they are. Float32 after
+ * Embeddings, norms, biases and the LM head stored in f16 or bf16 become
+ * float32 either way (so pt_model_open + bf16 equals pt_model_load + bf16,
+ * without the float32 copy of the matrices). Float32 after
  * bf16 is refused (the rounding is done). */
 pt_status pt_model_set_precision(pt_model *m, int bf16);
 /* 1 when some block matrix is quantized. */
@@ -141,6 +143,9 @@ void pt_model_set_recompute(pt_model *m, int on);
 pt_status pt_model_load_tokenizer(const char *path, pt_tokenizer **tok, pt_family *fam);
 /* Weight memory: bytes the model owns (heap) and bytes it maps from files. */
 void pt_model_memory(const pt_model *m, size_t *owned, size_t *mapped);
+/* Weights of each element type (pt_wtype) as loaded: count[t] tensors,
+ * bytes[t] bytes of their data (owned or mapped); arrays of PT_WT_COUNT. */
+void pt_model_type_mix(const pt_model *m, int *count, size_t *bytes);
 /* First non-finite weight (NULL when every weight is finite): its role name. */
 const char *pt_model_check_finite(const pt_model *m, int *layer);
 
@@ -206,6 +211,9 @@ void pt_cache_free(pt_cache *c);
 pt_status pt_cache_decode(const pt_model *m, pt_cache *c, const float *x, int n, float *h_last);
 void pt_cache_reset(pt_cache *c, int pos);
 int pt_cache_len(const pt_cache *c);
+/* Append n rows of keys and values as they are (no RoPE), each row in a deep
+ * prompt's layout (L, 2, KVC): the cache then starts with a deep prompt. */
+pt_status pt_cache_put(const pt_model *m, pt_cache *c, const float *kv, int n);
 
 /* A model of cfg's family and shape with random weights built in memory (no
  * tokenizer): matrices and embeddings N(0, 0.02), biases 0, norm weights 1,

@@ -151,7 +151,7 @@ void pt_pass_attn_geom(const pt_model *m, const pt_pass *p, int l, pt_attn_geom 
         g->ek = p->ek + (size_t)l * p->e_lstride;
         g->ev = p->ev + (size_t)l * p->e_lstride;
         g->e_bstride = p->e_bstride;
-        g->e_stride = (int)pt_dim_value(c, PT_D_KVC);
+        g->e_stride = p->e_stride ? p->e_stride : (int)pt_dim_value(c, PT_D_KVC);
         g->elen = p->elen;
         g->E = p->E;
     }

@@ -33,11 +33,14 @@ const char *pt_encoder_kind_name(pt_encoder_kind k) {
         return "mlp";
     case PT_ENCODER_LSTM:
         return "lstm";
+    case PT_ENCODER_PREFIX_MLP:
+        return "prefix-mlp";
     }
     return "unknown";
 }
 
 int pt_encoder_kind_parse(const char *s, pt_encoder_kind *k) {
+    /* prefix-mlp is chosen by a deep-prompt method, not by name */
     static const pt_encoder_kind all[] = {PT_ENCODER_EMBEDDING, PT_ENCODER_MLP, PT_ENCODER_LSTM};
     if (!s) return 0;
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
@@ -155,8 +158,11 @@ static void build_table(pt_encoder *e) {
     int S = e->S, d = e->d;
     e->n_tensors = 0;
     e->n_params = 0;
-    add_tensor(e, "embedding.weight", 2, S, d);
-    if (e->kind == PT_ENCODER_MLP) {
+    add_tensor(e, "embedding.weight", 2, S, e->d_in);
+    if (e->kind == PT_ENCODER_PREFIX_MLP) {
+        add_linear(e, "transform.0", e->d_in, e->H);
+        add_linear(e, "transform.2", e->H, d);
+    } else if (e->kind == PT_ENCODER_MLP) {
         add_linear(e, "mlp_head.0", d, e->H);
         add_linear(e, "mlp_head.2", e->H, e->H);
         add_linear(e, "mlp_head.4", e->H, d);
@@ -203,6 +209,23 @@ static void init_params(pt_encoder *e, pt_rng *rng) {
     }
 }
 
+static pt_status encoder_alloc(pt_encoder *e, pt_rng *rng);
+
+pt_status pt_encoder_init_prefix(pt_encoder *e, int S, int d_in, int H, int d, pt_rng *rng) {
+    memset(e, 0, sizeof(*e));
+    if (S < 1 || S > 65536)
+        return pt_fail(PT_ERR_ARG, "encoder: prefix length %d not in [1, 65536]", S);
+    if (H <= 0) H = d_in;
+    if (d_in < 1 || d_in > 65536 || H > 65536 || d < 1 || d > (1 << 24))
+        return pt_fail(PT_ERR_ARG, "encoder: prefix-mlp widths %d -> %d -> %d out of range", d_in,
+                       H, d);
+    e->kind = PT_ENCODER_PREFIX_MLP;
+    e->S = S, e->d = d, e->d_in = d_in, e->H = H;
+    build_table(e);
+    e->n_work = 2 * (size_t)S * H; /* tanh output, backward scratch */
+    return encoder_alloc(e, rng);
+}
+
 pt_status pt_encoder_init(pt_encoder *e, pt_encoder_kind kind, int S, int d, int H, pt_rng *rng) {
     memset(e, 0, sizeof(*e));
     if (kind != PT_ENCODER_EMBEDDING && kind != PT_ENCODER_MLP && kind != PT_ENCODER_LSTM)
@@ -217,7 +240,7 @@ pt_status pt_encoder_init(pt_encoder *e, pt_encoder_kind kind, int S, int d, int
         return pt_fail(PT_ERR_ARG, "encoder: mlp hidden width %d exceeds 65536", H);
     e->kind = kind;
     e->S = S;
-    e->d = d;
+    e->d = e->d_in = d;
     e->H = kind == PT_ENCODER_MLP ? H : 0;
     build_table(e);
 
@@ -230,6 +253,10 @@ pt_status pt_encoder_init(pt_encoder *e, pt_encoder_kind kind, int S, int d, int
         lstm_layout(&w, S, d);
         e->n_work = w.total;
     }
+    return encoder_alloc(e, rng);
+}
+
+static pt_status encoder_alloc(pt_encoder *e, pt_rng *rng) {
     e->params = pt_aalloc(e->n_params, sizeof(float));
     e->grads = pt_aalloc(e->n_params, sizeof(float));
     if (e->n_work) e->work = pt_aalloc(e->n_work, sizeof(float));
@@ -237,7 +264,7 @@ pt_status pt_encoder_init(pt_encoder *e, pt_encoder_kind kind, int S, int d, int
         size_t n = e->n_params, nw = e->n_work;
         pt_encoder_free(e);
         return pt_fail(PT_ERR_NOMEM, "encoder: cannot allocate %s encoder (%zu params, %zu work)",
-                       pt_encoder_kind_name(kind), n, nw);
+                       pt_encoder_kind_name(e->kind), n, nw);
     }
     init_params(e, rng);
     return PT_OK;
@@ -252,7 +279,7 @@ void pt_encoder_free(pt_encoder *e) {
 }
 
 void pt_encoder_set_seeds(pt_encoder *e, const float *table) {
-    memcpy(P(e, T_EMB), table, (size_t)e->S * e->d * sizeof(float));
+    memcpy(P(e, T_EMB), table, e->tensors[T_EMB].numel * sizeof(float));
 }
 
 void pt_encoder_zero_grad(pt_encoder *e) {
@@ -299,6 +326,30 @@ static void mlp_backward(pt_encoder *e, const float *dh) {
     pt_relu_backward(dz1, dr1, r1, SH);
     pt_matmul_backward_weight(D(e, T_MLP0), D(e, T_MLP0 + 1), dz1, P(e, T_EMB), S, d, H);
     pt_matmul_backward_input(D(e, T_EMB), dz1, P(e, T_MLP0), S, d, H);
+}
+
+/* ------------------------------------------------------------------------ */
+/* prefix-mlp: h = T2(tanh(T0(E))), PEFT's PrefixEncoder (prefix_projection) */
+
+static void prefix_forward(pt_encoder *e, float *h) {
+    int S = e->S, H = e->H;
+    float *t = e->work; // (S, H)
+    pt_matmul_forward(t, P(e, T_EMB), P(e, 1), P(e, 2), S, e->d_in, H);
+    for (size_t i = 0; i < (size_t)S * H; i++) t[i] = tanhf(t[i]);
+    pt_matmul_forward(h, t, P(e, 3), P(e, 4), S, H, e->d);
+}
+
+static void prefix_backward(pt_encoder *e, const float *dh) {
+    int S = e->S, H = e->H;
+    size_t SH = (size_t)S * H;
+    const float *t = e->work; // (S, H)
+    float *dz = e->work + SH; // (S, H)
+    memset(dz, 0, sizeof(float) * SH);
+    pt_matmul_backward_weight(D(e, 3), D(e, 4), dh, t, S, H, e->d);
+    pt_matmul_backward_input(dz, dh, P(e, 3), S, H, e->d);
+    for (size_t i = 0; i < SH; i++) dz[i] *= 1.0f - t[i] * t[i];
+    pt_matmul_backward_weight(D(e, 1), D(e, 2), dz, P(e, T_EMB), S, e->d_in, H);
+    pt_matmul_backward_input(D(e, T_EMB), dz, P(e, 1), S, e->d_in, H);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -482,6 +533,9 @@ void pt_encoder_forward(pt_encoder *e, float *h) {
     case PT_ENCODER_LSTM:
         lstm_forward(e, h);
         break;
+    case PT_ENCODER_PREFIX_MLP:
+        prefix_forward(e, h);
+        break;
     }
 }
 
@@ -498,6 +552,9 @@ void pt_encoder_backward(pt_encoder *e, const float *dh) {
         break;
     case PT_ENCODER_LSTM:
         lstm_backward(e, dh);
+        break;
+    case PT_ENCODER_PREFIX_MLP:
+        prefix_backward(e, dh);
         break;
     }
 }

@@ -6,12 +6,16 @@
  *   lstm       h = L2(relu(L1(biLSTM2(E))))           2-layer bidirectional LSTM, hidden d/2
  *                                                     per direction, gate order i,f,g,o;
  *                                                     L1, L2 (d, d)
+ *   prefix-mlp h = T2(tanh(T0(E)))                    E (S, d_in) T0 (H, d_in) T2 (d, H):
+ *                                                     PEFT's PrefixEncoder with projection
+ *                                                     (deep prompts: d = L * 2 * KVC)
  *
  * All parameters live in one flat array (params) with a same-shaped gradient
  * array (grads), so optimizers and checkpoints see one vector. Tensor names
  * follow PEFT's PromptEncoder so PyTorch fixtures map one to one:
  *   embedding.weight
  *   mlp_head.{0,2,4}.{weight,bias}                        (mlp)
+ *   transform.{0,2}.{weight,bias}                         (prefix-mlp)
  *   lstm_head.{weight_ih,weight_hh,bias_ih,bias_hh}_l{0,1}[_reverse],
  *   mlp_head.{0,2}.{weight,bias}                          (lstm)
  * The encoder runs once per training step; its output is shared by the batch.
@@ -29,6 +33,7 @@ typedef enum pt_encoder_kind {
     PT_ENCODER_EMBEDDING,
     PT_ENCODER_MLP,
     PT_ENCODER_LSTM,
+    PT_ENCODER_PREFIX_MLP,
 } pt_encoder_kind;
 
 const char *pt_encoder_kind_name(pt_encoder_kind k);
@@ -48,8 +53,9 @@ typedef struct pt_enc_tensor {
 typedef struct pt_encoder {
     pt_encoder_kind kind;
     int S;         /* virtual tokens */
-    int d;         /* model width */
-    int H;         /* MLP hidden width (mlp only) */
+    int d;         /* output width: the model's (or a deep prompt's row) */
+    int d_in;      /* seed width: d, or the model's width for prefix-mlp */
+    int H;         /* MLP hidden width (mlp, prefix-mlp) */
     float *params; /* (n_params) */
     float *grads;  /* (n_params), accumulated by backward */
     size_t n_params;
@@ -64,9 +70,12 @@ typedef struct pt_encoder {
  * and both biases U(+-1/sqrt(hidden)). H is ignored except for mlp (H <= 0: H = d).
  * For lstm, d must be even. */
 pt_status pt_encoder_init(pt_encoder *e, pt_encoder_kind kind, int S, int d, int H, pt_rng *rng);
+/* prefix-mlp: S seeds of width d_in through a tanh MLP of width H (<= 0:
+ * d_in) to rows of width d. */
+pt_status pt_encoder_init_prefix(pt_encoder *e, int S, int d_in, int H, int d, pt_rng *rng);
 void pt_encoder_free(pt_encoder *e);
 
-/* Overwrite the seed table embedding.weight (S, d) (--init vocab / words / FILE). */
+/* Overwrite the seed table embedding.weight (S, d_in) (--init vocab / words / FILE). */
 void pt_encoder_set_seeds(pt_encoder *e, const float *table);
 
 /* h (S, d) = f(seeds); keeps what backward needs. */

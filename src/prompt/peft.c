@@ -209,6 +209,12 @@ static int has_start_token(const pt_prompt *p, const pt_model *m) {
 pt_status pt_peft_check_layout(const pt_prompt *p, const pt_model *m) {
     static const char why[] = "PEFT puts all virtual tokens before the whole input, before its "
                               "BOS or [CLS] token";
+    if (p->D > 0)
+        return pt_fail(PT_ERR_UNSUPPORTED,
+                       "the prompt is a deep prompt (--method %s: keys and values for every "
+                       "layer); ptune exports P_TUNING and PROMPT_TUNING adapters (input "
+                       "prompts) only, not PEFT's PREFIX_TUNING",
+                       p->method[0] ? p->method : "prefix");
     if (p->head != PT_HEAD_LM)
         return pt_fail(PT_ERR_UNSUPPORTED,
                        "the prompt has a linear head (head.weight, head.bias): a PEFT "

@@ -1,6 +1,7 @@
 /* promptfile.c - saving and loading prompt files (see promptfile.h). */
 #include "prompt/promptfile.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,8 @@ pt_status pt_prompt_write_meta(const pt_prompt *p, const pt_task *t, pt_st_write
     }
     if (!s && p->label_field) s = pt_st_writer_meta(w, "ptune.label_field", p->label_field);
     if (!s && p->encoder) s = pt_st_writer_meta(w, "ptune.encoder", p->encoder);
+    if (!s && p->method[0] && strcmp(p->method, "ptuning"))
+        s = pt_st_writer_meta(w, "ptune.method", p->method);
     if (!s && p->encoder_hidden > 0) {
         snprintf(num, sizeof num, "%d", p->encoder_hidden);
         s = pt_st_writer_meta(w, "ptune.encoder_hidden", num);
@@ -76,7 +79,9 @@ pt_status pt_prompt_save(const pt_prompt *p, const pt_task *t, const char *path)
     pt_st_writer *w = pt_st_writer_new();
     pt_status s = w ? PT_OK : pt_fail(PT_ERR_NOMEM, "out of memory");
     int64_t sh[2] = {p->S, p->d};
-    if (!s) s = pt_st_writer_add_f32(w, "prompt.embeddings", 2, sh, p->table);
+    if (!s && p->S > 0) s = pt_st_writer_add_f32(w, "prompt.embeddings", 2, sh, p->table);
+    int64_t dsh[2] = {p->D, p->W};
+    if (!s && p->D > 0) s = pt_st_writer_add_f32(w, "prompt.deep", 2, dsh, p->deep);
     if (!s && p->head_w) {
         int64_t hw[2] = {p->n_labels, p->d}, hb[1] = {p->n_labels};
         s = pt_st_writer_add_f32(w, "head.weight", 2, hw, p->head_w);
@@ -131,7 +136,20 @@ static pt_status load_tensor(const pt_st_file *f, const char *name, int ndim, in
             return pt_fail(PT_ERR_FORMAT, "%s: \"%s\" has an implausible shape", f->path, name);
         if (shape[i] < 0) shape[i] = t->shape[i];
     }
-    return pt_st_load_f32(f, name, ndim, shape, out);
+    pt_status s = pt_st_load_f32(f, name, ndim, shape, out);
+    if (s) return s;
+    size_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= (size_t)shape[i];
+    for (size_t i = 0; i < n; i++) {
+        if (isfinite((*out)[i])) continue;
+        s = pt_fail(PT_ERR_NUMERIC,
+                    "%s: tensor \"%s\" holds a value that is not finite (%g at %zu)", f->path, name,
+                    (double)(*out)[i], i);
+        free(*out);
+        *out = NULL;
+        return s;
+    }
+    return PT_OK;
 }
 
 pt_status pt_prompt_read_meta(pt_prompt *p, const pt_st_file *f, const char *path, int optional) {
@@ -164,6 +182,11 @@ pt_status pt_prompt_read_meta(pt_prompt *p, const pt_st_file *f, const char *pat
     p->encoder = pt_strdup(enc ? enc : "");
     if (!p->template_src || !p->label_field || !p->encoder)
         return pt_fail(PT_ERR_NOMEM, "out of memory");
+    const char *method = pt_st_meta(f, "ptune.method");
+    snprintf(p->method, sizeof p->method, "%s", method ? method : "ptuning");
+    if (strcmp(p->method, "ptuning") && strcmp(p->method, "prefix") &&
+        strcmp(p->method, "ptuning-v2"))
+        return pt_fail(PT_ERR_FORMAT, "%s: unknown ptune.method \"%s\"", path, p->method);
     p->encoder_hidden = hid ? atoi(hid) : 0;
     if (p->encoder_hidden < 0 || p->encoder_hidden > (1 << 24)) p->encoder_hidden = 0;
     const char *fam = pt_st_meta(f, "ptune.model.family");
@@ -196,9 +219,20 @@ static pt_status load_file(pt_prompt *p, const char *path) {
     if (s) return s;
     int64_t sh[2] = {-1, -1};
     if ((s = pt_prompt_read_meta(p, &f, path, 0))) goto done;
-    if ((s = load_tensor(&f, "prompt.embeddings", 2, sh, &p->table))) goto done;
-    p->S = (int)sh[0];
-    p->d = (int)sh[1];
+    int deep = strcmp(p->method, "ptuning") != 0;
+    if (deep) {
+        int64_t dsh[2] = {-1, -1};
+        if ((s = load_tensor(&f, "prompt.deep", 2, dsh, &p->deep))) goto done;
+        p->D = (int)dsh[0], p->W = (int)dsh[1];
+    }
+    if (!deep || pt_st_find(&f, "prompt.embeddings")) {
+        if ((s = load_tensor(&f, "prompt.embeddings", 2, sh, &p->table))) goto done;
+        p->S = (int)sh[0];
+        p->d = (int)sh[1];
+    } else {
+        const char *wd0 = pt_st_meta(&f, "ptune.model.width");
+        p->d = wd0 ? atoi(wd0) : 0; /* the head's width is the model's */
+    }
     s = load_head(p, &f);
 done:
     pt_st_close(&f);
@@ -234,6 +268,14 @@ pt_status pt_prompt_check_model(const pt_prompt *p, const pt_model *m, int *warn
                        "prompt width %d does not match the model's embedding width %d: this "
                        "prompt was trained for another model",
                        p->d, m->cfg.dim);
+    if (p->D > 0) {
+        size_t want = (size_t)m->cfg.n_layers * 2 * m->cfg.n_kv_heads * m->cfg.head_dim;
+        if ((size_t)p->W != want)
+            return pt_fail(PT_ERR_MISMATCH,
+                           "deep prompt rows of %d values do not match this model's %zu (layers x "
+                           "2 x key/value width): it was trained for another model",
+                           p->W, want);
+    }
     if (!p->has_identity) {
         *warn = 1;
         return PT_OK;
@@ -259,6 +301,7 @@ void pt_prompt_free(pt_prompt *p) {
     free(p->label_field);
     free(p->encoder);
     free(p->table);
+    free(p->deep);
     free(p->head_w);
     free(p->head_b);
     memset(p, 0, sizeof *p);

@@ -18,6 +18,11 @@
  *                           (see pt_model_fingerprint), 16 hex digits
  *   ptune.encoder           encoder that produced the table (informative)
  *   ptune.encoder_hidden    the mlp encoder's hidden width (informative)
+ *   ptune.method            "ptuning" (absent: the same), "prefix" or "ptuning-v2"
+ * Deep prompts (prefix, ptuning-v2) hold prompt.deep F32 (D, L * 2 * KVC):
+ * every layer's D prefix keys and values in PEFT's layout (row j: layer 0's
+ * key, layer 0's value, layer 1's key, ...; see train/engine.h); their
+ * prompt.embeddings is absent unless the template also has [P] tokens.
  * A file without the identity keys loads with a warning; one whose identity
  * contradicts the model is refused.
  */
@@ -37,11 +42,14 @@ typedef struct pt_prompt {
     char *encoder;
     int encoder_hidden; /* mlp hidden width, 0 = unknown or another encoder */
     int S, d;
-    float *table;  // (S, d)
-    int n_labels;  /* rows of head.weight (linear head) */
-    float *head_w; // (n_labels, d) or NULL
-    float *head_b; // (n_labels) or NULL
-    int peft;      /* 0 a prompt file, 1 a PEFT adapter directory ptune exported, 2 any other */
+    float *table;    // (S, d), NULL when S = 0 (a deep prompt only)
+    char method[16]; /* "ptuning", "prefix" or "ptuning-v2" */
+    int D, W;        /* deep prompt rows and width (0: none) */
+    float *deep;     // (D, W)
+    int n_labels;    /* rows of head.weight (linear head) */
+    float *head_w;   // (n_labels, d) or NULL
+    float *head_b;   // (n_labels) or NULL
+    int peft;        /* 0 a prompt file, 1 a PEFT adapter directory ptune exported, 2 any other */
     int has_identity;
     char family[16];
     int width, vocab_size;

@@ -28,8 +28,10 @@
 #include "core/mem.h"
 #include "core/strmap.h"
 #include "formats/json.h"
+#include "tokenizers/bpe_build.h"
 #include "tokenizers/bpe_pretok.h"
 #include "tokenizers/tokenizer.h"
+#include "tokenizers/unicode_nfc.h"
 
 #define BPE_CACHE_MAX_WORD 64        /* longer pre-tokens are not cached */
 #define BPE_CACHE_MAX_ENTRIES 262144 /* stop caching beyond this many words */
@@ -47,6 +49,8 @@ typedef struct bpe_impl {
     size_t pair_cap;  /* power of two */
     int n_merges;     /* M */
     int add_prefix_space;
+    pt_pretok pretok; /* how text is cut into pre-tokens */
+    int nfc;          /* tokenizer.json normalizer NFC: text must already be NFC */
     /* word cache: pre-token bytes -> index into cache_span */
     pthread_mutex_t lock;
     pt_strmap cache;
@@ -224,6 +228,16 @@ static pt_status bpe_encode(const pt_tokenizer *t, const char *text, size_t len,
     unsigned char *copy = NULL; /* text with a space in front (add_prefix_space) */
     bpe_scratch sc = {0};
     pt_status st = PT_OK;
+    size_t at;
+    if (p->nfc && !pt_nfc_is_normalized(s, len, &at)) {
+        uint32_t cp;
+        pt_utf8_next(s, len, at, &cp);
+        return pt_fail(PT_ERR_UNSUPPORTED,
+                       "text is not in Unicode NFC at byte %zu (U+%04X): this tokenizer "
+                       "normalizes to NFC, which ptune does not do; normalize the text first "
+                       "(e.g. Python unicodedata.normalize(\"NFC\", text))",
+                       at, (unsigned)cp);
+    }
     if (p->add_prefix_space && !(flags & PT_TOK_NO_PREFIX) && len > 0 && text[0] != ' ') {
         copy = pt_alloc(len + 1, 1);
         if (!copy) return pt_fail(PT_ERR_NOMEM, "bpe: out of memory");
@@ -232,7 +246,7 @@ static pt_status bpe_encode(const pt_tokenizer *t, const char *text, size_t len,
         s = copy, len++;
     }
     for (size_t i = 0; i < len && !st;) {
-        size_t j = pt_gpt2_pretok_next(s, len, i);
+        size_t j = pt_pretok_next(p->pretok, s, len, i);
         st = encode_word(p, &sc, s + i, j - i, out);
         i = j;
     }
@@ -276,25 +290,11 @@ static const pt_tok_ops bpe_ops = {bpe_encode, bpe_decode, bpe_free};
 
 /* ---- loading -------------------------------------------------------------- */
 
-typedef struct bpe_merge {
-    const char *a, *b; /* the two symbols (not NUL-terminated) */
-    size_t alen, blen;
-    int where; /* merges.txt line number, or index in model.merges */
-} bpe_merge;
-
-typedef struct bpe_src {
-    const char *vpath;    /* file of the vocabulary (messages) */
-    const char *vfield;   /* "" for vocab.json, "model.vocab: " for tokenizer.json */
-    const char *mpath;    /* file of the merges (messages) */
-    int merges_in_json;   /* messages say model.merges[i] instead of line i */
-    const pt_json *added; /* added_tokens array or NULL */
-    int add_prefix_space;
-} bpe_src;
-
 /* Prefix the current error with where merge m came from. */
 #define MERGE_CTX(src, m)                                                                          \
-    pt_fail_ctx(PT_ERR_FORMAT, (src)->merges_in_json ? "%s: model.merges[%d]" : "%s line %d",      \
-                (src)->mpath, (m)->where)
+    ((src)->mfield                                                                                 \
+         ? pt_fail_ctx(PT_ERR_FORMAT, "%s: %s[%d]", (src)->mpath, (src)->mfield, (m)->where)       \
+         : pt_fail_ctx(PT_ERR_FORMAT, "%s line %d", (src)->mpath, (m)->where))
 
 /* Fill pieces[id] from the vocabulary object and added tokens; *n = max id + 1. */
 static pt_status collect_pieces(char **pieces, size_t limit, const pt_json *vocab,
@@ -383,23 +383,35 @@ static pt_status add_merges(pt_tokenizer *t, bpe_impl *p, const bpe_merge *merge
     return st;
 }
 
-/* Build the tokenizer from a parsed vocabulary object and a list of merges. */
-static pt_status bpe_build(pt_tokenizer **out, const pt_json *vocab, const bpe_merge *merges,
-                           size_t nm, const bpe_src *src) {
+/* Special ids by spelling: GPT-2's "<|endoftext|>" (BOS and EOS), RoBERTa's
+ * "<s>" (BOS, CLS), "</s>" (EOS, SEP), "<unk>", "<pad>", "<mask>", LLaMA-3's
+ * "<|begin_of_text|>" (BOS) and "<|end_of_text|>" (EOS). Loaders with
+ * explicit ids (GGUF metadata, tokenizer_config.json) overwrite these later. */
+static void specials_by_name(pt_tokenizer *t) {
+    t->bos_id = t->eos_id = pt_tok_lookup(t, "<|endoftext|>");
+    int s = pt_tok_lookup(t, "<s>"), e = pt_tok_lookup(t, "</s>");
+    if (s >= 0 && e >= 0) {
+        t->bos_id = t->cls_id = s;
+        t->eos_id = t->sep_id = e;
+    }
+    t->unk_id = pt_tok_lookup(t, "<unk>");
+    t->pad_id = pt_tok_lookup(t, "<pad>");
+    t->mask_id = pt_tok_lookup(t, "<mask>");
+    int b = pt_tok_lookup(t, "<|begin_of_text|>"), e2 = pt_tok_lookup(t, "<|end_of_text|>");
+    if (b >= 0) t->bos_id = b; /* LLaMA-3 */
+    if (e2 >= 0) t->eos_id = e2;
+}
+
+pt_status pt_bpe_build_pieces(pt_tokenizer **out, char **pieces, int n, const bpe_merge *merges,
+                              size_t nm, const bpe_src *src) {
     *out = NULL;
-    if (!vocab || vocab->type != PT_JSON_OBJECT)
-        return pt_fail(PT_ERR_FORMAT, "%s: %svocabulary is not a JSON object", src->vpath,
-                       src->vfield);
-    size_t limit = vocab->len + (src->added ? src->added->len : 0);
-    if (limit > BPE_MAX_VOCAB)
-        return pt_fail(PT_ERR_FORMAT, "%s: %zu tokens is more than %d", src->vpath, limit,
-                       BPE_MAX_VOCAB);
     pt_tokenizer *t = calloc(1, sizeof *t);
     bpe_impl *p = calloc(1, sizeof *p);
-    char **pieces = pt_zalloc(limit ? limit : 1, sizeof(char *));
     pt_status st = PT_OK;
-    if (!t || !p || !pieces) {
-        free(t), free(p), free(pieces);
+    if (!t || !p) {
+        free(t), free(p);
+        for (int k = 0; k < n; k++) free(pieces[k]);
+        free(pieces);
         return pt_fail(PT_ERR_NOMEM, "%s: out of memory", src->vpath);
     }
     pthread_mutex_init(&p->lock, NULL);
@@ -408,19 +420,15 @@ static pt_status bpe_build(pt_tokenizer **out, const pt_json *vocab, const bpe_m
     t->kind = PT_TOK_BPE;
     t->impl = p;
     t->pieces = pieces;
+    t->vocab_size = n;
     t->bos_id = t->eos_id = t->unk_id = t->pad_id = t->mask_id = t->cls_id = t->sep_id = -1;
+    t->add_bos = t->add_eos = -1;
     t->space_sensitive = 1;
     p->add_prefix_space = src->add_prefix_space;
-    int n = 0;
-    if ((st = collect_pieces(pieces, limit, vocab, src, &n))) {
-        for (size_t k = 0; k < limit; k++) free(pieces[k]);
-        t->pieces = NULL;
-        free(pieces);
-        goto fail;
-    }
-    t->vocab_size = n;
+    p->pretok = src->pretok;
+    p->nfc = src->nfc;
     if ((st = pt_tok_build_index(t))) goto fail;
-    for (int id = 0; id < n; id++) {
+    for (int id = 0; id < n && !src->allow_dups; id++) {
         int first = pt_tok_lookup(t, pieces[id]);
         if (first != id) {
             st = pt_fail(PT_ERR_FORMAT, "%s: %sduplicate token \"%s\" (ids %d and %d)", src->vpath,
@@ -445,12 +453,48 @@ static pt_status bpe_build(pt_tokenizer **out, const pt_json *vocab, const bpe_m
         }
     }
     if ((st = add_merges(t, p, merges, nm, src))) goto fail;
-    t->bos_id = t->eos_id = pt_tok_lookup(t, "<|endoftext|>");
+    specials_by_name(t);
     *out = t;
     return PT_OK;
 fail:
     pt_tok_free(t);
     return st;
+}
+
+pt_status pt_bpe_set_pretok(pt_tokenizer *t, pt_pretok kind) {
+    if (!t || t->kind != PT_TOK_BPE)
+        return pt_fail(PT_ERR_ARG, "pt_bpe_set_pretok: not a byte-level BPE tokenizer");
+    bpe_impl *p = t->impl;
+    pthread_mutex_lock(&p->lock); /* cached words were cut by the old pattern: drop them */
+    p->pretok = kind;
+    pt_strmap_free(&p->cache);
+    pt_strmap_init(&p->cache);
+    p->cache_span.n = p->cache_ids.n = 0;
+    pthread_mutex_unlock(&p->lock);
+    return PT_OK;
+}
+
+/* Build the tokenizer from a parsed vocabulary object and a list of merges. */
+static pt_status bpe_build(pt_tokenizer **out, const pt_json *vocab, const bpe_merge *merges,
+                           size_t nm, const bpe_src *src) {
+    *out = NULL;
+    if (!vocab || vocab->type != PT_JSON_OBJECT)
+        return pt_fail(PT_ERR_FORMAT, "%s: %svocabulary is not a JSON object", src->vpath,
+                       src->vfield);
+    size_t limit = vocab->len + (src->added ? src->added->len : 0);
+    if (limit > BPE_MAX_VOCAB)
+        return pt_fail(PT_ERR_FORMAT, "%s: %zu tokens is more than %d", src->vpath, limit,
+                       BPE_MAX_VOCAB);
+    char **pieces = pt_zalloc(limit ? limit : 1, sizeof(char *));
+    if (!pieces) return pt_fail(PT_ERR_NOMEM, "%s: out of memory", src->vpath);
+    int n = 0;
+    pt_status st = collect_pieces(pieces, limit, vocab, src, &n);
+    if (st) {
+        for (size_t k = 0; k < limit; k++) free(pieces[k]);
+        free(pieces);
+        return st;
+    }
+    return pt_bpe_build_pieces(out, pieces, n, merges, nm, src);
 }
 
 /* Split merges.txt into merges (pointing into text, which is modified). */
@@ -499,7 +543,7 @@ pt_status pt_bpe_load_files(pt_tokenizer **out, const char *vocab_json, const ch
     }
     if ((st = pt_read_file(merges_txt, &mtext, &mlen))) goto done;
     if ((st = parse_merges_txt(mtext, mlen, merges_txt, &merges, &nm))) goto done;
-    bpe_src src = {vocab_json, "", merges_txt, 0, NULL, 0};
+    bpe_src src = {vocab_json, "", merges_txt, NULL, NULL, 0, PT_PRETOK_GPT2, 0, 0};
     st = bpe_build(out, doc.root, merges, nm, &src);
 done:
     free(merges);
@@ -509,27 +553,100 @@ done:
     return st;
 }
 
-/* tokenizer.json parts we cannot honour make an error rather than a silently
- * different tokenization: only the GPT-2 ByteLevel pre-tokenizer, no normalizer. */
-static pt_status check_pipeline(const pt_json *root, const char *path, int *add_prefix_space) {
-    const pt_json *norm = pt_json_get(root, "normalizer");
-    if (norm && norm->type != PT_JSON_NULL)
-        return pt_fail(PT_ERR_UNSUPPORTED, "%s: normalizer is not supported for byte-level BPE",
+/* The Split regexes of tokenizer.json files that name a pre-tokenizer of
+ * bpe_pretok.c (GPT-2's, Meta-Llama-3's, Qwen2's), character for character. */
+static const struct {
+    const char *regex;
+    pt_pretok kind;
+} known_regex[] = {
+    {"'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+",
+     PT_PRETOK_GPT2},
+    {"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| "
+     "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+     PT_PRETOK_LLAMA3},
+    {"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| "
+     "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+     PT_PRETOK_QWEN2},
+};
+
+/* A Split pre-tokenizer: its regex must be one we know, isolated, not inverted. */
+static pt_status check_split(const pt_json *split, const char *path, pt_pretok *kind) {
+    const pt_json *pat = pt_json_get(split, "pattern");
+    const char *rx = NULL, *behavior = NULL;
+    int invert = 0;
+    if (!pat || !pt_json_get_str(pat, "Regex", &rx))
+        return pt_fail(PT_ERR_UNSUPPORTED,
+                       "%s: pre_tokenizer Split without a \"Regex\" pattern is not supported",
                        path);
+    pt_json_get_str(split, "behavior", &behavior);
+    pt_json_get_bool(split, "invert", &invert);
+    if (!behavior || strcmp(behavior, "Isolated") != 0 || invert)
+        return pt_fail(PT_ERR_UNSUPPORTED,
+                       "%s: pre_tokenizer Split with behavior %s%s is not supported (only "
+                       "Isolated)",
+                       path, behavior ? behavior : "(missing)", invert ? ", inverted" : "");
+    for (size_t k = 0; k < sizeof known_regex / sizeof known_regex[0]; k++)
+        if (strcmp(rx, known_regex[k].regex) == 0) {
+            *kind = known_regex[k].kind;
+            return PT_OK;
+        }
+    return pt_fail(PT_ERR_UNSUPPORTED,
+                   "%s: pre_tokenizer Split regex \"%.120s\" is not supported (known: the "
+                   "GPT-2, LLaMA-3 and Qwen2 patterns)",
+                   path, rx);
+}
+
+/* tokenizer.json parts we cannot honour make an error rather than a silently
+ * different tokenization. Accepted pre_tokenizers: ByteLevel with its GPT-2
+ * regex, or a Sequence of a Split with a known regex and a ByteLevel without
+ * one; no normalizer, or NFC (then text that is not already NFC is refused
+ * when encoded, see unicode_nfc.h). */
+static pt_status check_pipeline(const pt_json *root, const char *path, int *add_prefix_space,
+                                pt_pretok *kind, int *nfc) {
+    const pt_json *norm = pt_json_get(root, "normalizer");
+    const char *ntype = NULL;
+    *nfc = 0;
+    if (norm && pt_json_get_str(norm, "type", &ntype) && strcmp(ntype, "NFC") == 0)
+        *nfc = 1; /* Qwen2: checked at encode time (unicode_nfc.c) */
+    else if (norm && norm->type != PT_JSON_NULL)
+        return pt_fail(PT_ERR_UNSUPPORTED, "%s: normalizer %s is not supported for byte-level BPE",
+                       path, pt_json_get_str(norm, "type", &ntype) ? ntype : "(no type)");
     const pt_json *pre = pt_json_get(root, "pre_tokenizer");
     const char *type = NULL;
+    const pt_json *split = NULL;
     if (pre && pt_json_get_str(pre, "type", &type) && strcmp(type, "Sequence") == 0) {
         const pt_json *list = pt_json_get(pre, "pretokenizers");
-        pre = list && list->type == PT_JSON_ARRAY && list->len == 1 ? list->items[0] : NULL;
+        pre = NULL;
+        if (list && list->type == PT_JSON_ARRAY && list->len == 1) pre = list->items[0];
+        if (list && list->type == PT_JSON_ARRAY && list->len == 2) {
+            const char *t0 = NULL;
+            if (pt_json_get_str(list->items[0], "type", &t0) && strcmp(t0, "Split") == 0)
+                split = list->items[0], pre = list->items[1];
+            else
+                return pt_fail(PT_ERR_UNSUPPORTED,
+                               "%s: pre_tokenizer Sequence starting with %s is not supported "
+                               "(only Split + ByteLevel)",
+                               path, t0 ? t0 : "(no type)");
+        }
         type = NULL;
     }
     if (!pre || !pt_json_get_str(pre, "type", &type) || strcmp(type, "ByteLevel") != 0)
         return pt_fail(PT_ERR_UNSUPPORTED,
-                       "%s: pre_tokenizer %s is not supported (only GPT-2's ByteLevel)", path,
-                       type ? type : "(missing)");
+                       "%s: pre_tokenizer %s is not supported (only ByteLevel, or Split + "
+                       "ByteLevel)",
+                       path, type ? type : "(missing)");
     int use_regex = 1;
     pt_json_get_bool(pre, "use_regex", &use_regex);
-    if (!use_regex)
+    *kind = PT_PRETOK_GPT2;
+    if (split) {
+        pt_status st = check_split(split, path, kind);
+        if (st) return st;
+        if (use_regex)
+            return pt_fail(PT_ERR_UNSUPPORTED,
+                           "%s: pre_tokenizer Split followed by ByteLevel with use_regex true "
+                           "(two regex splits) is not supported",
+                           path);
+    } else if (!use_regex)
         return pt_fail(PT_ERR_UNSUPPORTED,
                        "%s: pre_tokenizer ByteLevel without the GPT-2 regex is not supported",
                        path);
@@ -557,7 +674,9 @@ pt_status pt_bpe_from_tokenizer_json(pt_tokenizer **out, const pt_json *root, co
                        "supported",
                        path, affix);
     int aps = 0;
-    pt_status st = check_pipeline(root, path, &aps);
+    pt_pretok kind = PT_PRETOK_GPT2;
+    int nfc = 0;
+    pt_status st = check_pipeline(root, path, &aps, &kind, &nfc);
     if (st) return st;
     const pt_json *vocab = pt_json_get(model, "vocab");
     const pt_json *jm = pt_json_get(model, "merges");
@@ -593,7 +712,7 @@ pt_status pt_bpe_from_tokenizer_json(pt_tokenizer **out, const pt_json *root, co
         return pt_fail(PT_ERR_FORMAT, "%s: model.merges[%zu]: expected \"a b\" or [\"a\", \"b\"]",
                        path, k);
     }
-    bpe_src src = {path, "model.vocab: ", path, 1, added, aps};
+    bpe_src src = {path, "model.vocab: ", path, "model.merges", added, aps, kind, 0, nfc};
     st = bpe_build(out, vocab, merges, jm->len, &src);
     free(merges);
     return st;

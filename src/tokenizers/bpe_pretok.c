@@ -14,6 +14,8 @@
  */
 #include "tokenizers/bpe_pretok.h"
 
+#include <string.h>
+
 #include "tokenizers/unicode_tables.h"
 
 int pt_uc_class(uint32_t cp) {
@@ -117,6 +119,93 @@ size_t pt_gpt2_pretok_next(const unsigned char *s, size_t len, size_t i) {
     if (j == len) return j;    /* \s+(?!\S) takes the run up to the end */
     if (last > i) return last; /* \s+(?!\S) leaves the last char to the next word */
     return j;                  /* \s+ : a single white-space char */
+}
+
+/* LLaMA-3 / Qwen2 pattern, alternatives tried in order at s[i]:
+ *   (?i:'s|'t|'re|'ve|'m|'ll|'d)   contractions in either case; under (?i) 's
+ *                                  also matches "'ſ" (U+017F folds to s)
+ *   [^\r\n\p{L}\p{N}]?\p{L}+       letters, after at most one char that is not
+ *                                  CR, LF, letter or number (" the", "'re", "$x")
+ *   \p{N}{1,D}                     up to D numbers
+ *   ' ?[^\s\p{L}\p{N}]+[\r\n]*'    optional space + other chars + CR/LF run
+ *   \s*[\r\n]+                     white space up to and including its last
+ *                                  CR/LF (greedy \s* gives back to the last one)
+ *   \s+(?!\S), \s+                 as in GPT-2
+ */
+static unsigned ascii_lower(unsigned char c) {
+    return c >= 'A' && c <= 'Z' ? c + 32u : c;
+}
+
+static int is_crlf(unsigned char c) {
+    return c == '\r' || c == '\n';
+}
+
+size_t pt_llama3_pretok_next(const unsigned char *s, size_t len, size_t i, int max_digits) {
+    if (s[i] == '\'' && i + 1 < len) {
+        unsigned a = ascii_lower(s[i + 1]), b = i + 2 < len ? ascii_lower(s[i + 2]) : 0;
+        if (a == 's' || a == 't' || a == 'm' || a == 'd') return i + 2;
+        if (s[i + 1] == 0xC5 && b == 0xBF) return i + 3; /* 'ſ */
+        if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l'))
+            return i + 3;
+    }
+    size_t n, n2;
+    int cls = class_at(s, len, i, &n);
+    if (cls == PT_UC_LETTER) return run_end(s, len, i + n, PT_UC_LETTER);
+    if (cls != PT_UC_NUMBER && !is_crlf(s[i]) && i + n < len &&
+        class_at(s, len, i + n, &n2) == PT_UC_LETTER)
+        return run_end(s, len, i + n + n2, PT_UC_LETTER);
+    if (cls == PT_UC_NUMBER) {
+        size_t j = i + n;
+        for (int k = 1; k < max_digits && j < len && class_at(s, len, j, &n2) == PT_UC_NUMBER; k++)
+            j += n2;
+        return j;
+    }
+    size_t start = len; /* first "other" char of ' ?[^\s\p{L}\p{N}]+', len if none */
+    if (cls == PT_UC_OTHER)
+        start = i;
+    else if (s[i] == ' ' && i + 1 < len && class_at(s, len, i + 1, &n2) == PT_UC_OTHER)
+        start = i + 1;
+    if (start < len) {
+        size_t j = run_end(s, len, start, PT_UC_OTHER);
+        while (j < len && is_crlf(s[j])) j++;
+        return j;
+    }
+    /* white space: the run [i, j), the start of its last char, its last CR/LF */
+    size_t last = i, j = i + n, nl = is_crlf(s[i]) ? i : len;
+    while (j < len && class_at(s, len, j, &n2) == PT_UC_SPACE) {
+        if (is_crlf(s[j])) nl = j;
+        last = j;
+        j += n2;
+    }
+    if (nl < len) return nl + 1; /* \s*[\r\n]+ */
+    if (j == len) return j;
+    if (last > i) return last;
+    return j;
+}
+
+size_t pt_pretok_next(pt_pretok kind, const unsigned char *s, size_t len, size_t i) {
+    switch (kind) {
+    case PT_PRETOK_LLAMA3:
+        return pt_llama3_pretok_next(s, len, i, 3);
+    case PT_PRETOK_QWEN2:
+        return pt_llama3_pretok_next(s, len, i, 1);
+    default:
+        return pt_gpt2_pretok_next(s, len, i);
+    }
+}
+
+int pt_pretok_from_name(const char *name) {
+    static const struct {
+        const char *name;
+        pt_pretok kind;
+    } names[] = {{"gpt-2", PT_PRETOK_GPT2},
+                 {"default", PT_PRETOK_GPT2},
+                 {"llama-bpe", PT_PRETOK_LLAMA3},
+                 {"llama3", PT_PRETOK_LLAMA3},
+                 {"qwen2", PT_PRETOK_QWEN2}};
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
+        if (strcmp(name, names[k].name) == 0) return (int)names[k].kind;
+    return -1;
 }
 
 uint32_t pt_bpe_byte_to_cp(unsigned b) {

@@ -34,6 +34,7 @@
 #include "core/strmap.h"
 #include "formats/gguf.h"
 #include "formats/json.h"
+#include "tokenizers/spm_build.h"
 #include "tokenizers/tokenizer.h"
 
 /* token types as in tokenizer.ggml.token_type */
@@ -295,6 +296,7 @@ static pt_status spm_alloc(pt_tokenizer **out, int V, const char *src) {
     t->space_sensitive = 1;
     t->vocab_size = V;
     t->bos_id = t->eos_id = t->unk_id = t->pad_id = t->mask_id = t->cls_id = t->sep_id = -1;
+    t->add_bos = t->add_eos = -1;
     pt_strmap_init(&m->merges);
     m->add_space_prefix = 1;
     for (int b = 0; b < 256; b++) m->byte_id[b] = -1;
@@ -332,6 +334,33 @@ static pt_status spm_finish(pt_tokenizer *t, const char *src) {
     if (t->unk_id < 0) t->unk_id = pt_tok_lookup(t, "<unk>");
     if (t->bos_id < 0) t->bos_id = pt_tok_lookup(t, "<s>");
     if (t->eos_id < 0) t->eos_id = pt_tok_lookup(t, "</s>");
+    return PT_OK;
+}
+
+pt_status pt_spm_from_pieces(pt_tokenizer **out, const pt_spm_piece *p, int V, int add_space_prefix,
+                             int bos, int eos, int unk, int pad, const char *src) {
+    *out = NULL;
+    if (V < 1) return pt_fail(PT_ERR_FORMAT, "%s: no pieces", src);
+    pt_tokenizer *t;
+    pt_status st = spm_alloc(&t, V, src);
+    if (st) return st;
+    spm_impl *m = t->impl;
+    for (int i = 0; i < V && !st; i++) {
+        if (memchr(p[i].s, 0, p[i].len))
+            st = pt_fail(PT_ERR_FORMAT, "%s: piece %d contains a NUL byte", src, i);
+        else if (!(t->pieces[i] = pt_strndup(p[i].s, p[i].len)))
+            st = pt_fail(PT_ERR_NOMEM, "%s: out of memory", src);
+        m->scores[i] = p[i].score;
+        m->types[i] = p[i].type;
+    }
+    m->add_space_prefix = add_space_prefix;
+    t->bos_id = bos, t->eos_id = eos, t->unk_id = unk, t->pad_id = pad;
+    if (!st) st = spm_finish(t, src);
+    if (st) {
+        pt_tok_free(t);
+        return st;
+    }
+    *out = t;
     return PT_OK;
 }
 
@@ -415,6 +444,17 @@ pt_status pt_spm_from_gguf(pt_tokenizer **out, const pt_gguf *g) {
             goto fail;
         }
         m->add_space_prefix = (int)asp->u;
+    }
+    static const char *const flags[2] = {"tokenizer.ggml.add_bos_token",
+                                         "tokenizer.ggml.add_eos_token"};
+    for (int k = 0; k < 2; k++) {
+        const pt_gguf_kv *kv = pt_gguf_find(g, flags[k]);
+        if (!kv) continue;
+        if (kv->type != PT_GGUF_BOOL) {
+            st = pt_fail(PT_ERR_FORMAT, "%s: %s is not a bool", src, flags[k]);
+            goto fail;
+        }
+        *(k ? &t->add_eos : &t->add_bos) = kv->u != 0;
     }
     st = spm_finish(t, src);
     if (st) goto fail;

@@ -1,6 +1,7 @@
 /* tokenizer.c - the kind-independent parts of the tokenizer interface. */
 #include "tokenizers/tokenizer.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -120,27 +121,82 @@ static pt_status read_lowercase(const char *dir, int *lower) {
     return st;
 }
 
+/* tokenizer_config.json "<name>_token": a string or {"content": string}; null
+ * clears the id. Sets *id only when the token is in the vocabulary. */
+static void config_token(const pt_tokenizer *t, const pt_json *root, const char *name, int *id) {
+    char key[32];
+    snprintf(key, sizeof key, "%s_token", name);
+    const pt_json *v = pt_json_get(root, key);
+    const char *s = NULL;
+    if (!v) return;
+    if (v->type == PT_JSON_NULL) {
+        *id = -1;
+        return;
+    }
+    if (v->type == PT_JSON_STRING)
+        s = v->str;
+    else if (v->type == PT_JSON_OBJECT)
+        pt_json_get_str(v, "content", &s);
+    int k = s ? pt_tok_lookup(t, s) : -1;
+    if (k >= 0) *id = k;
+}
+
+/* Special tokens and add_bos_token / add_eos_token from tokenizer_config.json
+ * of dir, when it exists (explicit statements win over ids found by spelling). */
+static pt_status read_config_specials(pt_tokenizer *t, const char *dir) {
+    char *path = pt_path_join(dir, "tokenizer_config.json");
+    if (!path) return pt_fail(PT_ERR_NOMEM, "out of memory");
+    char *text = NULL;
+    size_t len;
+    pt_json_doc doc = {0};
+    pt_status st = PT_OK;
+    if (pt_file_exists(path) && !(st = pt_read_file(path, &text, &len))) {
+        if ((st = pt_json_parse(&doc, text, len))) pt_fail_ctx(st, "%s", path);
+    }
+    if (!st && doc.root && doc.root->type == PT_JSON_OBJECT) {
+        config_token(t, doc.root, "bos", &t->bos_id);
+        config_token(t, doc.root, "eos", &t->eos_id);
+        config_token(t, doc.root, "unk", &t->unk_id);
+        config_token(t, doc.root, "pad", &t->pad_id);
+        config_token(t, doc.root, "mask", &t->mask_id);
+        int b;
+        if (pt_json_get_bool(doc.root, "add_bos_token", &b)) t->add_bos = b;
+        if (pt_json_get_bool(doc.root, "add_eos_token", &b)) t->add_eos = b;
+    }
+    pt_json_doc_free(&doc);
+    free(text);
+    free(path);
+    return st;
+}
+
 pt_status pt_tok_load_dir(pt_tokenizer **out, const char *dir) {
     char *tj = pt_path_join(dir, "tokenizer.json");
     char *vj = pt_path_join(dir, "vocab.json");
     char *mt = pt_path_join(dir, "merges.txt");
     char *vt = pt_path_join(dir, "vocab.txt");
+    char *sp = pt_path_join(dir, "tokenizer.model");
     pt_status st;
     int lower;
     *out = NULL;
-    if (!tj || !vj || !mt || !vt)
+    if (!tj || !vj || !mt || !vt || !sp)
         st = pt_fail(PT_ERR_NOMEM, "out of memory");
     else if (pt_file_exists(tj))
         st = pt_tok_load_tokenizer_json(out, tj);
     else if (pt_file_exists(vj) && pt_file_exists(mt))
         st = pt_bpe_load_files(out, vj, mt);
+    else if (pt_file_exists(sp))
+        st = pt_spm_load_model_file(out, sp);
     else if (pt_file_exists(vt)) {
         if (!(st = read_lowercase(dir, &lower))) st = pt_wordpiece_load_vocab(out, vt, lower);
     } else
         st = pt_fail(PT_ERR_IO,
                      "%s: no tokenizer found (looked for tokenizer.json, vocab.json + merges.txt, "
-                     "vocab.txt)",
+                     "tokenizer.model, vocab.txt)",
                      dir);
-    free(tj), free(vj), free(mt), free(vt);
+    free(tj), free(vj), free(mt), free(vt), free(sp);
+    if (!st && (st = read_config_specials(*out, dir))) {
+        pt_tok_free(*out);
+        *out = NULL;
+    }
     return st;
 }

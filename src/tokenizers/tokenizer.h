@@ -45,6 +45,10 @@ struct pt_tokenizer {
     char **pieces; /* [vocab_size] token strings as stored in the vocabulary */
     /* special token ids, -1 when the vocabulary has none */
     int bos_id, eos_id, unk_id, pad_id, mask_id, cls_id, sep_id;
+    /* whether the tokenizer's files say to put BOS before / EOS after a text
+     * (GGUF add_bos_token, tokenizer_config.json add_bos_token): 1 or 0 when
+     * stated, -1 when they do not say (the family's policy decides). */
+    int add_bos, add_eos;
     /* whether spaces before a word change its token (BPE: " great" != "great";
      * SentencePiece: "▁great"); WordPiece ignores spaces. */
     int space_sensitive;
@@ -79,13 +83,26 @@ pt_status pt_spm_from_tokenizer_json(pt_tokenizer **out, const struct pt_json *r
                                      const char *path);
 /* SentencePiece from GGUF metadata (tokenizer.ggml.*). */
 pt_status pt_spm_from_gguf(pt_tokenizer **out, const struct pt_gguf *g);
+/* GPT-2-style byte-level BPE from GGUF metadata (tokenizer.ggml.model "gpt2",
+ * tokenizer.ggml.pre naming the pre-tokenizer; bpe_gguf.c). */
+pt_status pt_bpe_from_gguf(pt_tokenizer **out, const struct pt_gguf *g);
+/* The tokenizer of a GGUF file, by tokenizer.ggml.model: "llama" (or absent)
+ * -> SentencePiece, "gpt2" -> byte-level BPE, anything else refused by name. */
+pt_status pt_tok_from_gguf(pt_tokenizer **out, const struct pt_gguf *g);
 /* Read tokenizer.json and dispatch on model.type: "WordPiece" -> wordpiece;
  * "BPE" with byte_fallback true -> spm; "BPE" otherwise -> GPT-2 byte-level bpe. */
 pt_status pt_tok_load_tokenizer_json(pt_tokenizer **out, const char *path);
 
+/* SentencePiece from a tokenizer.model file (the ModelProto protobuf, read by
+ * spm_model.c): BPE models only. */
+pt_status pt_spm_load_model_file(pt_tokenizer **out, const char *path);
+
 /* Find and load the tokenizer in a Hugging Face model directory:
- * tokenizer.json, else vocab.json + merges.txt, else vocab.txt (case from
- * tokenizer_config.json "do_lower_case", default lower). */
+ * tokenizer.json, else vocab.json + merges.txt, else tokenizer.model, else
+ * vocab.txt (case from tokenizer_config.json "do_lower_case", default lower).
+ * tokenizer_config.json, when present, then sets bos/eos/unk/pad/mask ids
+ * ("<name>_token": string, {"content": ...}, or null for none) and
+ * add_bos/add_eos (add_bos_token, add_eos_token). */
 pt_status pt_tok_load_dir(pt_tokenizer **out, const char *dir);
 
 #endif

@@ -316,6 +316,7 @@ static pt_tokenizer *wp_new(void) {
     t->kind = PT_TOK_WORDPIECE;
     t->space_sensitive = 0;
     t->bos_id = t->eos_id = t->unk_id = t->pad_id = t->mask_id = t->cls_id = t->sep_id = -1;
+    t->add_bos = t->add_eos = -1;
     t->impl = calloc(1, sizeof(wp_impl));
     if (!t->impl) {
         free(t);

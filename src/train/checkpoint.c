@@ -4,13 +4,16 @@
  * optim.{enc,head}.{m,v}, best.table, best.head, history.{loss,ev_step,
  * ev_metric,ev_loss}; __metadata__ "ptune.ckpt.*" holds the counters and the
  * settings that must match on resume. Written atomically. */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "core/mem.h"
+#include "core/vec.h"
 #include "formats/safetensors.h"
 #include "train/trainer_internal.h"
 
@@ -60,6 +63,22 @@ pt_status pt_ckpt_save(const pt_trainer *tr, const char *path) {
     if (!s) s = pt_st_writer_meta(w, "ptune.ckpt.optim_t", val);
     snprintf(val, sizeof val, "%.17g %ld %d", tr->best, tr->best_step, tr->bad_evals);
     if (!s) s = pt_st_writer_meta(w, "ptune.ckpt.best", val);
+    const pt_eval_result *bd = &tr->best_dev;
+    snprintf(val, sizeof val, "%.17g %.17g %.17g %d %d", bd->loss, bd->accuracy, bd->f1, bd->n,
+             bd->n_total);
+    if (!s) s = pt_st_writer_meta(w, "ptune.ckpt.best_dev", val);
+    /* the log holds exactly the lines up to this step: a resume cuts it back here */
+    snprintf(val, sizeof val, "%ld %ld", tr->last_log_step, pt_log_size(tr));
+    if (!s) s = pt_st_writer_meta(w, "ptune.ckpt.log", val);
+    pt_buf in = {0};
+    for (int i = 0; i < tr->p->n_inputs && !s; i++) {
+        const pt_train_input *x = &tr->p->inputs[i];
+        if (x->tracked)
+            s = pt_buf_printf(&in, "%s\t%" PRIu64 "\t%016" PRIx64 "\t%s\n", x->role, x->size,
+                              x->hash, x->path);
+    }
+    if (!s && in.n) s = pt_st_writer_meta(w, "ptune.ckpt.inputs", in.v);
+    pt_buf_free(&in);
     settings_string(tr, val, sizeof val);
     if (!s) s = pt_st_writer_meta(w, "ptune.ckpt.settings", val);
     if (!s) s = pt_st_writer_meta(w, "ptune.template", tr->t->tmpl.source);
@@ -94,6 +113,54 @@ static pt_status get_history(const pt_st_file *f, const char *name, pt_fvec *v) 
         pt_status s = pt_fvec_push(v, x);
         if (s) return s;
     }
+    return PT_OK;
+}
+
+/* The tracked inputs against the checkpoint's record (meta may be NULL). */
+static pt_status check_inputs(const pt_train_params *p, const char *meta, const char *path) {
+    for (int i = 0; i < p->n_inputs && meta; i++) {
+        const pt_train_input *x = &p->inputs[i];
+        if (!x->tracked) continue;
+        size_t rl = strlen(x->role);
+        for (const char *l = meta; *l;) {
+            const char *nl = strchr(l, '\n');
+            size_t len = nl ? (size_t)(nl - l) : strlen(l);
+            uint64_t size, hash;
+            if (len > rl && !strncmp(l, x->role, rl) && l[rl] == '\t' &&
+                sscanf(l + rl + 1, "%" SCNu64 "\t%" SCNx64, &size, &hash) == 2 &&
+                (size != x->size || hash != x->hash)) {
+                const char *was = l + rl + 1;
+                for (int tabs = 0; *was && tabs < 2; was++) tabs += *was == '\t';
+                return pt_fail(PT_ERR_MISMATCH,
+                               "%s %s changed since the checkpoint %s was written (then %" PRIu64
+                               " bytes, hash %016" PRIx64 ", as %.*s; now %" PRIu64
+                               " bytes, hash %016" PRIx64 "): restore it, start a new run, or "
+                               "resume with --accept-changed-data",
+                               x->role, x->path, path, size, hash, (int)(len - (size_t)(was - l)),
+                               was, x->size, x->hash);
+            }
+            l += len + (nl != NULL);
+        }
+    }
+    return PT_OK;
+}
+
+pt_status pt_train_check_inputs(const pt_train_params *p, const char *path) {
+    pt_st_file f;
+    pt_status s = pt_st_open(&f, path);
+    if (s) return s;
+    s = check_inputs(p, pt_st_meta(&f, "ptune.ckpt.inputs"), path);
+    pt_st_close(&f);
+    return s;
+}
+
+/* Cut the metrics log back to the bytes it had at the checkpoint. */
+static pt_status cut_log(const pt_trainer *tr, long bytes) {
+    const char *log = tr->p->log;
+    if (!log || bytes < 0 || pt_log_size(tr) <= bytes) return PT_OK;
+    if (truncate(log, (off_t)bytes) != 0)
+        return pt_fail(PT_ERR_IO, "--log %s: cannot cut back to the checkpoint's %ld bytes: %s",
+                       log, bytes, strerror(errno));
     return PT_OK;
 }
 
@@ -145,8 +212,32 @@ pt_status pt_ckpt_load(pt_trainer *tr, const char *path) {
     if (s) goto done;
     if (sscanf(step, "%ld", &tr->step) != 1 || sscanf(ot, "%ld %ld", &oe->t, &oh->t) != 2 ||
         sscanf(best, "%lg %ld %d", &tr->best, &tr->best_step, &tr->bad_evals) != 3 ||
-        tr->step < 0 || tr->step > tr->total)
+        tr->step < 0 || tr->step > tr->total) {
         s = pt_fail(PT_ERR_FORMAT, "%s: bad checkpoint counters", path);
+        goto done;
+    }
+    /* written since issue 12; older checkpoints lack them */
+    const char *bd = pt_st_meta(&f, "ptune.ckpt.best_dev");
+    const char *lg = pt_st_meta(&f, "ptune.ckpt.log");
+    pt_eval_result *b = &tr->best_dev;
+    if (bd &&
+        sscanf(bd, "%lg %lg %lg %d %d", &b->loss, &b->accuracy, &b->f1, &b->n, &b->n_total) != 5) {
+        s = pt_fail(PT_ERR_FORMAT, "%s: bad ptune.ckpt.best_dev", path);
+        goto done;
+    }
+    if (!bd && tr->best >= 0) b->accuracy = tr->best;
+    long log_step = tr->step, log_bytes = -1;
+    if (lg && (sscanf(lg, "%ld %ld", &log_step, &log_bytes) != 2 || log_step < 0 ||
+               log_step > tr->step)) {
+        s = pt_fail(PT_ERR_FORMAT, "%s: bad ptune.ckpt.log", path);
+        goto done;
+    }
+    tr->last_log_step = log_step;
+    if (!tr->p->accept_changed_inputs &&
+        (s = check_inputs(tr->p, pt_st_meta(&f, "ptune.ckpt.inputs"), path)))
+        goto done;
+    if ((s = cut_log(tr, log_bytes))) goto done;
+    tr->have_ckpt = 1;
 done:
     pt_st_close(&f);
     return s;

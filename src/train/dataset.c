@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/files.h"
 #include "core/io.h"
 #include "core/mem.h"
 #include "core/vec.h"
@@ -112,13 +113,76 @@ static pt_status builder_finish(builder *b) {
     return s;
 }
 
+/* Length (1..4) of the well-formed UTF-8 sequence at s[0..avail), 0 if
+ * malformed (RFC 3629: overlong forms, surrogates and code points above
+ * U+10FFFF are malformed). */
+static size_t utf8_seq(const unsigned char *s, size_t avail) {
+    unsigned c = s[0];
+    if (c < 0x80) return 1;
+    size_t n = c >= 0xC2 && c <= 0xDF   ? 2
+               : c >= 0xE0 && c <= 0xEF ? 3
+               : c >= 0xF0 && c <= 0xF4 ? 4
+                                        : 0;
+    if (!n || avail < n) return 0;
+    unsigned lo = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80;
+    unsigned hi = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF;
+    if (s[1] < lo || s[1] > hi) return 0;
+    for (size_t i = 2; i < n; i++)
+        if ((s[i] & 0xC0) != 0x80) return 0;
+    return n;
+}
+
+/* The same rule for every format: UTF-8 throughout, no NUL byte. */
+static pt_status check_text(const char *text, size_t len, const char *name) {
+    const unsigned char *s = (const unsigned char *)text;
+    if (len >= 2 && ((s[0] == 0xFF && s[1] == 0xFE) || (s[0] == 0xFE && s[1] == 0xFF)))
+        return pt_fail(PT_ERR_FORMAT,
+                       "%s: starts with a UTF-16 byte order mark (%02X %02X); save it as UTF-8",
+                       name, s[0], s[1]);
+    size_t line = 1, line_start = 0;
+    for (size_t i = 0; i < len;) {
+        if (s[i] == '\n') {
+            line++, line_start = ++i;
+            continue;
+        }
+        if (s[i] == 0)
+            return pt_fail(PT_ERR_FORMAT,
+                           "%s line %zu, column %zu: a NUL byte; text cannot hold NUL characters",
+                           name, line, i - line_start + 1);
+        size_t m = utf8_seq(s + i, len - i);
+        if (!m)
+            return pt_fail(PT_ERR_FORMAT, "%s line %zu, column %zu: invalid UTF-8 (byte 0x%02X)",
+                           name, line, i - line_start + 1, s[i]);
+        i += m;
+    }
+    return PT_OK;
+}
+
+/* Column (from 1) of the first JSON escape \u0000 in line[0..n), 0 if none. */
+static size_t nul_escape_column(const char *line, size_t n) {
+    int in_str = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!in_str) {
+            in_str = line[i] == '"';
+            continue;
+        }
+        if (line[i] == '"') {
+            in_str = 0;
+        } else if (line[i] == '\\') {
+            if (i + 5 < n && line[i + 1] == 'u' && !memcmp(line + i + 2, "0000", 4)) return i + 1;
+            i++;
+        }
+    }
+    return 0;
+}
+
 static pt_status parse_jsonl(builder *b, const char *text, size_t len, const char *name) {
     size_t pos = 0;
     int line = 0;
     pt_status s = PT_OK;
     while (pos < len && s == PT_OK) {
         line++;
-        size_t e = pos;
+        size_t e = pos, l0 = pos;
         while (e < len && text[e] != '\n') e++;
         size_t a = pos, z = e;
         pos = e + 1;
@@ -139,6 +203,16 @@ static pt_status parse_jsonl(builder *b, const char *text, size_t len, const cha
             s = pt_fail(PT_ERR_FORMAT, "%s line %d: expected a JSON object", name, line);
         for (size_t i = 0; s == PT_OK && i < doc.root->len; i++) {
             const pt_json *v = doc.root->items[i];
+            if (memchr(doc.root->keys[i], 0, doc.root->key_lens[i]) ||
+                (v->type == PT_JSON_STRING && memchr(v->str, 0, v->len))) {
+                s = pt_fail(PT_ERR_FORMAT,
+                            "%s line %d, column %zu: \\u0000 (NUL) in a %s; text cannot hold NUL "
+                            "characters",
+                            name, line, a - l0 + nul_escape_column(text + a, z - a),
+                            v->type == PT_JSON_STRING && memchr(v->str, 0, v->len) ? "string"
+                                                                                   : "key");
+                break;
+            }
             int f = field_index(b->d, doc.root->keys[i], doc.root->key_lens[i], 1);
             if (f < 0) {
                 s = pt_fail(PT_ERR_FORMAT, "%s line %d: too many fields", name, line);
@@ -302,9 +376,15 @@ pt_status pt_dataset_parse(pt_dataset *d, const char *text, size_t len, const ch
         return pt_fail(PT_ERR_FORMAT, "%s: %zu bytes is too large for a dataset (2 GB at most)",
                        name, len);
     }
+    d->src_size = len;
+    d->src_hash = pt_fnv1a64(text, len, PT_FNV_OFFSET);
     size_t i = 0;
     if (len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3)) i = 3; /* UTF-8 byte order mark */
     text += i, len -= i;
+    if ((s = check_text(text, len, name))) {
+        pt_dataset_free(d);
+        return s;
+    }
     if (!format) {
         size_t k = 0;
         while (k < len && (text[k] == ' ' || text[k] == '\n' || text[k] == '\r' || text[k] == '\t'))

@@ -71,6 +71,26 @@ pt_status pt_engine_use_cache(pt_engine *e, size_t bytes) {
     return PT_OK;
 }
 
+pt_status pt_engine_use_deep(pt_engine *e, int D) {
+    const pt_model *m = e->m;
+    if (D < 1 || D + 1 > m->cfg.max_pos)
+        return pt_fail(PT_ERR_ARG, "deep prompt of %d rows (the model has %d positions)", D,
+                       m->cfg.max_pos);
+    if (e->Tmax + D > m->cfg.max_pos)
+        return pt_fail(PT_ERR_ARG,
+                       "a deep prompt of %d rows and examples of up to %d tokens exceed the "
+                       "model's %d positions",
+                       D, e->Tmax, m->cfg.max_pos);
+    pt_run *run = NULL;
+    pt_status s = pt_run_new_ext(m, e->Bmax, e->Tmax, D, 1, &run);
+    if (s) return s;
+    pt_run_free(e->run);
+    e->run = run;
+    e->deep_len = D;
+    e->prefix_reuse = 0;
+    return PT_OK;
+}
+
 void pt_engine_free(pt_engine *e) {
     pt_run_free(e->run);
     pt_run_free(e->fill);
@@ -91,6 +111,10 @@ void pt_engine_free(pt_engine *e) {
     free(e->out_idx);
     free(e->first);
     memset(e, 0, sizeof *e);
+}
+
+size_t pt_engine_deep_width(const pt_model *m) {
+    return (size_t)m->cfg.n_layers * 2 * m->cfg.n_kv_heads * m->cfg.head_dim;
 }
 
 /* Label-word rows used by example ex for the lm head. */
@@ -247,7 +271,12 @@ pt_status pt_engine_run(pt_engine *e, const pt_example *const *ex, int nb, const
     for (int i = 0; i < nb; i++) {
         if (ex[i]->r.n > e->Tmax)
             return pt_fail(PT_ERR_ARG, "example of %d tokens (max %d)", ex[i]->r.n, e->Tmax);
-        e->first[i] = e->kvc ? pt_engine_first_row(t, &ex[i]->r) : 0;
+        e->first[i] = e->kvc && !e->deep_len ? pt_engine_first_row(t, &ex[i]->r) : 0;
+        if (e->deep_len && ex[i]->r.n + e->deep_len > m->cfg.max_pos)
+            return pt_fail(PT_ERR_ARG,
+                           "example of %d tokens after a deep prompt of %d exceeds the model's "
+                           "%d positions",
+                           ex[i]->r.n, e->deep_len, m->cfg.max_pos);
         if (e->first[i] > E) E = e->first[i];
     }
     if (E > 0 && (s = gather_earlier(e, ex, nb))) return s;
@@ -258,19 +287,26 @@ pt_status pt_engine_run(pt_engine *e, const pt_example *const *ex, int nb, const
     for (int i = 0; i < nb; i++) {
         const pt_rendered *ri = &ex[i]->r;
         int f = e->first[i];
-        r->start[i] = N, r->len[i] = ri->n - f, r->elen[i] = f;
+        int D = e->deep_len; /* positions after a deep prompt start at D */
+        r->start[i] = N, r->len[i] = ri->n - f, r->elen[i] = D ? D : f;
         if ((s = embed_rows(m, ri, table, S, f, ri->n, e->x + (size_t)N * C))) return s;
-        for (int p = f; p < ri->n; p++) r->pos[N + p - f] = p;
+        for (int p = f; p < ri->n; p++) r->pos[N + p - f] = D + p;
         e->out_idx[i] = N + ri->answer - f;
         N += ri->n - f;
     }
     e->rows_run += N;
-    int grad = dtable != NULL;
+    int grad = dtable != NULL || (e->deep_len && e->ddeep);
     pt_pass p;
     memset(&p, 0, sizeof p);
     p.B = nb, p.N = N, p.start = r->start, p.len = r->len, p.pos = r->pos;
     p.keep = grad;
-    if (E > 0) {
+    if (e->deep_len) {
+        int KVC = m->cfg.n_kv_heads * m->cfg.head_dim;
+        p.ek = e->deep, p.ev = e->deep + KVC, p.elen = r->elen, p.E = e->deep_len;
+        p.e_lstride = (size_t)2 * KVC, p.e_bstride = 0;
+        p.e_stride = (int)pt_engine_deep_width(m);
+        if (grad && e->ddeep) p.dek = e->ddeep, p.dev = e->ddeep + KVC;
+    } else if (E > 0) {
         p.ek = e->ek, p.ev = e->ev, p.elen = r->elen, p.E = E;
         p.e_lstride = (size_t)e->Bmax * e->Tmax * e->kvc->KVC;
         p.e_bstride = (size_t)e->Tmax * e->kvc->KVC;
@@ -296,7 +332,7 @@ pt_status pt_engine_run(pt_engine *e, const pt_example *const *ex, int nb, const
                 return s;
     }
     if ((s = pt_run_backward(m, r, e->dh, e->dx))) return s;
-    for (int i = 0; i < nb; i++) {
+    for (int i = 0; i < nb && dtable; i++) {
         const pt_rendered *ri = &ex[i]->r;
         for (int k = 0; k < S; k++) {
             size_t row = (size_t)r->start[i] + (size_t)(ri->virt_pos[k] - e->first[i]);

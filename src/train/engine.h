@@ -48,7 +48,24 @@ typedef struct pt_engine {
      * once and reuse its keys/values (causal models, see train/prefix.h).
      * 1 after pt_engine_init; set 0 to always run the batched forward. */
     int prefix_reuse;
+    /* Deep prompts (prefix tuning, P-tuning v2): deep_len > 0 rows of trainable
+     * keys and values in front of every layer's attention, in PEFT's layout
+     * deep (deep_len, L * 2 * KVC): row j holds layer 0's key, layer 0's value,
+     * layer 1's key, ... Every position attends to them; they carry no
+     * position (no RoPE) and the sequence's positions start at deep_len, as
+     * with Hugging Face past_key_values. With ddeep (same shape) set,
+     * pt_engine_run's backward accumulates their gradient there. The key/value
+     * cache and prefix reuse are off (every row depends on them). */
+    int deep_len;
+    const float *deep;
+    float *ddeep;
 } pt_engine;
+
+/* Run with a deep prompt of D rows from now on (set e->deep, e->ddeep
+ * before each pt_engine_run); turns the key/value cache's use off. */
+pt_status pt_engine_use_deep(pt_engine *e, int D);
+/* Floats per row of a deep prompt for model m: L * 2 * KVC. */
+size_t pt_engine_deep_width(const pt_model *m);
 
 pt_status pt_engine_init(pt_engine *e, const pt_model *m, const pt_task *t, int Bmax, int Tmax);
 /* Keep prompt-independent keys/values across steps in at most `bytes` of

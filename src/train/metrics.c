@@ -1,6 +1,7 @@
 /* metrics.c - evaluation loop and metrics (see metrics.h). */
 #include "train/metrics.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,6 +43,7 @@ double pt_macro_f1(const int *pred, const int *target, int n, int k) {
 pt_status pt_evaluate(pt_engine *e, const pt_examples *ex, const float *table, const float *W,
                       const float *b, pt_eval_result *res, pt_example_fn fn, void *user) {
     memset(res, 0, sizeof *res);
+    res->bad_index = -1;
     const pt_task *t = e->task;
     int *pred = pt_alloc((size_t)ex->n + 1, sizeof(int));
     int *tgt = pt_alloc((size_t)ex->n + 1, sizeof(int));
@@ -54,7 +56,7 @@ pt_status pt_evaluate(pt_engine *e, const pt_examples *ex, const float *table, c
         goto done;
     }
     /* causal model, virtual tokens all in front: decode their keys/values once */
-    P = e->prefix_reuse && table ? pt_prefix_len(e->m, &t->tmpl, ex) : 0;
+    P = e->prefix_reuse && table && !e->deep_len ? pt_prefix_len(e->m, &t->tmpl, ex) : 0;
     if (P > 0 &&
         (s = pt_prefix_begin(&pre, e->m, &ex->ex[0].r, table, t->tmpl.n_virtual, P, ex->max_len)))
         goto done;
@@ -73,6 +75,22 @@ pt_status pt_evaluate(pt_engine *e, const pt_examples *ex, const float *table, c
             s = pt_engine_run(e, batch, nb, table, W, b, &loss, &ns_scored, NULL, NULL, NULL);
         }
         if (s) goto done;
+        for (int j = 0; j < nb; j++) {
+            const float *sc = e->scores + (size_t)j * e->ns;
+            for (int k = 0; k < e->ns; k++) {
+                if (isfinite(sc[k])) continue;
+                res->bad_index = i0 + j;
+                s = pt_fail(PT_ERR_NUMERIC,
+                            "the scores of example %d are not finite (%g in column %d)", i0 + j + 1,
+                            (double)sc[k], k);
+                goto done;
+            }
+        }
+        if (!isfinite(loss)) {
+            s = pt_fail(PT_ERR_NUMERIC, "examples %d-%d: the loss is not finite (%g)", i0 + 1,
+                        i0 + nb, loss);
+            goto done;
+        }
         loss_sum += loss * ns_scored;
         for (int j = 0; j < nb; j++) {
             const float *sc = e->scores + (size_t)j * e->ns;
@@ -83,7 +101,7 @@ pt_status pt_evaluate(pt_engine *e, const pt_examples *ex, const float *table, c
                 scored++;
                 correct += p == target;
             }
-            if (fn) fn(i0 + j, sc, e->ns, p, user);
+            if (fn && (s = fn(i0 + j, sc, e->ns, p, user))) goto done;
         }
     }
     res->n = scored;

@@ -11,15 +11,21 @@ typedef struct pt_eval_result {
     double f1;       /* macro-F1 over the classes seen (classify) */
     int n;           /* examples scored (labelled) */
     int n_total;     /* examples run */
+    int bad_index;   /* on PT_ERR_NUMERIC: the first example whose scores are not finite */
 } pt_eval_result;
 
-/* Called once per example with its scores (ns) and predicted column. */
-typedef void (*pt_example_fn)(int index, const float *scores, int ns, int pred, void *user);
+/* Called once per example with its scores (ns) and predicted column; a
+ * non-zero status (e.g. a failed write) stops the evaluation and is returned. */
+typedef pt_status (*pt_example_fn)(int index, const float *scores, int ns, int pred, void *user);
 
 /* Index of the best score; for knowledge probing with a filter, only the
  * filtered ids compete. */
 int pt_predict_index(const pt_task *t, const float *scores, int ns);
 
+/* Scores every example (batches of e->Bmax). Scores that are not finite (a
+ * NaN or inf in the model's weights or the prompt reaches them: the kernels
+ * propagate it) stop the evaluation with PT_ERR_NUMERIC naming the example;
+ * res->bad_index tells which (its index in ex). */
 pt_status pt_evaluate(pt_engine *e, const pt_examples *ex, const float *table, const float *W,
                       const float *b, pt_eval_result *res, pt_example_fn fn, void *user);
 

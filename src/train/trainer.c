@@ -12,6 +12,19 @@
 #include "prompt/promptfile.h"
 #include "train/trainer_internal.h"
 
+const char *pt_method_name(pt_method m) {
+    return m == PT_METHOD_PREFIX ? "prefix" : m == PT_METHOD_PTUNING_V2 ? "ptuning-v2" : "ptuning";
+}
+
+int pt_method_parse(const char *s, pt_method *m) {
+    for (int i = 0; i < 3; i++)
+        if (s && !strcmp(s, pt_method_name((pt_method)i))) {
+            *m = (pt_method)i;
+            return 1;
+        }
+    return 0;
+}
+
 void pt_train_default_params(pt_train_params *p) {
     memset(p, 0, sizeof *p);
     p->encoder = PT_ENCODER_LSTM;
@@ -25,6 +38,7 @@ void pt_train_default_params(pt_train_params *p) {
     p->seed = 42;
     p->report_every = 10;
     p->cache_mb = -1;
+    p->save_every_s = 60;
 }
 
 pt_status pt_train_check_params(const pt_train_params *p) {
@@ -73,7 +87,7 @@ static void trainer_free(pt_trainer *tr) {
 static pt_status init_seeds(pt_trainer *tr, pt_rng *rng) {
     const pt_train_params *p = tr->p;
     const pt_model *m = tr->m;
-    int S = tr->S, d = tr->d;
+    int S = tr->S, d = tr->enc.d_in; /* the seeds' width: the model's */
     float *seeds = pt_alloc((size_t)S * d, sizeof(float));
     pt_status s = PT_OK;
     if (!seeds) return pt_fail(PT_ERR_NOMEM, "out of memory");
@@ -109,21 +123,41 @@ static pt_status trainer_init(pt_trainer *tr, const pt_model *m, const pt_task *
                               const pt_train_params *p) {
     memset(tr, 0, sizeof *tr);
     tr->m = m, tr->t = t, tr->p = p;
-    tr->S = t->tmpl.n_virtual;
-    tr->d = m->cfg.dim;
+    tr->deep = p->method != PT_METHOD_PTUNING;
+    tr->C = m->cfg.dim;
+    tr->S = tr->deep ? (p->deep_len > 0 ? p->deep_len : 10) : t->tmpl.n_virtual;
+    tr->d = tr->deep ? (int)pt_engine_deep_width(m) : m->cfg.dim;
     tr->nl = t->head == PT_HEAD_LINEAR ? t->n_labels : 0;
     tr->best = -1;
     tr->perm_epoch = -1;
-    if (tr->S == 0)
+    if (!tr->deep && tr->S == 0)
         return pt_fail(PT_ERR_ARG, "the template has no virtual tokens [P]: nothing to train "
-                                   "(use eval for a manual prompt)");
+                                   "(use eval for a manual prompt, or --method prefix)");
+    if (tr->deep && t->tmpl.n_virtual > 0)
+        return pt_fail(PT_ERR_UNSUPPORTED,
+                       "--method %s trains a deep prompt: remove the template's [P] tokens "
+                       "(input and deep prompts together are not supported yet)",
+                       pt_method_name(p->method));
+    if (tr->deep && p->encoder != PT_ENCODER_MLP && p->encoder != PT_ENCODER_EMBEDDING)
+        return pt_fail(PT_ERR_ARG, "--method %s: the encoder is mlp or embedding",
+                       pt_method_name(p->method));
+    if (tr->deep && p->init != PT_INIT_DEFAULT &&
+        (p->encoder != PT_ENCODER_MLP || p->init == PT_INIT_FILE))
+        return pt_fail(PT_ERR_ARG,
+                       "--method %s: --init vocab/words need --encoder mlp (the "
+                       "seeds are word embeddings); --init FILE is for P-tuning",
+                       pt_method_name(p->method));
     pt_rng rng;
     pt_rng_seed(&rng, p->seed);
-    pt_status s = pt_encoder_init(&tr->enc, p->encoder, tr->S, tr->d, p->hidden, &rng);
+    pt_status s;
+    if (tr->deep && p->encoder == PT_ENCODER_MLP)
+        s = pt_encoder_init_prefix(&tr->enc, tr->S, tr->C, p->hidden, tr->d, &rng);
+    else
+        s = pt_encoder_init(&tr->enc, p->encoder, tr->S, tr->d, p->hidden, &rng);
     if (s) return s;
     if (p->init != PT_INIT_DEFAULT && (s = init_seeds(tr, &rng))) return s;
     size_t Sd = (size_t)tr->S * tr->d;
-    tr->n_head = tr->nl ? (size_t)tr->nl * tr->d + tr->nl : 0;
+    tr->n_head = tr->nl ? (size_t)tr->nl * tr->C + tr->nl : 0;
     tr->table = pt_alloc(Sd, sizeof(float));
     tr->dtable = pt_alloc(Sd, sizeof(float));
     tr->best_table = pt_zalloc(Sd, sizeof(float));
@@ -136,7 +170,7 @@ static pt_status trainer_init(pt_trainer *tr, const pt_model *m, const pt_task *
         !tr->perm || !tr->order_tmp)
         return pt_fail(PT_ERR_NOMEM, "out of memory");
     /* linear head: PyTorch Linear default U(+-1/sqrt(d)) */
-    float bound = 1.0f / sqrtf((float)tr->d);
+    float bound = 1.0f / sqrtf((float)tr->C);
     for (size_t i = 0; i < tr->n_head; i++) tr->head[i] = (2 * pt_rng_uniform(&rng) - 1) * bound;
     if ((s = pt_optim_init(&tr->opt_enc, p->optimizer, tr->enc.n_params, p->weight_decay)) ||
         (s = pt_optim_init(&tr->opt_head, p->optimizer, tr->n_head, p->weight_decay)))
@@ -148,9 +182,12 @@ static pt_status trainer_init(pt_trainer *tr, const pt_model *m, const pt_task *
     int cacheable = 0; /* some example has rows before its first virtual token */
     for (int i = 0; i < train->n && !cacheable; i++)
         cacheable = pt_engine_first_row(t, &train->ex[i].r) > 0;
-    if (p->cache_mb && cacheable && m->cfg.causal &&
-        (s = pt_engine_use_cache(&tr->eng, p->cache_mb < 0 ? pt_kv_cache_default_bytes()
-                                                           : (size_t)p->cache_mb << 20)))
+    if (tr->deep) {
+        if ((s = pt_engine_use_deep(&tr->eng, tr->S))) return s;
+        tr->eng.deep = tr->table; /* the encoder writes it before every run */
+    } else if (p->cache_mb && cacheable && m->cfg.causal &&
+               (s = pt_engine_use_cache(&tr->eng, p->cache_mb < 0 ? pt_kv_cache_default_bytes()
+                                                                  : (size_t)p->cache_mb << 20)))
         return s;
     tr->spe = (train->n + B - 1) / B;
     tr->total = p->steps ? p->steps : (long)p->epochs * tr->spe;
@@ -225,19 +262,19 @@ static pt_status train_step(pt_trainer *tr, const pt_examples *train, double *lo
     memset(tr->dtable, 0, sizeof(float) * (size_t)tr->S * tr->d);
     memset(tr->dhead, 0, sizeof(float) * tr->n_head);
     pt_encoder_forward(&tr->enc, tr->table);
-    float *W = tr->nl ? tr->head : NULL, *b = tr->nl ? tr->head + (size_t)tr->nl * tr->d : NULL;
+    float *W = tr->nl ? tr->head : NULL, *b = tr->nl ? tr->head + (size_t)tr->nl * tr->C : NULL;
     float *dW = tr->nl ? tr->dhead : NULL;
-    float *db = tr->nl ? tr->dhead + (size_t)tr->nl * tr->d : NULL;
+    float *db = tr->nl ? tr->dhead + (size_t)tr->nl * tr->C : NULL;
     double loss;
-    pt_status s =
-        pt_engine_run(&tr->eng, batch, nb, tr->table, W, b, &loss, NULL, tr->dtable, dW, db);
+    tr->eng.ddeep = tr->deep ? tr->dtable : NULL;
+    pt_status s = pt_engine_run(&tr->eng, batch, nb, tr->table, W, b, &loss, NULL,
+                                tr->deep ? NULL : tr->dtable, dW, db);
+    tr->eng.ddeep = NULL;
     if (s) return s;
     pt_encoder_backward(&tr->enc, tr->dtable);
     if (!isfinite(loss) || !all_finite(tr->enc.grads, tr->enc.n_params) ||
         !all_finite(tr->dhead, tr->n_head))
-        return pt_fail(PT_ERR_NUMERIC,
-                       "step %ld: the loss or a gradient is not finite (loss %g); training "
-                       "stopped, the last checkpoint is intact (try a lower --lr)",
+        return pt_fail(PT_ERR_NUMERIC, "step %ld: the loss or a gradient is not finite (loss %g)",
                        tr->step + 1, loss);
     /* global gradient clipping over encoder and head */
     if (p->clip > 0) {
@@ -263,15 +300,20 @@ static pt_status save_prompt(const pt_trainer *tr, const float *table, const flo
     pf.task = tr->t->kind;
     pf.head = tr->t->head;
     pf.label_field = tr->t->label_field;
-    pf.encoder = (char *)pt_encoder_kind_name(tr->p->encoder);
-    pf.encoder_hidden = tr->p->encoder == PT_ENCODER_MLP ? tr->enc.H : 0;
-    pf.S = tr->S;
-    pf.d = tr->d;
-    pf.table = (float *)table;
+    pf.encoder = (char *)pt_encoder_kind_name(tr->enc.kind);
+    pf.encoder_hidden = tr->enc.kind == PT_ENCODER_MLP ? tr->enc.H : 0;
+    snprintf(pf.method, sizeof pf.method, "%s", pt_method_name(tr->p->method));
+    pf.d = tr->C;
+    if (tr->deep) {
+        pf.D = tr->S, pf.W = tr->d, pf.deep = (float *)table;
+    } else {
+        pf.S = tr->S;
+        pf.table = (float *)table;
+    }
     pf.n_labels = tr->nl;
     if (tr->nl) {
         pf.head_w = (float *)head;
-        pf.head_b = (float *)head + (size_t)tr->nl * tr->d;
+        pf.head_b = (float *)head + (size_t)tr->nl * tr->C;
     }
     pt_prompt_set_identity(&pf, tr->m);
     return pt_prompt_save(&pf, tr->t, tr->p->out);
@@ -284,54 +326,67 @@ static char *ckpt_path(const char *out) {
     return p;
 }
 
-static pt_status log_eval(const pt_trainer *tr, const pt_eval_result *r, double train_loss) {
-    if (!tr->p->log) return PT_OK;
-    FILE *f = fopen(tr->p->log, "a");
-    if (!f) return pt_fail(PT_ERR_IO, "%s: cannot append to the metrics log", tr->p->log);
-    fprintf(f,
-            "{\"step\":%ld,\"epoch\":%ld,\"train_loss\":%.6f,\"dev_loss\":%.6f,"
-            "\"dev_accuracy\":%.6f",
-            tr->step, tr->step / tr->spe, train_loss, r->loss, r->accuracy);
-    if (tr->t->kind == PT_TASK_CLASSIFY)
-        fprintf(f, ",\"dev_f1\":%.6f", r->f1);
-    else
-        fprintf(f, ",\"dev_p_at_1\":%.6f", r->accuracy);
-    fprintf(f, ",\"dev_examples\":%d}\n", r->n);
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad) return pt_fail(PT_ERR_IO, "%s: write failed", tr->p->log);
-    return PT_OK;
-}
-
 static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* Write a checkpoint: without dev data the latest prompt first (so a killed
+ * run leaves a usable --out), then out.ckpt. */
+static pt_status checkpoint(pt_trainer *tr, const pt_examples *dev, const char *ckpt) {
+    pt_status s;
+    if (!dev) {
+        pt_encoder_forward(&tr->enc, tr->table);
+        if ((s = save_prompt(tr, tr->table, tr->head))) return s;
+    }
+    if ((s = pt_ckpt_save(tr, ckpt))) return s;
+    tr->have_ckpt = 1;
+    tr->last_save_t = now_s();
+    return PT_OK;
+}
+
+/* The stop at a non-finite step: say whether a checkpoint is there to resume. */
+static pt_status numeric_stop(const pt_trainer *tr, const char *ckpt) {
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", pt_last_error());
+    if (tr->have_ckpt)
+        return pt_fail(PT_ERR_NUMERIC,
+                       "%s; training stopped; the last checkpoint (%s) is intact (try a lower "
+                       "--lr)",
+                       msg, ckpt);
+    return pt_fail(PT_ERR_NUMERIC,
+                   "%s; training stopped before any checkpoint was written (check the model's "
+                   "weights, or try a lower --lr)",
+                   msg);
+}
+
 pt_status pt_train(const pt_model *m, const pt_task *t, const pt_examples *train,
                    const pt_examples *dev, const pt_train_params *p, pt_train_result *res) {
     pt_trainer tr;
     memset(res, 0, sizeof *res);
+    memset(&tr, 0, sizeof tr);
     pt_status s = pt_train_check_params(p);
     if (s) return s;
     if (train->n < 1) return pt_fail(PT_ERR_ARG, "no training examples");
     if (p->batch > 4096) return pt_fail(PT_ERR_ARG, "--batch too large");
+    if (!(p->save_every >= 0 && p->save_every_s >= 0))
+        return pt_fail(PT_ERR_ARG, "--save-every must be >= 0");
+    pt_lock lock = {-1, NULL};
+    if ((s = pt_train_outputs(p, &lock))) return s;
     char *ckpt = ckpt_path(p->out);
-    if (!ckpt) return pt_fail(PT_ERR_NOMEM, "out of memory");
+    if (!ckpt) {
+        pt_lock_release(&lock);
+        return pt_fail(PT_ERR_NOMEM, "out of memory");
+    }
     if ((s = trainer_init(&tr, m, t, train, dev, p))) goto done;
     if (p->resume && (s = pt_ckpt_load(&tr, p->resume))) goto done;
-    if (!p->resume && p->log) {
-        FILE *f = fopen(p->log, "w");
-        if (!f) {
-            s = pt_fail(PT_ERR_IO, "%s: cannot write the metrics log", p->log);
-            goto done;
-        }
-        fclose(f);
-    }
+    if (!p->resume && (s = pt_log_start(&tr))) goto done;
     int eval_every = p->eval_every ? p->eval_every : tr.spe;
     int report_every = p->report_every > 0 ? p->report_every : 10;
-    double t0 = now_s(), loss = 0, loss_acc = 0;
-    long step0 = tr.step, n_acc = 0;
+    double t0 = now_s(), loss = 0;
+    long step0 = tr.step, report_from = tr.step;
+    tr.last_save_t = t0;
     if (p->progress && tr.step < tr.total) {
         pt_progress pr0;
         memset(&pr0, 0, sizeof pr0);
@@ -342,52 +397,67 @@ pt_status pt_train(const pt_model *m, const pt_task *t, const pt_examples *train
         p->progress(&pr0, p->user);
     }
     while (tr.step < tr.total) {
-        if ((s = train_step(&tr, train, &loss))) goto done;
-        loss_acc += loss, n_acc++;
+        if ((s = train_step(&tr, train, &loss))) {
+            if (s == PT_ERR_NUMERIC) s = numeric_stop(&tr, ckpt);
+            goto done;
+        }
         int last = tr.step == tr.total;
         int do_eval = dev && (tr.step % eval_every == 0 || last);
+        /* without dev data --eval-every marks checkpoints and log lines */
+        int mark = !dev && p->eval_every && tr.step % p->eval_every == 0;
+        int interrupted = (p->stop && *p->stop) || (p->stop_at && tr.step >= p->stop_at && !last);
         pt_progress pr;
         memset(&pr, 0, sizeof pr);
         if (do_eval) {
             pt_encoder_forward(&tr.enc, tr.table);
             float *W = tr.nl ? tr.head : NULL;
-            float *b = tr.nl ? tr.head + (size_t)tr.nl * tr.d : NULL;
-            if ((s = pt_evaluate(&tr.eng, dev, tr.table, W, b, &pr.dev, NULL, NULL))) goto done;
+            float *b = tr.nl ? tr.head + (size_t)tr.nl * tr.C : NULL;
+            if ((s = pt_evaluate(&tr.eng, dev, tr.table, W, b, &pr.dev, NULL, NULL))) {
+                if (s == PT_ERR_NUMERIC) s = numeric_stop(&tr, ckpt);
+                goto done;
+            }
             pr.evaluated = 1;
             if ((s = pt_fvec_push(&tr.ev_step, (float)tr.step)) ||
                 (s = pt_fvec_push(&tr.ev_metric, (float)pr.dev.accuracy)) ||
                 (s = pt_fvec_push(&tr.ev_loss, (float)pr.dev.loss)))
                 goto done;
-            if ((s = log_eval(&tr, &pr.dev, loss_acc / n_acc))) goto done;
             if (pr.dev.accuracy > tr.best) {
                 tr.best = pr.dev.accuracy;
                 tr.best_step = tr.step;
                 tr.bad_evals = 0;
+                tr.best_dev = pr.dev;
                 memcpy(tr.best_table, tr.table, sizeof(float) * (size_t)tr.S * tr.d);
                 memcpy(tr.best_head, tr.head, sizeof(float) * tr.n_head);
-                res->best_dev = pr.dev;
                 if ((s = save_prompt(&tr, tr.best_table, tr.best_head))) goto done;
             } else {
                 tr.bad_evals++;
             }
-            if ((s = pt_ckpt_save(&tr, ckpt))) goto done;
         }
+        /* the log follows the steps alone (never the clock or a signal), so
+         * a resumed run writes exactly the lines of an uninterrupted one */
+        int log_now = dev ? do_eval : (mark || tr.step % report_every == 0 || last);
+        if (log_now && (s = pt_log_line(&tr, do_eval ? &pr.dev : NULL))) goto done;
         int stop_early = do_eval && p->patience && tr.bad_evals >= p->patience;
-        int interrupted = (p->stop && *p->stop) || (p->stop_at && tr.step >= p->stop_at && !last);
+        int save = do_eval || mark || (p->save_every && tr.step % p->save_every == 0) ||
+                   (p->save_every_s > 0 && now_s() - tr.last_save_t >= p->save_every_s);
+        /* the end, an early stop and an interruption save after the loop */
+        if (save && !last && !stop_early && !interrupted && (s = checkpoint(&tr, dev, ckpt)))
+            goto done;
         if (p->progress &&
             (do_eval || tr.step % report_every == 0 || last || stop_early || interrupted)) {
-            double el = now_s() - t0;
+            double el = now_s() - t0, sum = 0;
             long done_steps = tr.step - step0;
+            for (long k = report_from; k < tr.step; k++) sum += tr.losses.v[k];
             pr.step = tr.step;
             pr.total_steps = tr.total;
             pr.epoch = (int)((tr.step - 1) / tr.spe) + 1;
             pr.loss = loss;
-            pr.loss_avg = loss_acc / n_acc;
+            pr.loss_avg = tr.step > report_from ? sum / (double)(tr.step - report_from) : loss;
             pr.best = tr.best;
             pr.examples_per_s = el > 0 ? done_steps * (double)tr.eng.Bmax / el : 0;
             pr.eta_s = done_steps ? el / done_steps * (tr.total - tr.step) : 0;
             p->progress(&pr, p->user);
-            loss_acc = 0, n_acc = 0;
+            report_from = tr.step;
         }
         if (stop_early) {
             res->stopped_early = 1;
@@ -398,23 +468,22 @@ pt_status pt_train(const pt_model *m, const pt_task *t, const pt_examples *train
             break;
         }
     }
-    /* without dev data the result is the final table */
-    if (!dev) {
-        pt_encoder_forward(&tr.enc, tr.table);
-        if ((s = save_prompt(&tr, tr.table, tr.head))) goto done;
-    }
-    if ((s = pt_ckpt_save(&tr, ckpt))) goto done;
+    /* the final state (without dev data: the final table in --out) */
+    if ((s = checkpoint(&tr, dev, ckpt))) goto done;
     if (p->plot &&
         (s = pt_plot_svg(p->plot, &tr, t->kind == PT_TASK_KNOWLEDGE ? "dev P@1" : "dev accuracy")))
         goto done;
     res->steps = tr.step;
-    res->final_loss = loss;
+    res->final_loss = tr.step > step0 || !tr.losses.n ? loss : tr.losses.v[tr.losses.n - 1];
     res->have_dev = dev != NULL;
+    res->best_dev = tr.best_dev;
     res->best_step = tr.best_step;
     if (res->interrupted)
         s = pt_fail(PT_ERR_INTERRUPTED, "interrupted at step %ld; checkpoint %s", tr.step, ckpt);
 done:
+    res->have_ckpt = tr.have_ckpt;
     trainer_free(&tr);
     free(ckpt);
+    pt_lock_release(&lock);
     return s;
 }

@@ -40,10 +40,21 @@ int args_parse(args *a, const opt *opts, int n_opts, int argc, char **argv, cons
     int only_pos = 0;
     for (int i = 0; i < argc; i++) {
         const char *s = argv[i];
-        if (only_pos || s[0] != '-' || s[1] != '-' || !strcmp(s, "-")) {
+        if (only_pos || s[0] != '-' || !strcmp(s, "-")) {
             if (a->n_pos == 8) return die(cmd, "too many arguments") + 1;
             a->pos[a->n_pos++] = s;
             continue;
+        }
+        if (s[1] != '-') { /* a single dash: -h, or a mistake */
+            if (!strcmp(s, "-h")) {
+                print_help(opts, n_opts, cmd, usage, about);
+                return 1;
+            }
+            die(cmd,
+                "unknown option '%s' (options are --name; see ptune %s --help; put -- before "
+                "an argument that starts with -)",
+                s, cmd);
+            return 2;
         }
         if (!strcmp(s, "--")) {
             only_pos = 1;
@@ -93,6 +104,12 @@ static int find(const args *a, const char *name) {
 const char *arg_str(const args *a, const char *name, const char *def) {
     const char *v = a->vals[find(a, name)];
     return v ? v : def;
+}
+
+int arg_declared(const args *a, const char *name) {
+    for (int i = 0; i < a->n_opts; i++)
+        if (!strcmp(a->opts[i].name, name)) return 1;
+    return 0;
 }
 
 int arg_flag(const args *a, const char *name) {

@@ -1,6 +1,7 @@
 /* args.h - one small table-driven option parser for every subcommand.
- * Options are "--name VALUE" or "--name=VALUE" (flags take no value);
- * everything else is positional. --help prints the table. */
+ * Options are "--name VALUE" or "--name=VALUE" (flags take no value); an
+ * unknown option, "--x" or "-x", is an error; other arguments (and "-", and
+ * everything after "--") are positional. --help or -h prints the table. */
 #ifndef PTUNE_ARGS_H
 #define PTUNE_ARGS_H
 
@@ -26,6 +27,8 @@ void args_free(args *a);
 
 const char *arg_str(const args *a, const char *name, const char *def);
 int arg_flag(const args *a, const char *name);
+/* 1 when the command declares the option (whether given or not). */
+int arg_declared(const args *a, const char *name);
 /* Numeric options: on a malformed number print an error and return 0. */
 int arg_int(const args *a, const char *name, long def, long lo, long hi, long *out);
 int arg_float(const args *a, const char *name, double def, double lo, double hi, double *out);

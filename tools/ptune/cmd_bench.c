@@ -36,7 +36,9 @@ static const opt OPTS[] = {
     {"vocab", "N", "vocabulary (default 50257 gpt2, 30522 bert, 32000 llama)"},
     {"positions", "N", "position table / context (default 1024 gpt2, 512 bert, 2048 llama)"},
     {"model", "PATH", "time a real model instead of a random one"},
-    {"precision", "P", "f32 (default) or bf16: the blocks' big matrices in bf16"},
+    {"precision", "P",
+     "f32 (default) or bf16: the blocks' big float matrices in bf16 (quantized ones "
+     "stay as stored)"},
     {"recompute", NULL,
      "keep only each block's input in the forward pass and recompute the block in backward "
      "(less activation memory, about a third more work; see ptune train --help)"},
@@ -298,7 +300,14 @@ int cmd_bench(int argc, char **argv) {
         die("bench", "--prompts %ld leaves no text in a %ld-token example", prompts, shortest);
         goto done;
     }
-    if (arg_str(&a, "model", NULL)) {
+    int want_bf16 = !strcmp(arg_str(&a, "precision", "f32"), "bf16");
+    if (arg_str(&a, "model", NULL) && want_bf16) {
+        /* as stored, then straight to bf16 below (no float32 copy on the way) */
+        if (pt_model_open(&b.m, arg_str(&a, "model", NULL))) {
+            die("bench", "%s", pt_last_error());
+            goto done;
+        }
+    } else if (arg_str(&a, "model", NULL)) {
         if (load_model("bench", &a, &b.m)) goto done;
     } else {
         if (config_from_args(&a, &cfg)) goto done;
@@ -312,6 +321,11 @@ int cmd_bench(int argc, char **argv) {
         die("bench", "--precision must be f32 or bf16, not \"%s\"", prec);
         goto done;
     }
+    if (arg_str(&a, "precision", NULL) && pt_model_is_quantized(b.m))
+        fprintf(stderr,
+                "ptune bench: --precision %s applies only to float weights; the "
+                "quantized matrices stay as stored\n",
+                prec);
     if (!strcmp(prec, "bf16") && pt_model_set_precision(b.m, 1)) {
         die("bench", "%s", pt_last_error());
         goto done;

@@ -1,5 +1,6 @@
 /* cmd_eval.c - ptune eval and ptune predict: score data with a trained prompt
  * (or, for eval, a manual template without virtual tokens). */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include "common.h"
 #include "core/error.h"
 #include "core/vec.h"
+#include "diagnose.h"
 #include "formats/json.h"
 #include "train/engine.h"
 #include "train/metrics.h"
@@ -28,7 +30,11 @@ static const opt OPTS[] = {
     {"vocab-filter", "FILE", "knowledge probing: P@1 over these words only"},
     {"batch", "N", "examples per batch (default 16)"},
     {"threads", "N", "threads (default: all cores)"},
-    {"precision", "f32|bf16", "bf16: block weights stored and multiplied in bf16 (default f32)"},
+    {"precision", "f32|bf16",
+     "bf16: block weights stored and multiplied in bf16 (default f32); float weights "
+     "only: quantized matrices stay as stored"},
+    {"no-check", NULL,
+     "skip the check, made once at load, that every weight of the model is finite"},
     {"max-len", "N", "truncate examples to N tokens (default: the model's limit)"},
     {"json", NULL, "eval: print one JSON object"},
     {"top", "K", "predict, knowledge probing: how many candidates to list (default 5)"},
@@ -101,13 +107,26 @@ static int setup(const char *cmd, const args *a, ctx *c, int need_labels) {
     if (pt_engine_init(&c->e, c->m, &c->t, B, c->ex.max_len))
         return die(cmd, "%s", pt_last_error());
     c->have_engine = 1;
+    if (c->have_prompt && c->p.D > 0) { /* a deep prompt (prefix, ptuning-v2) */
+        if (pt_engine_use_deep(&c->e, c->p.D)) return die(cmd, "%s", pt_last_error());
+        c->e.deep = c->p.deep;
+    }
     return 0;
 }
 
 static int run_eval(const char *cmd, ctx *c, pt_eval_result *r, pt_example_fn fn, void *user) {
-    if (pt_evaluate(&c->e, &c->ex, c->have_prompt ? c->p.table : NULL, c->p.head_w, c->p.head_b, r,
-                    fn, user))
-        return die(cmd, "%s", pt_last_error());
+    pt_status s = pt_evaluate(&c->e, &c->ex, c->have_prompt ? c->p.table : NULL, c->p.head_w,
+                              c->p.head_b, r, fn, user);
+    if (s == PT_ERR_NUMERIC) {
+        char what[600];
+        if (r->bad_index >= 0 && r->bad_index < c->d.n)
+            snprintf(what, sizeof what, "%s line %d: %s", c->d.path, c->d.line[r->bad_index],
+                     pt_last_error());
+        else
+            snprintf(what, sizeof what, "%s", pt_last_error());
+        return die_nonfinite(cmd, c->m->path, what);
+    }
+    if (s) return die(cmd, "%s", pt_last_error());
     return 0;
 }
 
@@ -153,13 +172,13 @@ static void softmax(double *p, const float *s, int n) {
     for (int i = 0; i < n; i++) p[i] /= z;
 }
 
-static void on_example(int index, const float *scores, int ns, int pred, void *user) {
+static pt_status on_example(int index, const float *scores, int ns, int pred, void *user) {
     pred_ctx *pc = user;
     const pt_task *t = &pc->c->t;
     pt_buf *b = &pc->b;
     b->n = 0;
     double *p = malloc(sizeof(double) * ns);
-    if (!p) return;
+    if (!p) return pt_fail(PT_ERR_NOMEM, "out of memory");
     softmax(p, scores, ns);
     pt_buf_printf(b, "{\"index\":%d,", index);
     if (t->kind == PT_TASK_CLASSIFY) {
@@ -202,8 +221,11 @@ static void on_example(int index, const float *scores, int ns, int pred, void *u
         pt_buf_free(&w);
         pt_buf_puts(b, "]}\n");
     }
-    fwrite(b->v, 1, b->n, stdout);
     free(p);
+    /* a full disk stops the run at once, not after every example */
+    if (fwrite(b->v, 1, b->n, stdout) != b->n || ferror(stdout))
+        return pt_fail(PT_ERR_IO, "cannot write standard output: %s", strerror(errno));
+    return PT_OK;
 }
 
 int cmd_predict(int argc, char **argv) {

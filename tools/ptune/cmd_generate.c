@@ -17,6 +17,7 @@
  * nothing, and (SentencePiece, as llama2.c) a token right after BOS loses one
  * leading space. Timings and warnings go to standard error.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@
 #include "core/mem.h"
 #include "core/rng.h"
 #include "core/vec.h"
+#include "diagnose.h"
 #include "train/prefix.h"
 
 static const opt OPTS[] = {
@@ -40,6 +42,8 @@ static const opt OPTS[] = {
     {"temperature", "X", "sampling temperature (default 0.8); 0 = greedy (argmax)"},
     {"top-k", "K", "sample among the K most likely tokens only (default 0 = all)"},
     {"seed", "N", "random seed for sampling (default 42)"},
+    {"no-check", NULL,
+     "skip the check, made once at load, that every weight of the model is finite"},
     {"ids", NULL, "print the new token ids (space separated) instead of their text"},
     {"threads", "N", "threads (default: all cores)"},
 };
@@ -209,9 +213,14 @@ static int generate(const char *cmd, gen *g, long max_tokens, double temp, long 
                     int print_ids) {
     const pt_model *m = g->m;
     int C = m->cfg.dim, V = m->cfg.vocab_size, n = g->r.n, maxT = m->cfg.max_pos;
-    if (n > maxT) return die(cmd, "the prompt is %d tokens; the model's context is %d", n, maxT);
+    int D = g->have_prompt ? g->p.D : 0; /* a deep prompt: its keys/values start the cache */
+    if (n + D > maxT)
+        return die(cmd,
+                   "the prompt is %d tokens (after a deep prompt of %d); the model's "
+                   "context is %d",
+                   n, D, maxT);
     /* the last new token is never decoded: n + N - 1 positions suffice */
-    long want = (long)n + (max_tokens > 0 ? max_tokens - 1 : 0);
+    long want = (long)D + n + (max_tokens > 0 ? max_tokens - 1 : 0);
     int Tmax = want < maxT ? (int)want : maxT;
     g->x = pt_aalloc((size_t)n * C, sizeof(float));
     g->h = pt_aalloc((size_t)C, sizeof(float));
@@ -220,17 +229,26 @@ static int generate(const char *cmd, gen *g, long max_tokens, double temp, long 
     if (!g->x || !g->h || !g->logits || !g->order) return die(cmd, "out of memory");
     if (pt_layout_embed(m, &g->r, g->have_prompt ? g->p.table : NULL, g->tmpl.n_virtual, 0, n,
                         g->x) ||
-        pt_cache_new(m, Tmax, &g->cache))
+        pt_cache_new(m, Tmax, &g->cache) || (D && pt_cache_put(m, g->cache, g->p.deep, D)))
         return die(cmd, "%s", pt_last_error());
     double t0 = now_s();
     if (pt_cache_decode(m, g->cache, g->x, n, g->h)) return die(cmd, "%s", pt_last_error());
     double t1 = now_s();
     pt_rng rng;
     pt_rng_seed(&rng, (uint64_t)seed);
-    int prev = g->r.ids[n - 1], made = 0, pos = n, eos = 0;
+    int prev = g->r.ids[n - 1], made = 0, pos = D + n, eos = 0;
     for (; made < max_tokens; made++) {
         if (pt_model_head_forward(m, NULL, g->logits, g->h, 1, NULL, V))
             return die(cmd, "%s", pt_last_error());
+        for (int i = 0; i < V; i++) {
+            if (isfinite(g->logits[i])) continue;
+            char what[160];
+            snprintf(what, sizeof what,
+                     "the logits for new token %d are not finite (%g for token id %d)", made + 1,
+                     (double)g->logits[i], i);
+            if (made) fputc('\n', stdout);
+            return die_nonfinite(cmd, m->path, what);
+        }
         int id = pick(g, V, temp, (int)top_k, &rng);
         if (id == m->tok->eos_id && id >= 0) {
             eos = 1;
@@ -242,7 +260,8 @@ static int generate(const char *cmd, gen *g, long max_tokens, double temp, long 
             token_text(m->tok, id, prev, &g->out);
             fwrite(g->out.v ? g->out.v : "", 1, g->out.n, stdout);
         }
-        fflush(stdout);
+        if (fflush(stdout) != 0 || ferror(stdout))
+            return die(cmd, "cannot write standard output: %s", strerror(errno));
         prev = id;
         if (made + 1 == max_tokens) {
             made++;

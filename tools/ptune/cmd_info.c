@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "core/error.h"
 #include "kernels/gemm.h"
+#include "kernels/weight.h"
 #include "models/model.h"
 
 static const opt OPTS[] = {
@@ -59,6 +60,25 @@ static int build_info(int json) {
     return 0;
 }
 
+/* the weights' types and the memory they take once loaded */
+static void print_mix(const pt_model *m) {
+    int count[PT_WT_COUNT];
+    size_t bytes[PT_WT_COUNT], owned, mapped;
+    pt_model_type_mix(m, count, bytes);
+    pt_model_memory(m, &owned, &mapped);
+    printf("type mix:    ");
+    for (int t = 0; t < PT_WT_COUNT; t++)
+        if (count[t])
+            printf(" %s %d (%.2f MB)", pt_wtype_get((pt_wtype)t)->name, count[t], bytes[t] / 1e6);
+    printf("\n");
+    printf("resident:     about %.2f MB of weights: %.2f MB mapped from the file (page cache, "
+           "shared)\n              + %.2f MB copied; then activations and the prompt encoder\n",
+           (owned + mapped) / 1e6, mapped / 1e6, owned / 1e6);
+    if (pt_model_is_quantized(m))
+        printf("              (quantized matrices stay as stored; --precision applies only to "
+               "float weights)\n");
+}
+
 int cmd_info(int argc, char **argv) {
     args a;
     int r = args_parse(&a, OPTS, sizeof OPTS / sizeof OPTS[0], argc, argv, "info", "PATH",
@@ -87,23 +107,48 @@ int cmd_info(int argc, char **argv) {
         printf("{\"family\":\"%s\",\"dim\":%d,\"layers\":%d,\"heads\":%d,\"kv_heads\":%d,"
                "\"ffn_dim\":%d,\"vocab_size\":%d,\"max_positions\":%d,\"parameters\":%lld,"
                "\"dtype\":\"%s\",\"causal\":%s,\"lm_head\":%s,\"tokenizer\":\"%s\","
-               "\"tokenizer_vocab\":%d,\"fingerprint\":\"%s\"}\n",
+               "\"tokenizer_vocab\":%d,\"fingerprint\":\"%s\",",
                pt_family_name(c->family), c->dim, c->n_layers, c->n_heads, c->n_kv_heads,
                c->ffn_dim, c->vocab_size, c->max_pos, (long long)m->n_params, m->dtype,
                c->causal ? "true" : "false", c->has_lm_head ? "true" : "false", tok_kind(m->tok),
                m->tok ? m->tok->vocab_size : 0, fp);
+        int count[PT_WT_COUNT];
+        size_t bytes[PT_WT_COUNT], owned, mapped;
+        pt_model_type_mix(m, count, bytes);
+        pt_model_memory(m, &owned, &mapped);
+        printf("\"quantized\":%s,\"types\":{", pt_model_is_quantized(m) ? "true" : "false");
+        for (int t = 0, first = 1; t < PT_WT_COUNT; t++)
+            if (count[t]) {
+                printf("%s\"%s\":{\"tensors\":%d,\"bytes\":%zu}", first ? "" : ",",
+                       pt_wtype_get((pt_wtype)t)->name, count[t], bytes[t]);
+                first = 0;
+            }
+        printf("},\"weights_mapped_bytes\":%zu,\"weights_owned_bytes\":%zu}\n", mapped, owned);
     } else {
         printf("model:        %s\n", a.pos[0]);
         printf("family:       %s (%s)\n", pt_family_name(c->family),
                c->causal ? "causal LM" : "masked LM");
         printf("width:        %d\n", c->dim);
         printf("layers:       %d\n", c->n_layers);
-        printf("heads:        %d (key/value heads %d)\n", c->n_heads, c->n_kv_heads);
+        printf("heads:        %d (key/value heads %d, head size %d)\n", c->n_heads, c->n_kv_heads,
+               c->head_dim);
+        if (c->causal && c->family != PT_FAMILY_GPT2) {
+            static const char *const sc[] = {"none", "linear", "llama3"};
+            printf("rope:         theta %g, scaling %s", (double)c->rope_theta,
+                   sc[c->rope_scaling >= 0 && c->rope_scaling <= 2 ? c->rope_scaling : 0]);
+            if (c->rope_scaling) printf(" (factor %g)", (double)c->rope_factor);
+            printf("%s\n", c->rope_interleaved ? ", GGUF adjacent-pair rows" : "");
+        }
+        if (c->sliding_window)
+            printf("window:       sliding window of %d tokens (longer sequences are refused)\n",
+                   c->sliding_window);
+        if (c->causal) printf("embeddings:   %s\n", c->tied ? "tied to the LM head" : "untied");
         printf("ffn width:    %d\n", c->ffn_dim);
         printf("vocabulary:   %d\n", c->vocab_size);
         printf("positions:    %d\n", c->max_pos);
         printf("parameters:   %lld (%.2f M)\n", (long long)m->n_params, m->n_params / 1e6);
         printf("stored dtype: %s (computed in float32)\n", m->dtype);
+        print_mix(m);
         printf("LM head:      %s\n", c->has_lm_head ? "yes" : "no (use --head linear)");
         if (m->tok)
             printf("tokenizer:    %s, %d tokens\n", tok_kind(m->tok), m->tok->vocab_size);

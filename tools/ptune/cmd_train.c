@@ -1,5 +1,6 @@
 /* cmd_train.c - ptune train: P-tune a frozen model on a task. */
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,10 +8,14 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "train/engine.h"
 #include "common.h"
 #include "core/error.h"
+#include "core/files.h"
 #include "core/io.h"
+#include "core/mem.h"
 #include "core/vec.h"
+#include "diagnose.h"
 #include "formats/json.h"
 #include "formats/safetensors.h"
 #include "train/trainer.h"
@@ -27,7 +32,15 @@ static const opt OPTS[] = {
      "lm: score label words with the LM head (default); linear: train a "
      "classifier on the answer's hidden state"},
     {"label-field", "NAME", "data field holding the label (default label)"},
-    {"encoder", "E", "prompt encoder: lstm (default), mlp or embedding"},
+    {"method", "M",
+     "ptuning (default: the template's [P] vectors at the input), prefix (prefix tuning: "
+     "trainable keys and values in front of every layer's attention, from an MLP; the "
+     "template needs no [P]) or ptuning-v2 (the same deep prompt stored directly, linear head "
+     "by default)"},
+    {"prefix-len", "N", "deep prompt length for prefix and ptuning-v2 (default 10)"},
+    {"encoder", "E",
+     "prompt encoder: lstm (default), mlp or embedding; for deep prompts mlp (prefix's "
+     "default: PEFT's PrefixEncoder, a tanh MLP) or embedding (ptuning-v2's)"},
     {"hidden", "H", "mlp encoder hidden width (default: the model width)"},
     {"init", "I",
      "seed vectors: vocab (random token embeddings), words:\"a b c\", or a prompt "
@@ -48,20 +61,35 @@ static const opt OPTS[] = {
     {"threads", "N", "threads (default: all cores)"},
     {"precision", "f32|bf16",
      "bf16: block weights stored and multiplied in bf16 (half the "
-     "memory; float32 accumulation; default f32)"},
+     "memory; float32 accumulation; default f32); float weights only: "
+     "quantized matrices stay as stored"},
+    {"no-check", NULL,
+     "skip the check, made once at load, that every weight of the model is finite"},
     {"recompute", NULL,
      "keep only each block's input during the forward pass and recompute the "
      "block just before its backward: activation memory drops to about one "
      "block's worth, for about a third more work per step (results "
      "bit-identical)"},
-    {"eval-every", "N", "evaluate on --dev every N steps (default: once per epoch)"},
+    {"eval-every", "N",
+     "evaluate on --dev every N steps (default: once per epoch); without --dev, write "
+     "the prompt, the checkpoint and a log line every N steps"},
     {"patience", "N", "stop after N evaluations without improvement (default: never)"},
     {"max-len", "N", "truncate examples to N tokens (default: the model's limit)"},
     {"out", "FILE",
      "prompt file to write (default prompt.safetensors); FILE.ckpt holds the "
      "checkpoint"},
-    {"resume", "FILE.ckpt", "continue an interrupted run from its checkpoint"},
-    {"log", "FILE", "metrics log, one JSON line per evaluation"},
+    {"resume", "FILE.ckpt",
+     "continue an interrupted run from its checkpoint (alone: the original options; "
+     "of the others only --threads, --quiet, --save-every, --plot, --recompute, "
+     "--accept-changed-data and --no-check may differ)"},
+    {"save-every", "N|Ts",
+     "checkpoint every N steps, or every T seconds with an s (\"30s\"); 0 = only at "
+     "evaluations, interruptions and the end (default 60s)"},
+    {"accept-changed-data", NULL,
+     "--resume although --train or --dev changed since the checkpoint (default: refuse)"},
+    {"log", "FILE",
+     "metrics log, JSON lines: one per dev evaluation; without --dev one per 10 steps "
+     "(and per --eval-every step), with the training loss and learning rate"},
     {"plot", "FILE.svg", "training curve: loss and dev metric against step"},
     {"quiet", NULL, "no progress output"},
     {"interrupt-at", "N", "testing aid: stop as if interrupted after step N"},
@@ -157,6 +185,91 @@ static int argv_from_ckpt(const char *path, int *argc, char ***argv, pt_json_doc
     return 0;
 }
 
+/* Options that may differ from the checkpoint's run on --resume: they do not
+ * change what is computed. */
+static const char *const RESUME_FREE[] = {
+    "threads", "quiet",     "interrupt-at",        "save-every",
+    "plot",    "recompute", "accept-changed-data", "no-check",
+};
+
+static int resume_free(const char *name) {
+    for (size_t i = 0; i < sizeof RESUME_FREE / sizeof RESUME_FREE[0]; i++)
+        if (!strcmp(RESUME_FREE[i], name)) return 1;
+    return 0;
+}
+
+/* --resume with other options: saved (the checkpoint's run) takes given's
+ * values of the free options; any other option must repeat the saved value,
+ * else it is refused by name. */
+static int merge_resume(args *saved, const args *given, const char *ckpt) {
+    for (int k = 0; k < given->n_opts; k++) {
+        const char *name = given->opts[k].name, *v = given->vals[k], *was = saved->vals[k];
+        if (!v || !strcmp(name, "resume")) continue;
+        if (resume_free(name)) {
+            saved->vals[k] = v;
+            continue;
+        }
+        if (was && !strcmp(was, v)) continue;
+        const char *sep = given->opts[k].metavar ? " " : "";
+        const char *val = given->opts[k].metavar ? v : "";
+        char then[400];
+        if (was)
+            snprintf(then, sizeof then, "has --%s%s%s", name, sep,
+                     given->opts[k].metavar ? was : "");
+        else
+            snprintf(then, sizeof then, "does not set --%s", name);
+        die("train",
+            "--%s%s%s cannot change on --resume: the run in %s %s (options that may differ: "
+            "--threads, --quiet, --save-every, --plot, --recompute, --accept-changed-data, "
+            "--no-check; "
+            "start a new run for other settings)",
+            name, sep, val, ckpt, then);
+        return 1;
+    }
+    return 0;
+}
+
+/* --save-every N (steps) or Ts (seconds) */
+static int parse_save_every(const char *v, pt_train_params *p) {
+    char *end;
+    double x = strtod(v, &end);
+    int secs = *end == 's' && end[1] == '\0';
+    if (end == v || (*end && !secs) || !(x >= 0) || x > 1e9 || (!secs && x != (long)x)) {
+        fprintf(stderr, "ptune: --save-every %s: expected N steps or T seconds (\"30s\")\n", v);
+        return 0;
+    }
+    p->save_every = secs ? 0 : (long)x;
+    p->save_every_s = secs ? x : 0;
+    return 1;
+}
+
+/* The files of a model path that loading may read (all of them must stay
+ * untouched by the run's outputs). */
+static int model_inputs(const char *model, pt_train_input *in, int n, char **owned) {
+    static const char *const NAMES[] = {
+        "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
+        "vocab.json",  "merges.txt",        "vocab.txt"};
+    int k = 0;
+    struct stat st;
+    int dir = stat(model, &st) == 0 && S_ISDIR(st.st_mode);
+    if (!dir) in[k++] = (pt_train_input){"the model file", model, 0, 0, 0};
+    size_t len = strlen(model);
+    if (!dir && len > 5 && !strcmp(model + len - 5, ".gguf")) return k;
+    char *d = dir ? pt_strdup(model) : NULL;
+    if (!dir) {
+        const char *slash = strrchr(model, '/');
+        d = slash ? pt_strndup(model, (size_t)(slash - model)) : pt_strdup(".");
+    }
+    for (size_t i = 0; d && i < sizeof NAMES / sizeof NAMES[0] && k < n; i++) {
+        char *f = pt_path_join(d, NAMES[i]);
+        if (!f) break;
+        owned[k] = f;
+        in[k++] = (pt_train_input){"the model file", f, 0, 0, 0};
+    }
+    free(d);
+    return k;
+}
+
 int cmd_train(int argc, char **argv) {
     args a;
     const char *about =
@@ -164,23 +277,46 @@ int cmd_train(int argc, char **argv) {
         "on --train, keep the best --dev checkpoint, write a prompt file of a few kilobytes.\n"
         "Ctrl-C finishes the step, writes the checkpoint and says how to resume.";
     const char *usage = "--model M --train F --template T (--labels L | --knowledge) [options]";
-    int r = args_parse(&a, OPTS, sizeof OPTS / sizeof OPTS[0], argc, argv, "train", usage, about);
+    const int n_opts = sizeof OPTS / sizeof OPTS[0];
+    int r = args_parse(&a, OPTS, n_opts, argc, argv, "train", usage, about);
     if (r) return r == 1 ? 0 : 2;
-    /* --resume alone: repeat the checkpoint's command line */
+    /* --resume: the checkpoint's command line, with the options that may change */
     pt_json_doc saved = {0};
     char **sargv = NULL;
     const char *resume = arg_str(&a, "resume", NULL);
-    if (resume && !arg_str(&a, "model", NULL)) {
-        int sargc = 0;
-        if (argv_from_ckpt(resume, &sargc, &sargv, &saved)) {
-            args_free(&a);
-            return 1;
+    if (resume) {
+        pt_st_file f;
+        int has_argv = 0;
+        if (!pt_st_open(&f, resume)) {
+            has_argv = pt_st_meta(&f, "ptune.ckpt.argv") != NULL;
+            pt_st_close(&f);
         }
-        args_free(&a);
-        r = args_parse(&a, OPTS, sizeof OPTS / sizeof OPTS[0], sargc, sargv, "train", usage, about);
-        if (r) return r == 1 ? 0 : 2;
-        argc = sargc;
-        argv = sargv;
+        if (has_argv || !arg_str(&a, "model", NULL)) {
+            int sargc = 0;
+            args given = a, was;
+            if (argv_from_ckpt(resume, &sargc, &sargv, &saved)) {
+                args_free(&a);
+                return 1;
+            }
+            r = args_parse(&was, OPTS, n_opts, sargc, sargv, "train", usage, about);
+            if (r) {
+                args_free(&a);
+                free(sargv);
+                pt_json_doc_free(&saved);
+                return r == 1 ? 0 : 2;
+            }
+            if (merge_resume(&was, &given, resume)) {
+                args_free(&was);
+                args_free(&a);
+                free(sargv);
+                pt_json_doc_free(&saved);
+                return 2;
+            }
+            args_free(&a);
+            a = was;
+            argc = sargc;
+            argv = sargv;
+        }
     }
     /* from here on a signal is a request to stop cleanly at the next step boundary */
     struct sigaction sa;
@@ -194,8 +330,10 @@ int cmd_train(int argc, char **argv) {
     pt_task t;
     pt_dataset dtr, ddev;
     pt_examples etr, edev;
-    int rc = 1, have_task = 0, have_tr = 0, have_dev = 0;
-    char *cmdline = NULL;
+    int rc = 1, have_task = 0, have_tr = 0, have_dev = 0, have_etr = 0, have_edev = 0;
+    char *cmdline = NULL, *owned[16] = {0};
+    pt_train_input in[16];
+    int n_in = 0;
     long batch, epochs, steps, warmup, seed, every, patience, hidden, max_len;
     double lr, wd, clip;
     const char *enc = arg_str(&a, "encoder", "lstm"), *optname = arg_str(&a, "optimizer", "adamw");
@@ -212,8 +350,20 @@ int cmd_train(int argc, char **argv) {
         !arg_int(&a, "interrupt-at", 0, 0, 100000000, &p.stop_at) ||
         !arg_float(&a, "lr", 1e-3, 1e-12, 10, &lr) ||
         !arg_float(&a, "weight-decay", -1, 0, 0.999, &wd) ||
-        !arg_float(&a, "clip", 1.0, 0, 1e6, &clip) || set_threads("train", &a))
+        !arg_float(&a, "clip", 1.0, 0, 1e6, &clip) ||
+        !parse_save_every(arg_str(&a, "save-every", "60s"), &p) || set_threads("train", &a))
         goto out;
+    const char *method = arg_str(&a, "method", "ptuning");
+    long prefix_len;
+    if (!pt_method_parse(method, &p.method)) {
+        die("train", "--method must be ptuning, prefix or ptuning-v2, not \"%s\"", method);
+        goto out;
+    }
+    if (!arg_int(&a, "prefix-len", 10, 1, 4096, &prefix_len)) goto out;
+    p.deep_len = (int)prefix_len;
+    if (p.method != PT_METHOD_PTUNING && !arg_str(&a, "encoder", NULL))
+        enc = p.method == PT_METHOD_PREFIX ? "mlp" : "embedding";
+    if (p.method == PT_METHOD_PTUNING_V2) task_default_head = "linear";
     if (!pt_encoder_kind_parse(enc, &p.encoder)) {
         die("train", "--encoder must be lstm, mlp or embedding, not \"%s\"", enc);
         goto out;
@@ -241,24 +391,60 @@ int cmd_train(int argc, char **argv) {
     p.log = arg_str(&a, "log", NULL);
     p.plot = arg_str(&a, "plot", NULL);
     p.stop = &g_stop;
+    p.accept_changed_inputs = arg_flag(&a, "accept-changed-data");
     cmdline = argv_json(argc, argv);
     p.argv_json = cmdline;
     const char *train = arg_str(&a, "train", NULL), *dev = arg_str(&a, "dev", NULL);
+    const char *model = arg_str(&a, "model", NULL), *vf = arg_str(&a, "vocab-filter", NULL);
     if (!train) {
         die("train", "--train is required (see ptune train --help)");
+        goto out;
+    }
+    if (!model) {
+        die("train", "--model is required (see ptune train --help)");
         goto out;
     }
     if (pt_train_check_params(&p)) {
         die("train", "%s", pt_last_error());
         goto out;
     }
-    { /* an unwritable --out fails now, not after the training */
-        pt_atomic_file af;
-        if (pt_atomic_open(&af, p.out)) {
+    /* every file the run reads; no output may be one of them */
+    n_in = model_inputs(model, in, 8, owned);
+    in[n_in++] = (pt_train_input){"--train", train, 1, 0, 0};
+    if (dev) in[n_in++] = (pt_train_input){"--dev", dev, 1, 0, 0};
+    if (p.init == PT_INIT_FILE) in[n_in++] = (pt_train_input){"--init", p.init_arg, 0, 0, 0};
+    if (vf) in[n_in++] = (pt_train_input){"--vocab-filter", vf, 0, 0, 0};
+    p.inputs = in, p.n_inputs = n_in;
+    /* outputs that clash, cannot be written or are in use fail now, not after the run */
+    if (pt_train_check_outputs(&p)) {
+        die("train", "%s", pt_last_error());
+        goto out;
+    }
+    /* the data first (it needs no model), so a changed file stops a resume at once */
+    if (pt_dataset_load(&dtr, train)) {
+        die("train", "%s", pt_last_error());
+        goto out;
+    }
+    have_tr = 1;
+    if (dev) {
+        if (pt_dataset_load(&ddev, dev)) {
             die("train", "%s", pt_last_error());
             goto out;
         }
-        pt_atomic_abort(&af);
+        have_dev = 1;
+    }
+    for (int i = 0; i < n_in; i++) {
+        const pt_dataset *d = !strcmp(in[i].role, "--train") ? &dtr
+                              : !strcmp(in[i].role, "--dev") ? &ddev
+                                                             : NULL;
+        if (d) in[i].size = d->src_size, in[i].hash = d->src_hash;
+    }
+    if (resume && pt_train_check_inputs(&p, resume)) {
+        if (!p.accept_changed_inputs) {
+            die("train", "%s", pt_last_error());
+            goto out;
+        }
+        fprintf(stderr, "ptune train: warning (--accept-changed-data): %s\n", pt_last_error());
     }
     struct timespec t_load0, t_load1;
     clock_gettime(CLOCK_MONOTONIC, &t_load0);
@@ -272,27 +458,33 @@ int cmd_train(int argc, char **argv) {
     pt_model_set_recompute(m, arg_flag(&a, "recompute"));
     if (task_from_args("train", &a, m, &t)) goto out;
     have_task = 1;
-    const char *vf = arg_str(&a, "vocab-filter", NULL);
     if (vf && pt_task_load_vocab_filter(&t, m, vf)) {
         die("train", "%s", pt_last_error());
         goto out;
     }
-    if (load_examples("train", train, &t, m, 1, p.max_len, &dtr, &etr)) goto out;
-    have_tr = 1;
+    if (build_examples("train", &dtr, &t, m, 1, p.max_len, &etr)) goto out;
+    have_etr = 1;
     if (dev) {
-        if (load_examples("train", dev, &t, m, 1, p.max_len, &ddev, &edev)) goto out;
-        have_dev = 1;
+        if (build_examples("train", &ddev, &t, m, 1, p.max_len, &edev)) goto out;
+        have_edev = 1;
     }
     ui u = {isatty(2), arg_flag(&a, "quiet"), t.kind == PT_TASK_KNOWLEDGE ? "P@1" : "acc"};
     p.progress = on_progress;
     p.user = &u;
-    if (!u.quiet)
+    if (!u.quiet && p.method != PT_METHOD_PTUNING)
+        fprintf(stderr,
+                "ptune train: %s, %d train examples, %s: a deep prompt of %d rows x %zu (every "
+                "layer's keys and values), %s encoder, %s head\n",
+                pt_family_name(m->cfg.family), etr.n, pt_method_name(p.method), p.deep_len,
+                pt_engine_deep_width(m), p.encoder == PT_ENCODER_MLP ? "prefix-mlp" : "embedding",
+                t.head == PT_HEAD_LM ? "lm" : "linear");
+    else if (!u.quiet)
         fprintf(stderr,
                 "ptune train: %s, %d train%s examples, %d virtual tokens, %s encoder, %s head\n",
                 pt_family_name(m->cfg.family), etr.n, "", t.tmpl.n_virtual,
                 pt_encoder_kind_name(p.encoder), t.head == PT_HEAD_LM ? "lm" : "linear");
     pt_train_result res;
-    pt_status s = pt_train(m, &t, &etr, have_dev ? &edev : NULL, &p, &res);
+    pt_status s = pt_train(m, &t, &etr, have_edev ? &edev : NULL, &p, &res);
     if (s == PT_ERR_INTERRUPTED) {
         fprintf(stderr,
                 "\nptune train: interrupted after step %ld. The checkpoint is %s.ckpt and "
@@ -303,7 +495,10 @@ int cmd_train(int argc, char **argv) {
     }
     if (s) {
         if (u.tty) fputc('\n', stderr);
-        die("train", "%s", pt_last_error());
+        if (s == PT_ERR_NUMERIC)
+            die_nonfinite("train", m->path, pt_last_error());
+        else
+            die("train", "%s", pt_last_error());
         goto out;
     }
     if (!u.quiet) {
@@ -317,17 +512,14 @@ int cmd_train(int argc, char **argv) {
     }
     rc = 0;
 out:
-    if (have_dev) {
-        pt_examples_free(&edev);
-        pt_dataset_free(&ddev);
-    }
-    if (have_tr) {
-        pt_examples_free(&etr);
-        pt_dataset_free(&dtr);
-    }
+    if (have_edev) pt_examples_free(&edev);
+    if (have_dev) pt_dataset_free(&ddev);
+    if (have_etr) pt_examples_free(&etr);
+    if (have_tr) pt_dataset_free(&dtr);
     if (have_task) pt_task_free(&t);
     pt_model_free(m);
     free(cmdline);
+    for (int i = 0; i < 16; i++) free(owned[i]);
     free(sargv);
     pt_json_doc_free(&saved);
     args_free(&a);

@@ -9,12 +9,37 @@
 #include <omp.h>
 #endif
 
+#include "blas_guard.h"
 #include "core/error.h"
+#include "diagnose.h"
 
 int load_model(const char *cmd, const args *a, pt_model **m) {
     const char *path = arg_str(a, "model", NULL);
     if (!path) return die(cmd, "--model is required (see ptune %s --help)", cmd);
     if (pt_model_load(m, path)) return die(cmd, "%s", pt_last_error());
+    /* commands that compute with the weights check them once, unless --no-check */
+    if (arg_declared(a, "no-check") && !arg_flag(a, "no-check")) {
+        int layer;
+        const char *role = pt_model_check_finite(*m, &layer);
+        if (role) {
+            char what[256], where[512];
+            if (layer >= 0)
+                snprintf(what, sizeof what, "%s (%s of block %d)", path, role, layer);
+            else
+                snprintf(what, sizeof what, "%s (%s)", path, role);
+            if (first_nonfinite_weight(path, where, sizeof where))
+                die(cmd,
+                    "%s: the model's weights are not finite; the first non-finite tensor of "
+                    "the model is %s (--no-check loads it anyway)",
+                    what, where);
+            else
+                die(cmd, "%s: the model's weights are not finite (--no-check loads it anyway)",
+                    what);
+            pt_model_free(*m);
+            *m = NULL;
+            return 1;
+        }
+    }
     return 0;
 }
 
@@ -23,7 +48,20 @@ int load_model_prec(const char *cmd, const args *a, pt_model **m) {
     int bf16 = !strcmp(prec, "bf16");
     if (!bf16 && strcmp(prec, "f32") && strcmp(prec, "fp32"))
         return die(cmd, "--precision must be f32 or bf16, not \"%s\"", prec);
-    if (load_model(cmd, a, m)) return 1;
+    if (bf16) {
+        /* as stored, then straight to bf16: no float32 copy of a bf16 or f16
+         * file on the way (a 7B bf16 file would need 27 GB) */
+        const char *path = arg_str(a, "model", NULL);
+        if (!path) return die(cmd, "--model is required (see ptune %s --help)", cmd);
+        if (pt_model_open(m, path)) return die(cmd, "%s", pt_last_error());
+    } else if (load_model(cmd, a, m)) {
+        return 1;
+    }
+    if (pt_model_is_quantized(*m) && arg_str(a, "precision", NULL))
+        fprintf(stderr,
+                "ptune %s: --precision %s applies only to float weights; this file's quantized "
+                "matrices stay as stored (their products run from the blocks in float32)\n",
+                cmd, prec);
     if (pt_model_set_precision(*m, bf16)) {
         int r = die(cmd, "%s", pt_last_error());
         pt_model_free(*m);
@@ -33,9 +71,11 @@ int load_model_prec(const char *cmd, const args *a, pt_model **m) {
     return 0;
 }
 
+const char *task_default_head = "lm";
+
 int task_from_args(const char *cmd, const args *a, const pt_model *m, pt_task *t) {
     const char *tmpl = arg_str(a, "template", NULL);
-    const char *head = arg_str(a, "head", "lm");
+    const char *head = arg_str(a, "head", task_default_head);
     if (!tmpl)
         return die(cmd,
                    "--template is required, e.g. --template \"[P*3] {sentence} It was [MASK]\"");
@@ -73,24 +113,37 @@ int task_from_prompt(const char *cmd, const pt_prompt *p, const pt_model *m, pt_
     return 0;
 }
 
-int load_examples(const char *cmd, const char *path, const pt_task *t, const pt_model *m,
-                  int need_labels, int max_len, pt_dataset *d, pt_examples *ex) {
-    if (pt_dataset_load(d, path)) return die(cmd, "%s", pt_last_error());
-    if (pt_examples_build(ex, t, m, d, need_labels, max_len)) {
-        pt_dataset_free(d);
+int build_examples(const char *cmd, const pt_dataset *d, const pt_task *t, const pt_model *m,
+                   int need_labels, int max_len, pt_examples *ex) {
+    if (pt_examples_build(ex, t, m, d, need_labels, max_len))
         return die(cmd, "%s", pt_last_error());
-    }
     if (ex->truncated)
         fprintf(stderr,
                 "ptune %s: warning: %d of %d examples in %s were too long; their "
                 "longest field was truncated to fit %d positions\n",
-                cmd, ex->truncated, ex->n, path, max_len > 0 ? max_len : m->cfg.max_pos);
+                cmd, ex->truncated, ex->n, d->path, max_len > 0 ? max_len : m->cfg.max_pos);
+    return 0;
+}
+
+int load_examples(const char *cmd, const char *path, const pt_task *t, const pt_model *m,
+                  int need_labels, int max_len, pt_dataset *d, pt_examples *ex) {
+    if (pt_dataset_load(d, path)) return die(cmd, "%s", pt_last_error());
+    if (build_examples(cmd, d, t, m, need_labels, max_len, ex)) {
+        pt_dataset_free(d);
+        return 1;
+    }
     return 0;
 }
 
 int set_threads(const char *cmd, const args *a) {
     long n;
     if (!arg_int(a, "threads", 0, 0, 1024, &n)) return 1;
+    int cap = blas_guard_threads(); /* a memory limit leaves room for this many */
+    if (cap > 0 && n > cap) {
+        fprintf(stderr, "ptune %s: note: --threads %ld lowered to %d (see the note above)\n", cmd,
+                n, cap);
+        n = cap;
+    }
 #ifdef _OPENMP
     if (n > 0) omp_set_num_threads((int)n);
 #else

@@ -11,10 +11,13 @@
 
 /* Load the model named by --model; prints the error. */
 int load_model(const char *cmd, const args *a, pt_model **m);
-/* load_model, then pt_model_set_precision from --precision f32|bf16 (the
+/* load_model, then pt_model_set_precision from --precision f32|bf16 (bf16:
+ * opened as stored and converted once, no float32 copy on the way; the
  * command must declare the option). */
 int load_model_prec(const char *cmd, const args *a, pt_model **m);
 /* Task from --template, --labels / --knowledge, --head, --label-field. */
+/* --head when absent: "lm" (ptune train --method ptuning-v2 sets "linear") */
+extern const char *task_default_head;
 int task_from_args(const char *cmd, const args *a, const pt_model *m, pt_task *t);
 /* Task from a prompt file (its template, labels, head). */
 int task_from_prompt(const char *cmd, const pt_prompt *p, const pt_model *m, pt_task *t);
@@ -22,6 +25,9 @@ int task_from_prompt(const char *cmd, const pt_prompt *p, const pt_model *m, pt_
  * Prints the truncation warning once. */
 int load_examples(const char *cmd, const char *path, const pt_task *t, const pt_model *m,
                   int need_labels, int max_len, pt_dataset *d, pt_examples *ex);
+/* Render a loaded data file (as load_examples, after pt_dataset_load). */
+int build_examples(const char *cmd, const pt_dataset *d, const pt_task *t, const pt_model *m,
+                   int need_labels, int max_len, pt_examples *ex);
 /* --threads N (0 = all cores). */
 int set_threads(const char *cmd, const args *a);
 

@@ -1,9 +1,11 @@
 /* main.c - the ptune command-line tool: dispatch to subcommands. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "blas_guard.h"
 #include "commands.h"
 #include "common.h"
 #include "kernels/gemm.h"
@@ -12,18 +14,20 @@ typedef struct command {
     const char *name;
     int (*fn)(int argc, char **argv);
     const char *help;
+    int multiplies; /* runs the model (needs the GEMM engine) */
 } command;
 
 static const command COMMANDS[] = {
-    {"train", cmd_train, "P-tune a frozen model on a task; writes a prompt file"},
-    {"eval", cmd_eval, "loss, accuracy and F1 / P@1 of a prompt (or a manual template)"},
-    {"predict", cmd_predict, "predict labels for new data, one JSON line per example"},
-    {"generate", cmd_generate, "generate text with a causal model, optionally P-tuned"},
-    {"render", cmd_render, "show the token layout the model sees for each example"},
-    {"tokenize", cmd_tokenize, "text to token ids and back"},
-    {"export", cmd_export, "write a prompt file as a Hugging Face PEFT adapter directory"},
-    {"info", cmd_info, "describe a model"},
-    {"bench", cmd_bench, "time a training step and an evaluation batch on a random model"},
+    {"train", cmd_train, "P-tune a frozen model on a task; writes a prompt file", 1},
+    {"eval", cmd_eval, "loss, accuracy and F1 / P@1 of a prompt (or a manual template)", 1},
+    {"predict", cmd_predict, "predict labels for new data, one JSON line per example", 1},
+    {"generate", cmd_generate, "generate text with a causal model, optionally P-tuned", 1},
+    {"render", cmd_render, "show the token layout the model sees for each example", 0},
+    {"tokenize", cmd_tokenize, "text to token ids and back", 0},
+    {"export", cmd_export, "write a prompt file as a Hugging Face PEFT adapter directory", 0},
+    {"info", cmd_info, "describe a model", 0},
+    {"quantize", cmd_quantize, "re-store a GGUF model in a quantized type (Q4_K_M, Q8_0, ...)", 0},
+    {"bench", cmd_bench, "time a training step and an evaluation batch on a random model", 1},
 };
 #define N_COMMANDS (int)(sizeof COMMANDS / sizeof COMMANDS[0])
 
@@ -71,23 +75,45 @@ static void reexec_with_runtime_settings(char **argv) {
     /* exec failed: carry on with the defaults */
 }
 
+/* Everything a command printed must have reached standard output: a full
+ * disk or a closed pipe is an error, never a silent exit 0. */
+static int finish_stdout(const char *cmd, int rc) {
+    int err = 0;
+    if (fflush(stdout) != 0) err = errno ? errno : EIO;
+    if (ferror(stdout) && !err) err = EIO;
+    if (fclose(stdout) != 0 && !err) err = errno ? errno : EIO;
+    if (!err || rc) return rc; /* a failed command has said why already */
+    fprintf(stderr, "ptune%s%s: cannot write standard output: %s\n", cmd ? " " : "", cmd ? cmd : "",
+            strerror(err));
+    return 1;
+}
+
 int main(int argc, char **argv) {
     mark_launch();
     reexec_with_runtime_settings(argv);
+    blas_guard_main();
     if (argc < 2) {
         usage(stderr);
         return 2;
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
-        return 0;
+        return finish_stdout(NULL, 0);
     }
     if (!strcmp(argv[1], "--version")) {
         printf("ptune %s\n", pt_version());
-        return 0;
+        return finish_stdout(NULL, 0);
     }
-    for (int i = 0; i < N_COMMANDS; i++)
-        if (!strcmp(argv[1], COMMANDS[i].name)) return COMMANDS[i].fn(argc - 2, argv + 2);
+    for (int i = 0; i < N_COMMANDS; i++) {
+        if (strcmp(argv[1], COMMANDS[i].name)) continue;
+        const char *no = blas_guard_refusal();
+        int help = argc > 2 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"));
+        if (no && COMMANDS[i].multiplies && !help) {
+            fprintf(stderr, "ptune %s: %s\n", argv[1], no);
+            return 1;
+        }
+        return finish_stdout(argv[1], COMMANDS[i].fn(argc - 2, argv + 2));
+    }
     fprintf(stderr, "ptune: unknown command '%s' (see ptune --help)\n", argv[1]);
     return 2;
 }
