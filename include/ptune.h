@@ -4,10 +4,19 @@
  * Every function that can fail returns a pt_status; on failure
  * pt_last_error() returns a message naming the file, field or line that was
  * wrong (thread-local, valid until the next failing call on this thread).
+ *
+ * Thread safety. A loaded pt_model is read-only after pt_model_load: any
+ * number of threads may use it at once, each through its own pt_tuner
+ * (training, evaluating, predicting, exporting); nothing a tuner does writes
+ * the model (its fingerprint is computed once under a lock, recompute is
+ * the training run's own setting). One pt_tuner is used by one thread at a
+ * time. pt_model_free only after every tuner on the model is freed. Each
+ * call uses OpenMP threads of its own (OMP_NUM_THREADS).
  */
 #ifndef PTUNE_H
 #define PTUNE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -101,13 +110,19 @@ typedef struct pt_train_report {
     double examples_per_s, eta_s;
 } pt_train_report;
 
-typedef void (*pt_train_callback)(const pt_train_report *r, void *user);
+/* Called every 10 steps, at each dev evaluation and at the end. Return true
+ * to cancel (as llama.cpp's abort callbacks do): training stops after this
+ * step, writes its checkpoint (o->out + ".ckpt", which o->resume continues)
+ * and pt_tuner_train returns PT_ERR_INTERRUPTED. Return false to go on. */
+typedef bool (*pt_train_callback)(const pt_train_report *r, void *user);
 
 typedef struct pt_train_options {
     const char *encoder;   /* "lstm" (default), "mlp", "embedding" */
     int hidden;            /* mlp hidden width (0: model width) */
     const char *optimizer; /* "adamw" (default), "adam", "sgd" */
-    float lr, weight_decay, clip;
+    float lr, clip;
+    float weight_decay; /* < 0 (the default, -1): the optimizer's own, 0.01 for adamw and 0 for
+                           adam and sgd (the CLI's defaults are the same, from the same place) */
     int batch, epochs;
     long steps, warmup; /* steps 0: from epochs */
     uint64_t seed;
@@ -116,7 +131,8 @@ typedef struct pt_train_options {
     const char *resume;     /* checkpoint to continue from, or NULL */
     const char *log, *plot; /* optional JSON Lines metrics log, SVG curve */
     int recompute;          /* 1: keep only each block's input in the forward pass and recompute
-                               the block in backward (less memory, ~1/3 more work, same result) */
+                               the block in backward (less memory, ~1/3 more work, same result);
+                               this run's own setting: the shared model is not changed */
     pt_train_callback progress;
     void *user;
 } pt_train_options;

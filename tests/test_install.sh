@@ -87,7 +87,8 @@ done
 check "ptune(1) has a section for each of: $(echo $cmds)" "[ -n '$cmds' ] && [ -z '$missing' ]"
 opts_ok=1
 for c in $cmds; do
-    for o in $(PTUNE_NO_REEXEC=1 "$D$P/bin/ptune" $c --help | sed -n 's/^  *\(--[a-z0-9-]*\).*/\1/p'); do
+    for o in $(PTUNE_NO_REEXEC=1 "$D$P/bin/ptune" $c --help |
+        sed -n 's/^  *\(-[a-z], \)\{0,1\}\(--[a-z0-9-]*\).*/\2/p'); do
         e=$(printf '%s' "$o" | sed 's/-/\\\\-/g')
         grep -q -- "$e" "$D$P/share/man/man1/ptune.1" || { opts_ok=0; echo "  ptune $c $o not in ptune(1)"; }
     done

@@ -126,13 +126,18 @@ pt_status pt_tuner_export_peft(const pt_tuner *t, const char *dir) {
     return pt_peft_export(&t->prompt, t->m, dir);
 }
 
+typedef struct relay {
+    const pt_train_options *o;
+    volatile sig_atomic_t cancel; /* set when the callback returns true; the trainer's stop flag */
+} relay;
+
 static void relay_progress(const pt_progress *p, void *user) {
-    const pt_train_options *o = user;
+    relay *rl = user;
     if (p->starting) return; /* the public reports are per step */
     pt_train_report r = {p->step,      p->total_steps,    p->epoch,        p->loss_avg,
                          p->evaluated, p->dev.loss,       p->dev.accuracy, p->dev.f1,
                          p->best,      p->examples_per_s, p->eta_s};
-    o->progress(&r, o->user);
+    if (rl->o->progress(&r, rl->o->user)) rl->cancel = 1;
 }
 
 pt_status pt_tuner_train(pt_tuner *t, const char *train_path, const char *dev_path,
@@ -147,7 +152,8 @@ pt_status pt_tuner_train(pt_tuner *t, const char *train_path, const char *dev_pa
     p.batch = o->batch, p.epochs = o->epochs, p.steps = o->steps, p.warmup = o->warmup;
     p.seed = o->seed, p.eval_every = o->eval_every, p.patience = o->patience;
     p.out = o->out, p.resume = o->resume, p.log = o->log, p.plot = o->plot;
-    if (o->progress) p.progress = relay_progress, p.user = (void *)o;
+    relay rl = {o, 0};
+    if (o->progress) p.progress = relay_progress, p.user = &rl, p.stop = &rl.cancel;
     pt_dataset dtr, ddev;
     pt_examples etr, edev;
     int have_dev = 0;
@@ -175,8 +181,13 @@ pt_status pt_tuner_train(pt_tuner *t, const char *train_path, const char *dev_pa
         p.inputs = in, p.n_inputs = 2;
     }
     pt_train_result res;
-    pt_model_set_recompute(t->m, o->recompute);
+    p.recompute = o->recompute ? 1 : -1; /* this run's own: the model is shared, not written */
     s = pt_train(t->m, &t->task, &etr, have_dev ? &edev : NULL, &p, &res);
+    if (s == PT_ERR_INTERRUPTED && rl.cancel)
+        s = pt_fail(PT_ERR_INTERRUPTED,
+                    "training cancelled by the progress callback after step %ld; %s.ckpt "
+                    "continues it (resume)",
+                    res.steps, o->out);
     if (!s) {
         if (t->have_prompt) pt_prompt_free(&t->prompt);
         t->have_prompt = 0;

@@ -8,16 +8,31 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The short forms, for whichever of these long options a command has. */
+static const struct {
+    char c;
+    const char *name;
+} SHORTS[] = {{'m', "model"}, {'t', "threads"}, {'s', "seed"}, {'o', "out"}};
+
+static char short_of(const char *name) {
+    for (size_t i = 0; i < sizeof SHORTS / sizeof SHORTS[0]; i++)
+        if (!strcmp(SHORTS[i].name, name)) return SHORTS[i].c;
+    return 0;
+}
+
 static void print_help(const opt *opts, int n, const char *cmd, const char *usage,
                        const char *about) {
     printf("usage: ptune %s %s\n\n%s\n\noptions:\n", cmd, usage, about);
     for (int i = 0; i < n; i++) {
-        char left[64];
-        snprintf(left, sizeof left, "--%s%s%s", opts[i].name, opts[i].metavar ? " " : "",
+        char left[64], sh[8] = "";
+        if (!strncmp(opts[i].help, "testing aid:", 12)) continue; /* accepted, not shown */
+        char c = short_of(opts[i].name);
+        if (c) snprintf(sh, sizeof sh, "-%c, ", c);
+        snprintf(left, sizeof left, "%s--%s%s%s", sh, opts[i].name, opts[i].metavar ? " " : "",
                  opts[i].metavar ? opts[i].metavar : "");
         printf("  %-24s %s\n", left, opts[i].help);
     }
-    printf("  %-24s %s\n", "--help", "show this help");
+    printf("  %-24s %s\n", "-h, --help", "show this help");
 }
 
 int die(const char *cmd, const char *fmt, ...) {
@@ -45,10 +60,25 @@ int args_parse(args *a, const opt *opts, int n_opts, int argc, char **argv, cons
             a->pos[a->n_pos++] = s;
             continue;
         }
-        if (s[1] != '-') { /* a single dash: -h, or a mistake */
+        if (s[1] != '-') { /* a single dash: -h, a short form (-m PATH, -mPATH), or a mistake */
             if (!strcmp(s, "-h")) {
                 print_help(opts, n_opts, cmd, usage, about);
                 return 1;
+            }
+            int k = -1;
+            for (int j = 0; j < n_opts && s[1]; j++)
+                if (short_of(opts[j].name) == s[1]) k = j;
+            if (k >= 0 && opts[k].metavar) {
+                if (s[2]) {
+                    a->vals[k] = s + 2;
+                } else if (i + 1 < argc) {
+                    a->vals[k] = argv[++i];
+                } else {
+                    die(cmd, "option -%c (--%s) needs a value (%s)", s[1], opts[k].name,
+                        opts[k].metavar);
+                    return 2;
+                }
+                continue;
             }
             die(cmd,
                 "unknown option '%s' (options are --name; see ptune %s --help; put -- before "

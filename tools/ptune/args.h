@@ -1,14 +1,16 @@
 /* args.h - one small table-driven option parser for every subcommand.
  * Options are "--name VALUE" or "--name=VALUE" (flags take no value); an
  * unknown option, "--x" or "-x", is an error; other arguments (and "-", and
- * everything after "--") are positional. --help or -h prints the table. */
+ * everything after "--") are positional. --help or -h prints the table.
+ * Short forms, where a command has the long option: -m (--model), -t
+ * (--threads), -s (--seed), -o (--out), as "-m PATH" or "-mPATH". */
 #ifndef PTUNE_ARGS_H
 #define PTUNE_ARGS_H
 
 typedef struct opt {
     const char *name;    /* without the leading "--" */
     const char *metavar; /* NULL for a flag */
-    const char *help;
+    const char *help;    /* "testing aid: ..." options are accepted but not listed by --help */
 } opt;
 
 typedef struct args {

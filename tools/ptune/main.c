@@ -32,10 +32,13 @@ static const command COMMANDS[] = {
 #define N_COMMANDS (int)(sizeof COMMANDS / sizeof COMMANDS[0])
 
 static void usage(FILE *f) {
-    fprintf(f, "ptune - P-Tuning of frozen language models (GPT-2, BERT, LLaMA) on the CPU\n\n"
-               "usage: ptune COMMAND [options]    (ptune COMMAND --help for its options)\n"
-               "       ptune --version\n\n"
-               "commands:\n");
+    fprintf(
+        f,
+        "ptune - P-Tuning of frozen language models (GPT-2, BERT, LLaMA) on the CPU\n\n"
+        "usage: ptune COMMAND [options]    (ptune COMMAND --help, or ptune help COMMAND, for its "
+        "options)\n"
+        "       ptune --version\n\n"
+        "commands:\n");
     for (int i = 0; i < N_COMMANDS; i++)
         fprintf(f, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].help);
     fprintf(f, "\nexample:\n"
@@ -95,6 +98,12 @@ int main(int argc, char **argv) {
     if (argc < 2) {
         usage(stderr);
         return 2;
+    }
+    char *help_argv[4];
+    if (!strcmp(argv[1], "help") && argc == 3) { /* ptune help CMD = ptune CMD --help */
+        help_argv[0] = argv[0], help_argv[1] = argv[2], help_argv[2] = "--help";
+        help_argv[3] = NULL;
+        argv = help_argv;
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
