@@ -167,9 +167,22 @@ PT_API pt_status pt_tuner_train(pt_tuner *t, const char *train_path, const char 
 /* Mean loss and accuracy (P@1 for knowledge probing) on labelled data. */
 PT_API pt_status pt_tuner_eval(pt_tuner *t, const char *data_path, double *loss, double *accuracy);
 /* Classify one example given as field names and values: *label is the best
- * label's index, probs (n_labels, may be NULL) their probabilities. */
+ * label's index, probs (n_labels, may be NULL) their probabilities. The
+ * engine is built at the first call and kept (rebuilt only for a longer
+ * example), so calls in a loop do not allocate it each time. */
 PT_API pt_status pt_tuner_predict(pt_tuner *t, const char *const *fields, const char *const *values,
                                   int n_fields, int *label, float *probs);
+/* The prompt in memory: the (n_virtual, width) table the model reads at the
+ * template's [P] tokens (the encoder's output), owned by the tuner and valid
+ * until it is trained, set or freed; NULL (sizes 0) before a prompt exists or
+ * for a deep prompt. */
+PT_API const float *pt_tuner_prompt(const pt_tuner *t, int *n_virtual, int *width);
+/* Use this table (copied) as the tuner's prompt, without a file: n_virtual
+ * must be the template's [P] count and width the model's; a tuner from
+ * pt_tuner_new then predicts, evaluates and exports with it (as an embedding
+ * table: PEFT's PROMPT_TUNING). Refused for a deep prompt and for a linear
+ * head with no weights yet. */
+PT_API pt_status pt_tuner_set_prompt(pt_tuner *t, const float *table, int n_virtual, int width);
 PT_API int pt_tuner_n_labels(const pt_tuner *t);
 PT_API const char *pt_tuner_label(const pt_tuner *t, int k);
 PT_API void pt_tuner_free(pt_tuner *t);

@@ -10,7 +10,12 @@
  *  - pt_tuner_train with recompute leaves the shared model's recompute off;
  *  - one model, two tuners training on two threads at once (one with
  *    recompute, one without): each writes the prompt a run alone writes, bit
- *    for bit. */
+ *    for bit;
+ *  - prompts in memory: pt_tuner_prompt gives the table the prompt file holds;
+ *    a fresh tuner given it with pt_tuner_set_prompt predicts what the loaded
+ *    one does, bit for bit, and so does the loaded tuner on repeated calls with
+ *    examples of changing length (its engine kept across calls); a table of
+ *    the wrong shape is refused. */
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -167,6 +172,49 @@ int main(void) {
     } else {
         CHECK(0, "thread prompt tables not read");
     }
+    /* ---- prompts in memory */
+    pt_tuner *tl = NULL, *tn = NULL;
+    int S = 0, W = 0;
+    CHECK(pt_tuner_load(&tl, m, jd.out) == PT_OK, "load: %s", pt_last_error());
+    CHECK(pt_tuner_new(&tn, m, &task) == PT_OK, "new: %s", pt_last_error());
+    const float *got = tl ? pt_tuner_prompt(tl, &S, &W) : NULL;
+    CHECK(got && td && (size_t)S * W == nd, "pt_tuner_prompt: (%d, %d)", S, W);
+    if (got && td && (size_t)S * W == nd)
+        t_close("pt_tuner_prompt vs the prompt file", got, td, nd, 0, 0);
+    CHECK(tn && pt_tuner_prompt(tn, &S, &W) == NULL && S == 0, "a new tuner has no prompt");
+    CHECK(tn && pt_tuner_set_prompt(tn, td, 3, 32) == PT_ERR_ARG, "a (3, 32) table refused");
+    printf("  wrong shape: %s\n", pt_last_error());
+    if (tl && tn && got && pt_tuner_set_prompt(tn, got, 6, 32) == PT_OK) {
+        static const char *texts[] = {"the dog is big", "an apple",
+                                      "the small grey cat sat on the mat near the door", "a pear",
+                                      "the horse"};
+        const char *fields[] = {"sentence"};
+        int same = 1, n = 0;
+        float pa[2], pb[2];
+        for (int rep = 0; rep < 2; rep++)
+            for (int i = 0; i < 5; i++) {
+                int la = -1, lb = -2;
+                pt_tuner *fresh = NULL;
+                float pc[2];
+                int lc = -3;
+                if (pt_tuner_predict(tl, fields, &texts[i], 1, &la, pa) ||
+                    pt_tuner_predict(tn, fields, &texts[i], 1, &lb, pb) ||
+                    pt_tuner_load(&fresh, m, jd.out) ||
+                    pt_tuner_predict(fresh, fields, &texts[i], 1, &lc, pc))
+                    same = 0;
+                pt_tuner_free(fresh);
+                same &= la == lb && la == lc && !memcmp(pa, pb, sizeof pa) &&
+                        !memcmp(pa, pc, sizeof pa);
+                n++;
+            }
+        printf("  %d predictions: set table, loaded (engine kept), fresh tuner each: %s\n", n,
+               same ? "bit-identical" : "DIFFER");
+        CHECK(same, "predictions differ: %s", pt_last_error());
+    } else {
+        CHECK(0, "pt_tuner_set_prompt: %s", pt_last_error());
+    }
+    pt_tuner_free(tl);
+    pt_tuner_free(tn);
     free(td), free(t0), free(t1), free(xa), free(xra), free(xb), free(xba);
     pt_model_free(m);
     char cmd[400];

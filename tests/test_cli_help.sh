@@ -6,6 +6,7 @@
 #    with the short forms writes the same prompt file, byte for byte, as with
 #    the long ones, and eval prints the same line ("-mPATH" too);
 #  - testing-only flags ("testing aid:") are accepted but not listed;
+#  - --quiet (no warnings) and --verbose (what was loaded) on every command;
 #  - a short form a command does not have is still an unknown option.
 PT=${PTUNE_BIN:-build/ptune}
 G=tests/fixtures/gpt2/tiny D=tests/fixtures/learn
@@ -45,6 +46,22 @@ check "testing-only flags are hidden from --help (train --interrupt-at)" \
     "! $PT train --help | grep -q -- '--interrupt-at'"
 $PT train -m $G -o $T/int.st --template "$tm" $common --steps 6 --interrupt-at 2 2> /dev/null
 check "and still accepted (--interrupt-at 2 leaves a checkpoint)" "[ -s $T/int.st.ckpt ]"
+# --quiet / --verbose on every command (standard output the same)
+F=tests/fixtures/peft
+ev="eval -m $G --prompt $F/foreign --labels animal:animal,fruit:fruit --data $F/foreign_dev.jsonl --json"
+$PT $ev > $T/n.out 2> $T/n.err
+$PT $ev --quiet > $T/q.out 2> $T/q.err
+$PT $ev --verbose > $T/v.out 2> $T/v.err
+check "eval: a warning by default, none with --quiet, and --verbose says what it loaded" \
+    "grep -q warning $T/n.err && [ ! -s $T/q.err ] && grep -q 'loaded $G (gpt2' $T/v.err"
+check "and standard output is the same all three ways" "[ -s $T/n.out ] && cmp -s $T/n.out $T/q.out && cmp -s $T/n.out $T/v.out"
+$PT export --peft $T/exq --prompt $F/prompt.safetensors --model $G --quiet 2> $T/xq.err
+check "export --quiet writes the adapter and says nothing" "[ -s $T/exq/adapter_config.json ] && [ ! -s $T/xq.err ]"
+noq=""
+for c in $cmds; do
+    $PT $c --help | grep -q -- '--quiet' && $PT $c --help | grep -q -- '--verbose' || noq="$noq $c"
+done
+check "every command's --help lists --quiet and --verbose" "[ -z '$noq' ]"
 expect_err "-s where the command has no --seed" "unknown option '-s'" $PT info -s 3 $G
 expect_err "-m without its value" "needs a value" $PT eval -m
 exit $fail

@@ -20,6 +20,8 @@ static char short_of(const char *name) {
     return 0;
 }
 
+int g_verbosity = 0;
+
 static void print_help(const opt *opts, int n, const char *cmd, const char *usage,
                        const char *about) {
     printf("usage: ptune %s %s\n\n%s\n\noptions:\n", cmd, usage, about);
@@ -32,6 +34,15 @@ static void print_help(const opt *opts, int n, const char *cmd, const char *usag
                  opts[i].metavar ? opts[i].metavar : "");
         printf("  %-24s %s\n", left, opts[i].help);
     }
+    int has_quiet = 0, has_verbose = 0;
+    for (int i = 0; i < n; i++) {
+        has_quiet |= !strcmp(opts[i].name, "quiet");
+        has_verbose |= !strcmp(opts[i].name, "verbose");
+    }
+    if (!has_quiet)
+        printf("  %-24s %s\n", "--quiet", "only errors on standard error (no warnings or notes)");
+    if (!has_verbose)
+        printf("  %-24s %s\n", "--verbose", "also say what was loaded and how long it took");
     printf("  %-24s %s\n", "-h, --help", "show this help");
 }
 
@@ -45,8 +56,8 @@ int die(const char *cmd, const char *fmt, ...) {
     return 1;
 }
 
-int args_parse(args *a, const opt *opts, int n_opts, int argc, char **argv, const char *cmd,
-               const char *usage, const char *about) {
+static int parse(args *a, const opt *opts, int n_opts, int argc, char **argv, const char *cmd,
+                 const char *usage, const char *about) {
     memset(a, 0, sizeof *a);
     a->opts = opts;
     a->n_opts = n_opts;
@@ -99,6 +110,10 @@ int args_parse(args *a, const opt *opts, int n_opts, int argc, char **argv, cons
         int k = -1;
         for (int j = 0; j < n_opts; j++)
             if (strlen(opts[j].name) == len && !strncmp(opts[j].name, name, len)) k = j;
+        if (k < 0 && !eq && (!strcmp(name, "quiet") || !strcmp(name, "verbose"))) {
+            g_verbosity = name[0] == 'q' ? -1 : 1; /* every command's */
+            continue;
+        }
         if (k < 0) {
             die(cmd, "unknown option '--%.*s' (see ptune %s --help)", (int)len, name, cmd);
             return 2;
@@ -116,7 +131,16 @@ int args_parse(args *a, const opt *opts, int n_opts, int argc, char **argv, cons
             a->vals[k] = argv[++i];
         }
     }
+    for (int j = 0; j < n_opts; j++)
+        if (a->vals[j] && !strcmp(opts[j].name, "quiet")) g_verbosity = -1;
     return 0;
+}
+
+int args_parse(args *a, const opt *opts, int n_opts, int argc, char **argv, const char *cmd,
+               const char *usage, const char *about) {
+    int r = parse(a, opts, n_opts, argc, argv, cmd, usage, about);
+    if (r) args_free(a); /* --help or an error: the caller stops here */
+    return r;
 }
 
 void args_free(args *a) {

@@ -23,6 +23,11 @@ typedef struct args {
 
 /* Parse argv[0..argc) (argv[0] is the first argument after the command name).
  * Returns 0 on success, 1 if --help was shown, 2 on a usage error (printed). */
+/* -1 after --quiet (standard error: errors only, no warnings or notes), 0, 1
+ * after --verbose (also what was loaded, and how long it took). Every command
+ * takes both (args_parse adds them where a command does not declare them). */
+extern int g_verbosity;
+
 int args_parse(args *a, const opt *opts, int n_opts, int argc, char **argv, const char *cmd,
                const char *usage, const char *about);
 void args_free(args *a);

@@ -80,8 +80,8 @@ static int setup(const char *cmd, const args *a, ctx *c, int need_labels) {
         int warn;
         if (pt_prompt_check_model(&c->p, c->m, &warn))
             return die(cmd, "%s: %s", prompt, pt_last_error());
-        if (warn == 2) fprintf(stderr, PT_OLD_FINGERPRINT_NOTE, cmd, prompt);
-        if (warn == 1)
+        if (warn == 2 && g_verbosity >= 0) fprintf(stderr, PT_OLD_FINGERPRINT_NOTE, cmd, prompt);
+        if (warn == 1 && g_verbosity >= 0)
             fprintf(stderr,
                     "ptune %s: warning: %s does not say which model it was trained for; "
                     "using it with %s\n",

@@ -42,8 +42,10 @@ int cmd_export(int argc, char **argv) {
     if (pt_peft_export(&p, m, dir))
         die("export", "%s: %s", path, pt_last_error());
     else
-        rc = 0, fprintf(stderr, "ptune export: %s -> %s (%d virtual tokens, width %d)\n", path, dir,
-                        p.S, p.d);
+        rc = 0, g_verbosity < 0
+                    ? 0
+                    : fprintf(stderr, "ptune export: %s -> %s (%d virtual tokens, width %d)\n",
+                              path, dir, p.S, p.d);
     pt_prompt_free(&p);
 out:
     pt_model_free(m);

@@ -450,7 +450,7 @@ int cmd_train(int argc, char **argv) {
     clock_gettime(CLOCK_MONOTONIC, &t_load0);
     if (load_model_prec("train", &a, &m)) goto out;
     clock_gettime(CLOCK_MONOTONIC, &t_load1);
-    if (!arg_flag(&a, "quiet"))
+    if (g_verbosity == 0) /* --verbose: load_model said it already */
         fprintf(stderr, "ptune train: loaded %s (%.2f M parameters) in %.2f s\n", m->path,
                 m->n_params / 1e6,
                 (double)(t_load1.tv_sec - t_load0.tv_sec) +
