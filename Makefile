@@ -1,10 +1,30 @@
-# ptune - plain Makefile. `make` builds libptune.a and ./ptune; `make test` runs
-# every test program; `make asan` runs the same suite under ASan + UBSan.
-CC      ?= cc
-BUILD   ?= build
-OPT     ?= -O2
-WERROR  ?= 0
-SAN     ?=
+# ptune - plain Makefile. `make` builds libptune.a, libptune.so, the `ptune`
+# tool (copied to ./ptune), the C example and the man pages; `make test` runs
+# every test program; `make asan` runs the same suite under ASan + UBSan;
+# `make install` / `make uninstall` honour PREFIX and DESTDIR.
+#
+# Your CFLAGS, CPPFLAGS, LDFLAGS and LDLIBS are used as given (default CFLAGS:
+# -O2 -g); the project's own flags live in PT_* variables and come first, so
+# `make CFLAGS=-O3` works.
+CC       ?= cc
+OBJCOPY  ?= objcopy
+BUILD    ?= build
+OPT      ?= -O2
+CFLAGS   ?= $(OPT) -g
+WERROR   ?= 0
+SAN      ?=
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+BINDIR   ?= $(PREFIX)/bin
+LIBDIR   ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR   ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+
+# The version lives in include/ptune.h only.
+VERSION := $(shell sed -n 's/^\#define PTUNE_VERSION_STRING "\(.*\)"/\1/p' include/ptune.h)
+VMAJOR  := $(word 1,$(subst ., ,$(VERSION)))
+VMINOR  := $(word 2,$(subst ., ,$(VERSION)))
 
 # OpenMP when the compiler has it.
 OMP := $(shell echo 'int main(void){return 0;}' | $(CC) -fopenmp -x c - -o /dev/null 2>/dev/null && echo -fopenmp)
@@ -12,28 +32,45 @@ OMP := $(shell echo 'int main(void){return 0;}' | $(CC) -fopenmp -x c - -o /dev/
 # GEMM engine behind the matmul seam (src/kernels/gemm.h): openblas, dnnl or
 # builtin. Default: OpenBLAS when pkg-config finds it (Debian libopenblas-dev;
 # the OpenMP flavour libopenblas-openmp-dev shares our threads), else builtin.
-GEMM    ?= $(shell pkg-config --exists openblas 2>/dev/null && echo openblas || echo builtin)
+ifeq ($(origin GEMM),undefined)
+GEMM    := $(shell pkg-config --exists openblas 2>/dev/null && echo openblas || echo builtin)
+GEMM_WHY := $(if $(filter openblas,$(GEMM)),pkg-config found openblas,pkg-config found no openblas: \
+            install pkg-config and libopenblas-openmp-dev for the faster engine)
+else
+GEMM_WHY := GEMM=$(GEMM) given
+endif
 ifeq ($(GEMM),openblas)
 GEMM_CFLAGS := -DPT_GEMM_OPENBLAS $(shell pkg-config --cflags openblas)
 GEMM_LIBS   := $(shell pkg-config --libs openblas)
+PC_REQUIRES := openblas
 else ifeq ($(GEMM),dnnl)
 GEMM_CFLAGS := -DPT_GEMM_DNNL
 GEMM_LIBS   := -ldnnl
+PC_REQUIRES :=
 else ifeq ($(GEMM),builtin)
 GEMM_CFLAGS :=
 GEMM_LIBS   :=
+PC_REQUIRES :=
 else
 $(error GEMM must be openblas, dnnl or builtin, not "$(GEMM)")
+endif
+ifeq ($(MAKELEVEL),0)
+ifeq ($(filter clean format format-check lint uninstall,$(MAKECMDGOALS)),)
+$(info ptune $(VERSION): GEMM engine $(GEMM) ($(strip $(GEMM_WHY)))$(if $(OMP),, - no OpenMP))
+endif
 endif
 
 WARN    := -Wall -Wextra -Wshadow -Wno-unused-parameter
 ifeq ($(WERROR),1)
 WARN    += -Werror
 endif
-CFLAGS  ?=
-CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) -g -ffp-contract=fast $(WARN) $(OMP) $(SAN) \
-           -Iinclude -Isrc -MMD -MP
-LDLIBS  += $(GEMM_LIBS) $(OMP) $(SAN) -lm -lpthread
+# The project's flags; the user's CPPFLAGS/CFLAGS/LDFLAGS/LDLIBS follow them.
+# Library code is built with hidden visibility: only PT_API (ptune.h) is exported.
+PT_CPPFLAGS := -D_GNU_SOURCE -Iinclude -Isrc
+PT_CFLAGS   := -std=c11 -ffp-contract=fast -fvisibility=hidden $(WARN) $(OMP) $(SAN) -MMD -MP
+PT_LDLIBS   := $(GEMM_LIBS) $(OMP) $(SAN) -lm -lpthread
+COMPILE      = $(CC) $(PT_CPPFLAGS) $(CPPFLAGS) $(PT_CFLAGS) $(CFLAGS)
+LINK         = $(CC) $(OMP) $(SAN) $(CFLAGS) $(LDFLAGS)
 
 LIB_SRC  := $(sort $(wildcard src/*/*.c))
 TOOL_SRC := $(sort $(wildcard tools/ptune/*.c))
@@ -41,49 +78,126 @@ TEST_SRC := $(sort $(wildcard tests/test_*.c))
 EX_SRC   := $(sort $(wildcard examples/*.c))
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+PIC_OBJ  := $(LIB_SRC:%.c=$(BUILD)/pic/%.o)
 # The engine's objects are rebuilt when GEMM changes (the stamp names it).
 .DEFAULT_GOAL := all
 GEMM_STAMP := $(BUILD)/gemm-engine
 $(shell mkdir -p $(BUILD); [ "$$(cat $(GEMM_STAMP) 2>/dev/null)" = "$(GEMM)" ] || echo $(GEMM) > $(GEMM_STAMP))
-GEMM_OBJ := $(filter $(BUILD)/src/kernels/matmul.o $(BUILD)/src/kernels/gemm_%.o,$(LIB_OBJ))
+GEMM_OBJ := $(filter $(BUILD)/src/kernels/matmul.o $(BUILD)/src/kernels/gemm_%.o,$(LIB_OBJ)) \
+            $(filter $(BUILD)/pic/src/kernels/matmul.o $(BUILD)/pic/src/kernels/gemm_%.o,$(PIC_OBJ))
 $(GEMM_OBJ): $(GEMM_STAMP)
-$(GEMM_OBJ): CFLAGS += $(GEMM_CFLAGS)
+$(GEMM_OBJ): PT_CPPFLAGS += $(GEMM_CFLAGS)
 TOOL_OBJ := $(TOOL_SRC:%.c=$(BUILD)/%.o)
 TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 EXAMPLES := $(EX_SRC:examples/%.c=$(BUILD)/examples/%)
+# libptune-internal.a: every object with every symbol, for the tool and the
+# tests (they use internal layers). libptune.a (installed): the same objects
+# linked into one, hidden symbols made local, so only the API is global.
+ILIB     := $(BUILD)/libptune-internal.a
 LIB      := $(BUILD)/libptune.a
+SONAME   := libptune.so.$(VMAJOR)
+SO       := $(BUILD)/libptune.so.$(VMAJOR).$(VMINOR)
 BIN      := $(BUILD)/ptune
+MAN      := $(BUILD)/man/ptune.1 $(BUILD)/man/ptune.3
 
-.PHONY: all test asan clean format format-check demo tests examples
-all: $(LIB) $(BIN) ptune
+.PHONY: all test asan clean format format-check demo tests examples man install uninstall
+all: $(LIB) $(SO) $(BIN) ptune $(EXAMPLES) $(MAN)
 
 ptune: $(BIN)
 	@if [ "$(BUILD)" = build ]; then cp $(BIN) ptune; fi
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(COMPILE) -c $< -o $@
 
-$(LIB): $(LIB_OBJ)
+$(BUILD)/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(COMPILE) -fPIC -c $< -o $@
+
+$(ILIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@
 	ar rcs $@ $^
 
-$(BIN): $(TOOL_OBJ) $(LIB)
-	$(CC) $(CFLAGS) -o $@ $(TOOL_OBJ) $(LIB) $(LDLIBS)
+$(LIB): $(LIB_OBJ)
+	rm -f $@ $(BUILD)/libptune-all.o
+	$(CC) -r -nostdlib -o $(BUILD)/libptune-all.o $^
+	$(OBJCOPY) --localize-hidden $(BUILD)/libptune-all.o
+	ar rcs $@ $(BUILD)/libptune-all.o
 
-$(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB)
-	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+$(SO): $(PIC_OBJ)
+	$(LINK) -shared -Wl,-soname,$(SONAME) -Wl,-z,defs -o $@ $^ $(PT_LDLIBS) $(LDLIBS)
+	ln -sf $(notdir $@) $(BUILD)/$(SONAME)
+	ln -sf $(SONAME) $(BUILD)/libptune.so
 
+$(BIN): $(TOOL_OBJ) $(ILIB)
+	$(LINK) -o $@ $(TOOL_OBJ) $(ILIB) $(PT_LDLIBS) $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(ILIB)
+	$(LINK) -o $@ $< $(ILIB) $(PT_LDLIBS) $(LDLIBS)
+
+# The example uses only ptune.h: it links the installable archive.
 $(BUILD)/examples/%: $(BUILD)/examples/%.o $(LIB)
-	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+	$(LINK) -o $@ $< $(LIB) $(PT_LDLIBS) $(LDLIBS)
 
-tests: $(TESTS) $(BIN) $(EXAMPLES)
+# Man pages: ptune(1) from the tool's own --help texts (one section per
+# command, so they cannot drift), ptune(3) from include/ptune.h.
+man: $(MAN)
+$(BUILD)/man/ptune.1: $(BIN) scripts/gen_man1.sh
+	@mkdir -p $(dir $@)
+	PTUNE_NO_REEXEC=1 sh scripts/gen_man1.sh $(BIN) $(VERSION) > $@.tmp && mv $@.tmp $@
+$(BUILD)/man/ptune.3: include/ptune.h scripts/gen_man3.sh
+	@mkdir -p $(dir $@)
+	sh scripts/gen_man3.sh include/ptune.h $(VERSION) > $@.tmp && mv $@.tmp $@
+
+# pkg-config file (written at install time: it records PREFIX/LIBDIR).
+PC_LIBS_PRIVATE := $(if $(filter dnnl,$(GEMM)),-ldnnl) $(OMP) -lm -lpthread
+PC_LIBDIR := $(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))
+PC_INCDIR := $(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))
+define PC_TEXT
+prefix=$(PREFIX)
+libdir=$(PC_LIBDIR)
+includedir=$(PC_INCDIR)
+
+Name: ptune
+Description: P-Tuning of frozen language models (GPT-2, BERT, LLaMA) on the CPU
+Version: $(VERSION)
+Requires.private: $(PC_REQUIRES)
+Libs: -L$${libdir} -lptune
+Libs.private: $(strip $(PC_LIBS_PRIVATE))
+Cflags: -I$${includedir}
+endef
+export PC_TEXT
+
+install: all
+	printf '%s\n' "$$PC_TEXT" > $(BUILD)/ptune.pc
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) \
+	    $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3
+	install -m 755 $(BIN) $(DESTDIR)$(BINDIR)/ptune
+	install -m 644 $(LIB) $(DESTDIR)$(LIBDIR)/libptune.a
+	install -m 755 $(SO) $(DESTDIR)$(LIBDIR)/$(notdir $(SO))
+	ln -sf $(notdir $(SO)) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libptune.so
+	install -m 644 include/ptune.h $(DESTDIR)$(INCLUDEDIR)/ptune.h
+	install -m 644 $(BUILD)/ptune.pc $(DESTDIR)$(PKGCONFIGDIR)/ptune.pc
+	install -m 644 $(BUILD)/man/ptune.1 $(DESTDIR)$(MANDIR)/man1/ptune.1
+	install -m 644 $(BUILD)/man/ptune.3 $(DESTDIR)$(MANDIR)/man3/ptune.3
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/ptune $(DESTDIR)$(LIBDIR)/libptune.a \
+	    $(DESTDIR)$(LIBDIR)/libptune.so.$(VMAJOR).$(VMINOR) $(DESTDIR)$(LIBDIR)/$(SONAME) \
+	    $(DESTDIR)$(LIBDIR)/libptune.so $(DESTDIR)$(INCLUDEDIR)/ptune.h \
+	    $(DESTDIR)$(PKGCONFIGDIR)/ptune.pc $(DESTDIR)$(MANDIR)/man1/ptune.1 \
+	    $(DESTDIR)$(MANDIR)/man3/ptune.3
+
+tests: $(TESTS) $(BIN) $(EXAMPLES) $(LIB) $(SO) $(MAN)
 examples: $(EXAMPLES)
 
-# Runs every test program and every tests/*.sh; ends with "N passed, M failed".
+# Runs every test program and every tests/*.sh; the last line is the summary
+# "N passed, M failed, K skipped (S sub-checks skipped)".
 test: tests
-	@PTUNE_BIN=$(BIN) BUILD=$(BUILD) sh scripts/run_tests.sh $(TESTS) $(sort $(wildcard tests/test_*.sh))
+	@PTUNE_BIN=$(BIN) BUILD=$(BUILD) PTUNE_SAN="$(SAN)" PTUNE_CC="$(CC)" GEMM=$(GEMM) \
+	    sh scripts/run_tests.sh $(TESTS) $(sort $(wildcard tests/test_*.sh))
 
 # The main job: P-tune stories260K and compare with a manual prompt (README).
 demo: all
@@ -101,8 +215,9 @@ format-check:
 clean:
 	rm -rf build build-asan build-fuzz ptune
 
--include $(LIB_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(TESTS:=.d) $(EXAMPLES:=.d)
-.PRECIOUS: $(BUILD)/tests/%.o $(BUILD)/examples/%.o
+-include $(LIB_OBJ:.o=.d) $(PIC_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(TESTS:=.d) $(EXAMPLES:=.d)
+# test and example objects are kept (not intermediate files make would delete)
+.SECONDARY: $(TESTS:=.o) $(EXAMPLES:=.o)
 
 # ---- fuzzing (libFuzzer, clang) and static analysis --------------------------
 # `make fuzz` builds the library with -fsanitize=fuzzer-no-link,address,undefined
@@ -124,9 +239,10 @@ fuzz-build:
 	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) OMP= OPT=-O1 WERROR=0 GEMM=builtin \
 	    SAN="-fsanitize=fuzzer-no-link,$(FUZZ_SANS)" $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz/fuzz_%)
 
-$(FUZZ_BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_targets.h $(LIB)
+$(FUZZ_BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_targets.h $(ILIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(filter-out -MMD -MP,$(CFLAGS)) -fsanitize=fuzzer,$(FUZZ_SANS) -o $@ $< $(LIB) -lm -lpthread
+	$(CC) $(PT_CPPFLAGS) $(CPPFLAGS) $(filter-out -MMD -MP,$(PT_CFLAGS)) $(CFLAGS) \
+	    -fsanitize=fuzzer,$(FUZZ_SANS) -o $@ $< $(ILIB) -lm -lpthread
 
 CPPCHECK_FLAGS := --enable=warning,performance,portability --error-exitcode=1 --inline-suppr -q \
                   --std=c11 -D__GNUC__ -Iinclude -Isrc --suppressions-list=.cppcheck

@@ -10,11 +10,13 @@
 
 #include "ptune.h"
 
-static void on_progress(const pt_train_report *r, void *user) {
+/* Returns true to cancel training; this example always goes on. */
+static bool on_progress(const pt_train_report *r, void *user) {
     (void)user;
     if (r->evaluated)
         printf("step %ld/%ld  loss %.4f  dev accuracy %.3f\n", r->step, r->total_steps, r->loss,
                r->dev_accuracy);
+    return false;
 }
 
 int main(int argc, char **argv) {

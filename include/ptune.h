@@ -4,16 +4,43 @@
  * Every function that can fail returns a pt_status; on failure
  * pt_last_error() returns a message naming the file, field or line that was
  * wrong (thread-local, valid until the next failing call on this thread).
+ *
+ * Thread safety. A loaded pt_model is read-only after pt_model_load: any
+ * number of threads may use it at once, each through its own pt_tuner
+ * (training, evaluating, predicting, exporting); nothing a tuner does writes
+ * the model (its fingerprint is computed once under a lock, recompute is
+ * the training run's own setting). One pt_tuner is used by one thread at a
+ * time. pt_model_free only after every tuner on the model is freed. Each
+ * call uses OpenMP threads of its own (OMP_NUM_THREADS).
  */
 #ifndef PTUNE_H
 #define PTUNE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* The version of this header; pt_version() gives the library's. The shared
+ * library's soname is libptune.so.MAJOR. */
+#define PTUNE_VERSION_MAJOR 0
+#define PTUNE_VERSION_MINOR 2
+#define PTUNE_VERSION_PATCH 0
+#define PTUNE_VERSION_STRING "0.2.0"
+
+/* PT_API marks the functions the shared library exports; everything else in
+ * libptune is hidden (built with -fvisibility=hidden). */
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define PT_API __attribute__((visibility("default")))
+#else
+#define PT_API
+#endif
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* "MAJOR.MINOR.PATCH" of the library linked in. */
+PT_API const char *pt_version(void);
 
 typedef enum pt_status {
     PT_OK = 0,
@@ -28,9 +55,9 @@ typedef enum pt_status {
 } pt_status;
 
 /* Message of the last failure on this thread ("" if none). */
-const char *pt_last_error(void);
+PT_API const char *pt_last_error(void);
 /* Short constant name of a status ("PT_ERR_IO"). */
-const char *pt_status_name(pt_status s);
+PT_API const char *pt_status_name(pt_status s);
 
 /* ------------------------------------------------------------------------
  * Models. A model is frozen: ptune never changes or differentiates its weights.
@@ -39,8 +66,8 @@ const char *pt_status_name(pt_status s);
  * .gguf file (LLaMA family).
  */
 typedef struct pt_model pt_model;
-pt_status pt_model_load(pt_model **out, const char *path);
-void pt_model_free(pt_model *m);
+PT_API pt_status pt_model_load(pt_model **out, const char *path);
+PT_API void pt_model_free(pt_model *m);
 
 /* ------------------------------------------------------------------------
  * Tuners: a task bound to a model - template, labels or knowledge probing,
@@ -83,13 +110,19 @@ typedef struct pt_train_report {
     double examples_per_s, eta_s;
 } pt_train_report;
 
-typedef void (*pt_train_callback)(const pt_train_report *r, void *user);
+/* Called every 10 steps, at each dev evaluation and at the end. Return true
+ * to cancel (as llama.cpp's abort callbacks do): training stops after this
+ * step, writes its checkpoint (o->out + ".ckpt", which o->resume continues)
+ * and pt_tuner_train returns PT_ERR_INTERRUPTED. Return false to go on. */
+typedef bool (*pt_train_callback)(const pt_train_report *r, void *user);
 
 typedef struct pt_train_options {
     const char *encoder;   /* "lstm" (default), "mlp", "embedding" */
     int hidden;            /* mlp hidden width (0: model width) */
     const char *optimizer; /* "adamw" (default), "adam", "sgd" */
-    float lr, weight_decay, clip;
+    float lr, clip;
+    float weight_decay; /* < 0 (the default, -1): the optimizer's own, 0.01 for adamw and 0 for
+                           adam and sgd (the CLI's defaults are the same, from the same place) */
     int batch, epochs;
     long steps, warmup; /* steps 0: from epochs */
     uint64_t seed;
@@ -98,30 +131,61 @@ typedef struct pt_train_options {
     const char *resume;     /* checkpoint to continue from, or NULL */
     const char *log, *plot; /* optional JSON Lines metrics log, SVG curve */
     int recompute;          /* 1: keep only each block's input in the forward pass and recompute
-                               the block in backward (less memory, ~1/3 more work, same result) */
+                               the block in backward (less memory, ~1/3 more work, same result);
+                               this run's own setting: the shared model is not changed */
     pt_train_callback progress;
     void *user;
 } pt_train_options;
 
-void pt_train_options_default(pt_train_options *o);
+PT_API void pt_train_options_default(pt_train_options *o);
 
-pt_status pt_tuner_new(pt_tuner **out, pt_model *m, const pt_task_options *task);
+PT_API pt_status pt_tuner_new(pt_tuner **out, pt_model *m, const pt_task_options *task);
 /* A tuner from a prompt file (its template, labels and head); refused if the
- * file was trained for another model. */
-pt_status pt_tuner_load(pt_tuner **out, pt_model *m, const char *prompt_path);
+ * file was trained for another model. prompt_path may also be a Hugging Face
+ * PEFT adapter directory (adapter_config.json + adapter_model.safetensors,
+ * peft_type P_TUNING or PROMPT_TUNING) that ptune exported, or any such
+ * directory through pt_tuner_load_adapter. */
+PT_API pt_status pt_tuner_load(pt_tuner **out, pt_model *m, const char *prompt_path);
+/* A tuner from a PEFT prompt-learning adapter directory. PEFT places its n
+ * virtual tokens before the whole input, the start token (BOS, [CLS])
+ * included: the template defaults to "[P*n][START]{text} [MASK]" ([START]
+ * marks where the start token goes). task (may be NULL) supplies what the
+ * directory cannot say: template_text, labels or knowledge, label_field
+ * (NULL / 0: the directory's own, recorded by pt_tuner_export_peft, or the
+ * defaults). linear_head must be 0. */
+PT_API pt_status pt_tuner_load_adapter(pt_tuner **out, pt_model *m, const char *dir,
+                                       const pt_task_options *task);
+/* Write the tuner's prompt as a PEFT adapter directory (created if absent).
+ * Refused, saying why, unless the template begins with its only group of
+ * virtual tokens, before the start token ("[P*8][START]{sentence} [MASK]";
+ * GPT-2 has none: "[P*8]{sentence} [MASK]"), and the head is lm. */
+PT_API pt_status pt_tuner_export_peft(const pt_tuner *t, const char *dir);
 /* Train on a data file (.jsonl/.tsv/.csv), optionally keeping the best dev
  * prompt; afterwards the tuner holds the prompt written to o->out. */
-pt_status pt_tuner_train(pt_tuner *t, const char *train_path, const char *dev_path,
-                         const pt_train_options *o);
+PT_API pt_status pt_tuner_train(pt_tuner *t, const char *train_path, const char *dev_path,
+                                const pt_train_options *o);
 /* Mean loss and accuracy (P@1 for knowledge probing) on labelled data. */
-pt_status pt_tuner_eval(pt_tuner *t, const char *data_path, double *loss, double *accuracy);
+PT_API pt_status pt_tuner_eval(pt_tuner *t, const char *data_path, double *loss, double *accuracy);
 /* Classify one example given as field names and values: *label is the best
- * label's index, probs (n_labels, may be NULL) their probabilities. */
-pt_status pt_tuner_predict(pt_tuner *t, const char *const *fields, const char *const *values,
-                           int n_fields, int *label, float *probs);
-int pt_tuner_n_labels(const pt_tuner *t);
-const char *pt_tuner_label(const pt_tuner *t, int k);
-void pt_tuner_free(pt_tuner *t);
+ * label's index, probs (n_labels, may be NULL) their probabilities. The
+ * engine is built at the first call and kept (rebuilt only for a longer
+ * example), so calls in a loop do not allocate it each time. */
+PT_API pt_status pt_tuner_predict(pt_tuner *t, const char *const *fields, const char *const *values,
+                                  int n_fields, int *label, float *probs);
+/* The prompt in memory: the (n_virtual, width) table the model reads at the
+ * template's [P] tokens (the encoder's output), owned by the tuner and valid
+ * until it is trained, set or freed; NULL (sizes 0) before a prompt exists or
+ * for a deep prompt. */
+PT_API const float *pt_tuner_prompt(const pt_tuner *t, int *n_virtual, int *width);
+/* Use this table (copied) as the tuner's prompt, without a file: n_virtual
+ * must be the template's [P] count and width the model's; a tuner from
+ * pt_tuner_new then predicts, evaluates and exports with it (as an embedding
+ * table: PEFT's PROMPT_TUNING). Refused for a deep prompt and for a linear
+ * head with no weights yet. */
+PT_API pt_status pt_tuner_set_prompt(pt_tuner *t, const float *table, int n_virtual, int width);
+PT_API int pt_tuner_n_labels(const pt_tuner *t);
+PT_API const char *pt_tuner_label(const pt_tuner *t, int k);
+PT_API void pt_tuner_free(pt_tuner *t);
 
 #ifdef __cplusplus
 }

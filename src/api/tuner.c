@@ -1,12 +1,15 @@
 /* tuner.c - the public pt_tuner API (include/ptune.h) over the internal layers. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
 #include "core/mem.h"
 #include "core/vec.h"
+#include "core/io.h"
 #include "prompt/encoder.h"
+#include "prompt/peft.h"
 #include "prompt/promptfile.h"
 #include "prompt/task.h"
 #include "train/dataset.h"
@@ -20,7 +23,15 @@ struct pt_tuner {
     pt_task task;
     pt_prompt prompt; /* table and head once trained or loaded */
     int have_prompt;
+    pt_engine pe; /* pt_tuner_predict's engine, kept across calls (pe_T > 0: built) */
+    int pe_T;     /* the longest example pe takes */
 };
+
+/* The prompt changed: predict's engine (deep or not, its rows) is built anew. */
+static void drop_engine(pt_tuner *t) {
+    if (t->pe_T) pt_engine_free(&t->pe);
+    t->pe_T = 0;
+}
 
 void pt_train_options_default(pt_train_options *o) {
     pt_train_params p;
@@ -56,18 +67,28 @@ pt_status pt_tuner_new(pt_tuner **out, pt_model *m, const pt_task_options *o) {
     return PT_OK;
 }
 
-pt_status pt_tuner_load(pt_tuner **out, pt_model *m, const char *path) {
+static pt_status load_with(pt_tuner **out, pt_model *m, const char *path,
+                           const pt_prompt_overrides *o) {
     *out = NULL;
     pt_tuner *t = calloc(1, sizeof *t);
     if (!t) return pt_fail(PT_ERR_NOMEM, "out of memory");
     int warn;
-    pt_status s = pt_prompt_load(&t->prompt, path);
+    pt_status s = pt_prompt_load_ex(&t->prompt, path, o);
     if (s) {
         free(t);
         return s;
     }
     t->have_prompt = 1;
     t->m = m;
+    if (t->prompt.peft == 2 && t->prompt.task == PT_TASK_CLASSIFY && !t->prompt.labels_spec) {
+        s = pt_fail(PT_ERR_ARG,
+                    "%s: this PEFT adapter does not carry its labels: give them "
+                    "(pt_tuner_load_adapter with task->labels)",
+                    path);
+        pt_prompt_free(&t->prompt);
+        free(t);
+        return s;
+    }
     if ((s = pt_prompt_check_model(&t->prompt, m, &warn)) ||
         (s = pt_task_init(&t->task, m, t->prompt.template_src, t->prompt.task, t->prompt.head,
                           t->prompt.labels_spec, t->prompt.label_field))) {
@@ -87,13 +108,45 @@ pt_status pt_tuner_load(pt_tuner **out, pt_model *m, const char *path) {
     return PT_OK;
 }
 
+pt_status pt_tuner_load(pt_tuner **out, pt_model *m, const char *path) {
+    return load_with(out, m, path, NULL);
+}
+
+pt_status pt_tuner_load_adapter(pt_tuner **out, pt_model *m, const char *dir,
+                                const pt_task_options *task) {
+    *out = NULL;
+    if (!pt_is_dir(dir))
+        return pt_fail(PT_ERR_ARG, "%s: not a directory (a PEFT adapter is a directory)", dir);
+    if (task && task->linear_head)
+        return pt_fail(PT_ERR_ARG, "%s: a PEFT prompt adapter has no linear head", dir);
+    pt_prompt_overrides o = {0};
+    if (task) {
+        o.template_text = task->template_text;
+        o.labels = task->labels;
+        o.label_field = task->label_field;
+        o.knowledge = task->knowledge;
+    }
+    return load_with(out, m, dir, &o);
+}
+
+pt_status pt_tuner_export_peft(const pt_tuner *t, const char *dir) {
+    if (!t->have_prompt)
+        return pt_fail(PT_ERR_ARG, "the tuner has no trained prompt yet (train or load one)");
+    return pt_peft_export(&t->prompt, t->m, dir);
+}
+
+typedef struct relay {
+    const pt_train_options *o;
+    volatile sig_atomic_t cancel; /* set when the callback returns true; the trainer's stop flag */
+} relay;
+
 static void relay_progress(const pt_progress *p, void *user) {
-    const pt_train_options *o = user;
+    relay *rl = user;
     if (p->starting) return; /* the public reports are per step */
     pt_train_report r = {p->step,      p->total_steps,    p->epoch,        p->loss_avg,
                          p->evaluated, p->dev.loss,       p->dev.accuracy, p->dev.f1,
                          p->best,      p->examples_per_s, p->eta_s};
-    o->progress(&r, o->user);
+    if (rl->o->progress(&r, rl->o->user)) rl->cancel = 1;
 }
 
 pt_status pt_tuner_train(pt_tuner *t, const char *train_path, const char *dev_path,
@@ -108,7 +161,8 @@ pt_status pt_tuner_train(pt_tuner *t, const char *train_path, const char *dev_pa
     p.batch = o->batch, p.epochs = o->epochs, p.steps = o->steps, p.warmup = o->warmup;
     p.seed = o->seed, p.eval_every = o->eval_every, p.patience = o->patience;
     p.out = o->out, p.resume = o->resume, p.log = o->log, p.plot = o->plot;
-    if (o->progress) p.progress = relay_progress, p.user = (void *)o;
+    relay rl = {o, 0};
+    if (o->progress) p.progress = relay_progress, p.user = &rl, p.stop = &rl.cancel;
     pt_dataset dtr, ddev;
     pt_examples etr, edev;
     int have_dev = 0;
@@ -136,11 +190,17 @@ pt_status pt_tuner_train(pt_tuner *t, const char *train_path, const char *dev_pa
         p.inputs = in, p.n_inputs = 2;
     }
     pt_train_result res;
-    pt_model_set_recompute(t->m, o->recompute);
+    p.recompute = o->recompute ? 1 : -1; /* this run's own: the model is shared, not written */
     s = pt_train(t->m, &t->task, &etr, have_dev ? &edev : NULL, &p, &res);
+    if (s == PT_ERR_INTERRUPTED && rl.cancel)
+        s = pt_fail(PT_ERR_INTERRUPTED,
+                    "training cancelled by the progress callback after step %ld; %s.ckpt "
+                    "continues it (resume)",
+                    res.steps, o->out);
     if (!s) {
         if (t->have_prompt) pt_prompt_free(&t->prompt);
         t->have_prompt = 0;
+        drop_engine(t);
         s = pt_prompt_load(&t->prompt, o->out);
         t->have_prompt = s == PT_OK;
     }
@@ -206,26 +266,35 @@ pt_status pt_tuner_predict(pt_tuner *t, const char *const *fields, const char *c
     s = pt_template_render(tm, t->m, vals, 0, &ex.r);
     free(vals);
     if (s) return s;
-    pt_engine e;
-    if (!(s = pt_engine_init(&e, t->m, &t->task, 1, ex.r.n)) && t->prompt.D > 0 &&
-        !(s = pt_engine_use_deep(&e, t->prompt.D)))
-        e.deep = t->prompt.deep;
+    if (ex.r.n > t->pe_T) { /* (re)built only for a longer example than any before */
+        drop_engine(t);
+        int T = ex.r.n < 64 ? 64 : ex.r.n;
+        int most = t->m->cfg.max_pos - (t->prompt.D > 0 ? t->prompt.D : 0);
+        if (T > most) T = ex.r.n;
+        if (!(s = pt_engine_init(&t->pe, t->m, &t->task, 1, T)) && t->prompt.D > 0 &&
+            !(s = pt_engine_use_deep(&t->pe, t->prompt.D)))
+            t->pe.deep = t->prompt.deep;
+        if (s)
+            pt_engine_free(&t->pe); /* zeroed by pt_engine_init even when it fails */
+        else
+            t->pe_T = T;
+    }
+    pt_engine *e = &t->pe;
     if (!s) {
         const pt_example *b = &ex;
         double loss;
-        s = pt_engine_run(&e, &b, 1, t->prompt.table, t->prompt.head_w, t->prompt.head_b, &loss,
+        s = pt_engine_run(e, &b, 1, t->prompt.table, t->prompt.head_w, t->prompt.head_b, &loss,
                           NULL, NULL, NULL, NULL);
         if (!s) {
-            int n = e.ns;
-            *label = pt_predict_index(&t->task, e.scores, n);
+            int n = e->ns;
+            *label = pt_predict_index(&t->task, e->scores, n);
             if (probs) {
-                double mx = e.scores[*label], z = 0;
-                for (int k = 0; k < n; k++) z += exp(e.scores[k] - mx);
-                for (int k = 0; k < n; k++) probs[k] = (float)(exp(e.scores[k] - mx) / z);
+                double mx = e->scores[*label], z = 0;
+                for (int k = 0; k < n; k++) z += exp(e->scores[k] - mx);
+                for (int k = 0; k < n; k++) probs[k] = (float)(exp(e->scores[k] - mx) / z);
             }
         }
     }
-    pt_engine_free(&e); /* zeroed by pt_engine_init even when it fails */
     pt_rendered_free(&ex.r);
     return s;
 }
@@ -238,8 +307,77 @@ const char *pt_tuner_label(const pt_tuner *t, int k) {
     return k >= 0 && k < t->task.n_labels ? t->task.label_values[k] : NULL;
 }
 
+const float *pt_tuner_prompt(const pt_tuner *t, int *n_virtual, int *width) {
+    int have = t->have_prompt && t->prompt.table && t->prompt.S > 0;
+    if (n_virtual) *n_virtual = have ? t->prompt.S : 0;
+    if (width) *width = have ? t->prompt.d : 0;
+    return have ? t->prompt.table : NULL;
+}
+
+/* "value:word,..." of a classification task (the prompt file's ptune.labels). */
+static char *labels_spec(const pt_task *k) {
+    pt_buf b = {0};
+    pt_status s = PT_OK;
+    for (int i = 0; !s && i < k->n_labels; i++)
+        s = pt_buf_printf(&b, "%s%s%s%s", i ? "," : "", k->label_values[i],
+                          k->label_words && k->label_words[i] ? ":" : "",
+                          k->label_words && k->label_words[i] ? k->label_words[i] : "");
+    if (s) pt_buf_free(&b);
+    return s ? NULL : b.v;
+}
+
+pt_status pt_tuner_set_prompt(pt_tuner *t, const float *table, int n_virtual, int width) {
+    int S = t->task.tmpl.n_virtual, C = t->m->cfg.dim;
+    if (n_virtual != S || width != C)
+        return pt_fail(PT_ERR_ARG,
+                       "pt_tuner_set_prompt: a table of (%d, %d) for a template of %d virtual "
+                       "tokens and a model of width %d (want (%d, %d))",
+                       n_virtual, width, S, C, S, C);
+    if (S == 0) return pt_fail(PT_ERR_ARG, "pt_tuner_set_prompt: the template has no [P] tokens");
+    if (t->have_prompt && t->prompt.D > 0)
+        return pt_fail(PT_ERR_UNSUPPORTED, "pt_tuner_set_prompt: the tuner holds a deep prompt "
+                                           "(prefix / ptuning-v2), not an input table");
+    if (!t->have_prompt && t->task.head == PT_HEAD_LINEAR)
+        return pt_fail(PT_ERR_ARG, "pt_tuner_set_prompt: a linear head needs its weights too: "
+                                   "train or load the tuner first");
+    for (size_t i = 0; i < (size_t)S * C; i++)
+        if (!isfinite(table[i]))
+            return pt_fail(PT_ERR_NUMERIC, "pt_tuner_set_prompt: value %zu is not finite (%g)", i,
+                           (double)table[i]);
+    float *copy = malloc(sizeof(float) * (size_t)S * C);
+    if (!copy) return pt_fail(PT_ERR_NOMEM, "out of memory");
+    memcpy(copy, table, sizeof(float) * (size_t)S * C);
+    if (!t->have_prompt) { /* the tuner's task as a prompt of its own (an embedding table) */
+        pt_prompt *p = &t->prompt;
+        memset(p, 0, sizeof *p);
+        p->template_src = pt_strdup(t->task.tmpl.source);
+        p->task = t->task.kind;
+        p->head = t->task.head;
+        p->labels_spec = t->task.kind == PT_TASK_CLASSIFY ? labels_spec(&t->task) : NULL;
+        p->label_field = pt_strdup(t->task.label_field ? t->task.label_field : "label");
+        p->encoder = pt_strdup("embedding");
+        snprintf(p->method, sizeof p->method, "ptuning");
+        p->d = C;
+        pt_prompt_set_identity(p, t->m);
+        t->have_prompt = 1;
+        if (!p->template_src || !p->label_field || !p->encoder ||
+            (p->task == PT_TASK_CLASSIFY && !p->labels_spec)) {
+            free(copy);
+            pt_prompt_free(p);
+            t->have_prompt = 0;
+            return pt_fail(PT_ERR_NOMEM, "out of memory");
+        }
+    }
+    free(t->prompt.table);
+    t->prompt.table = copy;
+    t->prompt.S = S;
+    drop_engine(t);
+    return PT_OK;
+}
+
 void pt_tuner_free(pt_tuner *t) {
     if (!t) return;
+    drop_engine(t);
     pt_task_free(&t->task);
     if (t->have_prompt) pt_prompt_free(&t->prompt);
     free(t);

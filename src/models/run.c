@@ -61,8 +61,8 @@ pt_status pt_run_new_ext(const pt_model *m, int Bmax, int Tmax, int Emax, int ba
     if (!r) return pt_fail(PT_ERR_NOMEM, "out of memory");
     r->m = m;
     r->Bmax = Bmax, r->Tmax = Tmax, r->Emax = Emax, r->Nmax = (int)N;
-    r->backward = backward;
-    r->recompute = backward && m->recompute;
+    r->backward = backward != PT_RUN_FORWARD;
+    r->recompute = backward == PT_RUN_RECOMPUTE || (backward == PT_RUN_BACKWARD && m->recompute);
     int L = c->n_layers;
     size_t C = (size_t)c->dim, total = 0;
     /* the size table: every activation's slots, each rounded up to 64 bytes */

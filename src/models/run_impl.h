@@ -34,7 +34,11 @@ struct pt_run {
 };
 
 /* A run for up to Bmax sequences of Tmax own rows after up to Emax cached
- * ones; backward 0 allocates for forward passes only. */
+ * ones; backward: PT_RUN_FORWARD (0) allocates for forward passes only,
+ * PT_RUN_BACKWARD (1) for backward too, recomputing blocks as the model's
+ * pt_model_set_recompute says; PT_RUN_RECOMPUTE / PT_RUN_KEEP decide it for
+ * this run alone (what a trainer sharing the model with others uses). */
+enum { PT_RUN_FORWARD = 0, PT_RUN_BACKWARD = 1, PT_RUN_RECOMPUTE = 2, PT_RUN_KEEP = 3 };
 pt_status pt_run_new_ext(const pt_model *m, int Bmax, int Tmax, int Emax, int backward,
                          pt_run **out);
 /* The activation slots of layer l (0 .. L) for a pass that keeps (or not). */

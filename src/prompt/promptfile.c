@@ -7,10 +7,12 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/io.h"
 #include "core/mem.h"
 #include "core/vec.h"
 #include "formats/json.h"
 #include "formats/safetensors.h"
+#include "prompt/peft.h"
 
 void pt_prompt_set_identity(pt_prompt *p, const pt_model *m) {
     p->has_identity = 1;
@@ -20,41 +22,46 @@ void pt_prompt_set_identity(pt_prompt *p, const pt_model *m) {
     pt_model_fingerprint(m, p->fingerprint);
 }
 
-pt_status pt_prompt_save(const pt_prompt *p, const pt_task *t, const char *path) {
-    pt_st_writer *w = pt_st_writer_new();
-    pt_buf labels = {0};
-    char num[32];
-    pt_status s = w ? PT_OK : pt_fail(PT_ERR_NOMEM, "out of memory");
-    int64_t sh[2] = {p->S, p->d};
-    if (!s && p->S > 0) s = pt_st_writer_add_f32(w, "prompt.embeddings", 2, sh, p->table);
-    int64_t dsh[2] = {p->D, p->W};
-    if (!s && p->D > 0) s = pt_st_writer_add_f32(w, "prompt.deep", 2, dsh, p->deep);
-    if (!s && p->method[0] && strcmp(p->method, "ptuning"))
-        s = pt_st_writer_meta(w, "ptune.method", p->method);
-    if (!s && p->head_w) {
-        int64_t hw[2] = {p->n_labels, p->d}, hb[1] = {p->n_labels};
-        s = pt_st_writer_add_f32(w, "head.weight", 2, hw, p->head_w);
-        if (!s) s = pt_st_writer_add_f32(w, "head.bias", 1, hb, p->head_b);
+/* ptune.labels: a JSON object label value -> word, in label order. */
+static pt_status labels_json(const pt_task *t, pt_buf *b) {
+    pt_status s = pt_buf_puts(b, "{");
+    for (int k = 0; !s && k < t->n_labels; k++) {
+        if (k) s = pt_buf_puts(b, ",");
+        const char *v = t->label_values[k], *wd = t->label_words[k] ? t->label_words[k] : "";
+        if (!s) s = pt_json_write_string(b, v, strlen(v));
+        if (!s) s = pt_buf_puts(b, ":");
+        if (!s) s = pt_json_write_string(b, wd, strlen(wd));
     }
-    if (!s) s = pt_st_writer_meta(w, "ptune.template", p->template_src);
+    return s ? s : pt_buf_puts(b, "}");
+}
+
+pt_status pt_prompt_write_meta(const pt_prompt *p, const pt_task *t, pt_st_writer *w) {
+    pt_buf labels = {0};
+    pt_task parsed;
+    char num[32];
+    memset(&parsed, 0, sizeof parsed);
+    pt_status s = pt_st_writer_meta(w, "ptune.template", p->template_src);
     if (!s)
         s = pt_st_writer_meta(w, "ptune.task",
                               p->task == PT_TASK_KNOWLEDGE ? "knowledge" : "classify");
     if (!s) s = pt_st_writer_meta(w, "ptune.head", p->head == PT_HEAD_LINEAR ? "linear" : "lm");
+    if (!s && !t && p->task == PT_TASK_CLASSIFY && p->labels_spec) {
+        s = pt_task_set_labels(&parsed, p->labels_spec, 0);
+        parsed.kind = PT_TASK_CLASSIFY;
+        t = &parsed;
+    }
     if (!s && t && t->kind == PT_TASK_CLASSIFY) {
-        s = pt_buf_puts(&labels, "{");
-        for (int k = 0; !s && k < t->n_labels; k++) {
-            if (k) s = pt_buf_puts(&labels, ",");
-            const char *v = t->label_values[k], *wd = t->label_words[k] ? t->label_words[k] : "";
-            if (!s) s = pt_json_write_string(&labels, v, strlen(v));
-            if (!s) s = pt_buf_puts(&labels, ":");
-            if (!s) s = pt_json_write_string(&labels, wd, strlen(wd));
-        }
-        if (!s) s = pt_buf_puts(&labels, "}");
+        s = labels_json(t, &labels);
         if (!s) s = pt_st_writer_meta(w, "ptune.labels", labels.v);
     }
     if (!s && p->label_field) s = pt_st_writer_meta(w, "ptune.label_field", p->label_field);
     if (!s && p->encoder) s = pt_st_writer_meta(w, "ptune.encoder", p->encoder);
+    if (!s && p->method[0] && strcmp(p->method, "ptuning"))
+        s = pt_st_writer_meta(w, "ptune.method", p->method);
+    if (!s && p->encoder_hidden > 0) {
+        snprintf(num, sizeof num, "%d", p->encoder_hidden);
+        s = pt_st_writer_meta(w, "ptune.encoder_hidden", num);
+    }
     if (!s && p->has_identity) {
         s = pt_st_writer_meta(w, "ptune.model.family", p->family);
         snprintf(num, sizeof num, "%d", p->width);
@@ -63,8 +70,25 @@ pt_status pt_prompt_save(const pt_prompt *p, const pt_task *t, const char *path)
         if (!s) s = pt_st_writer_meta(w, "ptune.model.vocab_size", num);
         if (!s) s = pt_st_writer_meta(w, "ptune.model.fingerprint", p->fingerprint);
     }
-    if (!s) s = pt_st_writer_save(w, path);
     pt_buf_free(&labels);
+    pt_task_free(&parsed);
+    return s;
+}
+
+pt_status pt_prompt_save(const pt_prompt *p, const pt_task *t, const char *path) {
+    pt_st_writer *w = pt_st_writer_new();
+    pt_status s = w ? PT_OK : pt_fail(PT_ERR_NOMEM, "out of memory");
+    int64_t sh[2] = {p->S, p->d};
+    if (!s && p->S > 0) s = pt_st_writer_add_f32(w, "prompt.embeddings", 2, sh, p->table);
+    int64_t dsh[2] = {p->D, p->W};
+    if (!s && p->D > 0) s = pt_st_writer_add_f32(w, "prompt.deep", 2, dsh, p->deep);
+    if (!s && p->head_w) {
+        int64_t hw[2] = {p->n_labels, p->d}, hb[1] = {p->n_labels};
+        s = pt_st_writer_add_f32(w, "head.weight", 2, hw, p->head_w);
+        if (!s) s = pt_st_writer_add_f32(w, "head.bias", 1, hb, p->head_b);
+    }
+    if (!s) s = pt_prompt_write_meta(p, t, w);
+    if (!s) s = pt_st_writer_save(w, path);
     pt_st_writer_free(w);
     return s;
 }
@@ -128,54 +152,73 @@ static pt_status load_tensor(const pt_st_file *f, const char *name, int ndim, in
     return PT_OK;
 }
 
-pt_status pt_prompt_load(pt_prompt *p, const char *path) {
-    memset(p, 0, sizeof *p);
-    pt_st_file f;
-    pt_status s = pt_st_open(&f, path);
-    if (s) return s;
-    const char *tmpl = pt_st_meta(&f, "ptune.template");
-    const char *task = pt_st_meta(&f, "ptune.task");
-    const char *head = pt_st_meta(&f, "ptune.head");
-    const char *labels = pt_st_meta(&f, "ptune.labels");
-    const char *lf = pt_st_meta(&f, "ptune.label_field");
-    const char *enc = pt_st_meta(&f, "ptune.encoder");
-    int64_t sh[2] = {-1, -1};
+pt_status pt_prompt_read_meta(pt_prompt *p, const pt_st_file *f, const char *path, int optional) {
+    const char *tmpl = pt_st_meta(f, "ptune.template");
+    const char *task = pt_st_meta(f, "ptune.task");
+    const char *head = pt_st_meta(f, "ptune.head");
+    const char *labels = pt_st_meta(f, "ptune.labels");
+    const char *lf = pt_st_meta(f, "ptune.label_field");
+    const char *enc = pt_st_meta(f, "ptune.encoder");
+    const char *hid = pt_st_meta(f, "ptune.encoder_hidden");
+    pt_status s;
     if (!tmpl) {
-        s = pt_fail(PT_ERR_FORMAT, "%s: not a ptune prompt file (no ptune.template metadata)",
-                    path);
-        goto done;
+        if (optional) return PT_OK;
+        return pt_fail(PT_ERR_FORMAT, "%s: not a ptune prompt file (no ptune.template metadata)",
+                       path);
     }
     p->task = task && !strcmp(task, "knowledge") ? PT_TASK_KNOWLEDGE : PT_TASK_CLASSIFY;
-    if (task && strcmp(task, "knowledge") && strcmp(task, "classify")) {
-        s = pt_fail(PT_ERR_FORMAT, "%s: unknown ptune.task \"%s\"", path, task);
-        goto done;
-    }
+    if (task && strcmp(task, "knowledge") && strcmp(task, "classify"))
+        return pt_fail(PT_ERR_FORMAT, "%s: unknown ptune.task \"%s\"", path, task);
     p->head = head && !strcmp(head, "linear") ? PT_HEAD_LINEAR : PT_HEAD_LM;
-    if (head && strcmp(head, "linear") && strcmp(head, "lm")) {
-        s = pt_fail(PT_ERR_FORMAT, "%s: unknown ptune.head \"%s\"", path, head);
-        goto done;
-    }
+    if (head && strcmp(head, "linear") && strcmp(head, "lm"))
+        return pt_fail(PT_ERR_FORMAT, "%s: unknown ptune.head \"%s\"", path, head);
     if (p->task == PT_TASK_CLASSIFY) {
-        if (!labels) {
-            s = pt_fail(PT_ERR_FORMAT, "%s: classification prompt without ptune.labels", path);
-            goto done;
-        }
-        if ((s = labels_from_json(labels, &p->labels_spec, path))) goto done;
+        if (!labels)
+            return pt_fail(PT_ERR_FORMAT, "%s: classification prompt without ptune.labels", path);
+        if ((s = labels_from_json(labels, &p->labels_spec, path))) return s;
     }
     p->template_src = pt_strdup(tmpl);
     p->label_field = pt_strdup(lf ? lf : "label");
     p->encoder = pt_strdup(enc ? enc : "");
-    if (!p->template_src || !p->label_field || !p->encoder) {
-        s = pt_fail(PT_ERR_NOMEM, "out of memory");
-        goto done;
-    }
-    const char *method = pt_st_meta(&f, "ptune.method");
+    if (!p->template_src || !p->label_field || !p->encoder)
+        return pt_fail(PT_ERR_NOMEM, "out of memory");
+    const char *method = pt_st_meta(f, "ptune.method");
     snprintf(p->method, sizeof p->method, "%s", method ? method : "ptuning");
     if (strcmp(p->method, "ptuning") && strcmp(p->method, "prefix") &&
-        strcmp(p->method, "ptuning-v2")) {
-        s = pt_fail(PT_ERR_FORMAT, "%s: unknown ptune.method \"%s\"", path, p->method);
-        goto done;
+        strcmp(p->method, "ptuning-v2"))
+        return pt_fail(PT_ERR_FORMAT, "%s: unknown ptune.method \"%s\"", path, p->method);
+    p->encoder_hidden = hid ? atoi(hid) : 0;
+    if (p->encoder_hidden < 0 || p->encoder_hidden > (1 << 24)) p->encoder_hidden = 0;
+    const char *fam = pt_st_meta(f, "ptune.model.family");
+    const char *wd = pt_st_meta(f, "ptune.model.width");
+    const char *vs = pt_st_meta(f, "ptune.model.vocab_size");
+    const char *fp = pt_st_meta(f, "ptune.model.fingerprint");
+    if (fam && wd && vs && fp) {
+        p->has_identity = 1;
+        snprintf(p->family, sizeof p->family, "%s", fam);
+        p->width = atoi(wd);
+        p->vocab_size = atoi(vs);
+        snprintf(p->fingerprint, sizeof p->fingerprint, "%s", fp);
     }
+    return PT_OK;
+}
+
+static pt_status load_head(pt_prompt *p, const pt_st_file *f) {
+    if (p->head != PT_HEAD_LINEAR) return PT_OK;
+    int64_t hw[2] = {-1, p->d};
+    pt_status s = load_tensor(f, "head.weight", 2, hw, &p->head_w);
+    if (s) return s;
+    p->n_labels = (int)hw[0];
+    int64_t hb[1] = {p->n_labels};
+    return load_tensor(f, "head.bias", 1, hb, &p->head_b);
+}
+
+static pt_status load_file(pt_prompt *p, const char *path) {
+    pt_st_file f;
+    pt_status s = pt_st_open(&f, path);
+    if (s) return s;
+    int64_t sh[2] = {-1, -1};
+    if ((s = pt_prompt_read_meta(p, &f, path, 0))) goto done;
     int deep = strcmp(p->method, "ptuning") != 0;
     if (deep) {
         int64_t dsh[2] = {-1, -1};
@@ -190,28 +233,32 @@ pt_status pt_prompt_load(pt_prompt *p, const char *path) {
         const char *wd0 = pt_st_meta(&f, "ptune.model.width");
         p->d = wd0 ? atoi(wd0) : 0; /* the head's width is the model's */
     }
-    if (p->head == PT_HEAD_LINEAR) {
-        int64_t hw[2] = {-1, p->d};
-        if ((s = load_tensor(&f, "head.weight", 2, hw, &p->head_w))) goto done;
-        p->n_labels = (int)hw[0];
-        int64_t hb[1] = {p->n_labels};
-        if ((s = load_tensor(&f, "head.bias", 1, hb, &p->head_b))) goto done;
-    }
-    const char *fam = pt_st_meta(&f, "ptune.model.family");
-    const char *wd = pt_st_meta(&f, "ptune.model.width");
-    const char *vs = pt_st_meta(&f, "ptune.model.vocab_size");
-    const char *fp = pt_st_meta(&f, "ptune.model.fingerprint");
-    if (fam && wd && vs && fp) {
-        p->has_identity = 1;
-        snprintf(p->family, sizeof p->family, "%s", fam);
-        p->width = atoi(wd);
-        p->vocab_size = atoi(vs);
-        snprintf(p->fingerprint, sizeof p->fingerprint, "%s", fp);
-    }
+    s = load_head(p, &f);
 done:
     pt_st_close(&f);
+    return s;
+}
+
+pt_status pt_prompt_load_ex(pt_prompt *p, const char *path, const pt_prompt_overrides *o) {
+    memset(p, 0, sizeof *p);
+    pt_status s;
+    if (pt_is_dir(path)) {
+        s = pt_peft_load(p, path, o);
+    } else if (o && (o->template_text || o->labels || o->label_field || o->knowledge)) {
+        s = pt_fail(PT_ERR_ARG,
+                    "%s is a ptune prompt file: it carries its own template and labels (a "
+                    "template, labels or label field may be given only with a PEFT adapter "
+                    "directory)",
+                    path);
+    } else {
+        s = load_file(p, path);
+    }
     if (s) pt_prompt_free(p);
     return s;
+}
+
+pt_status pt_prompt_load(pt_prompt *p, const char *path) {
+    return pt_prompt_load_ex(p, path, NULL);
 }
 
 pt_status pt_prompt_check_model(const pt_prompt *p, const pt_model *m, int *warn) {

@@ -17,6 +17,7 @@
  *   ptune.model.fingerprint 64-bit FNV-1a of the float32 word-embedding matrix
  *                           (see pt_model_fingerprint), 16 hex digits
  *   ptune.encoder           encoder that produced the table (informative)
+ *   ptune.encoder_hidden    the mlp encoder's hidden width (informative)
  *   ptune.method            "ptuning" (absent: the same), "prefix" or "ptuning-v2"
  * Deep prompts (prefix, ptuning-v2) hold prompt.deep F32 (D, L * 2 * KVC):
  * every layer's D prefix keys and values in PEFT's layout (row j: layer 0's
@@ -39,6 +40,7 @@ typedef struct pt_prompt {
     char *labels_spec; /* "value:word,..." rebuilt from ptune.labels (NULL for knowledge) */
     char *label_field;
     char *encoder;
+    int encoder_hidden; /* mlp hidden width, 0 = unknown or another encoder */
     int S, d;
     float *table;    // (S, d), NULL when S = 0 (a deep prompt only)
     char method[16]; /* "ptuning", "prefix" or "ptuning-v2" */
@@ -47,6 +49,7 @@ typedef struct pt_prompt {
     int n_labels;    /* rows of head.weight (linear head) */
     float *head_w;   // (n_labels, d) or NULL
     float *head_b;   // (n_labels) or NULL
+    int peft;        /* 0 a prompt file, 1 a PEFT adapter directory ptune exported, 2 any other */
     int has_identity;
     char family[16];
     int width, vocab_size;
@@ -56,7 +59,32 @@ typedef struct pt_prompt {
 /* Fill identity fields from a model. */
 void pt_prompt_set_identity(pt_prompt *p, const pt_model *m);
 pt_status pt_prompt_save(const pt_prompt *p, const pt_task *t, const char *path);
+/* A prompt file, or a Hugging Face PEFT adapter directory (prompt/peft.h). */
 pt_status pt_prompt_load(pt_prompt *p, const char *path);
+
+/* What a PEFT adapter directory cannot say for itself: NULL / 0 members keep
+ * the adapter's own (ptune's export records them) or the defaults (template
+ * "[P*n][START]{text} [MASK]", label field "label", classification). A prompt
+ * file carries its own: giving any of these with one is an error. */
+typedef struct pt_prompt_overrides {
+    const char *template_text;
+    const char *labels; /* "value:word,..." */
+    const char *label_field;
+    int knowledge;
+} pt_prompt_overrides;
+pt_status pt_prompt_load_ex(pt_prompt *p, const char *path, const pt_prompt_overrides *o);
+
+/* The template, task, head, labels, label field, encoder and identity from
+ * the ptune.* metadata of an open safetensors file (the table is not read).
+ * Without ptune.template: PT_ERR_FORMAT naming what, unless optional (then
+ * PT_OK with p->template_src NULL and nothing read). */
+struct pt_st_file;
+struct pt_st_writer;
+pt_status pt_prompt_read_meta(pt_prompt *p, const struct pt_st_file *f, const char *path,
+                              int optional);
+/* The ptune.* metadata of p into a safetensors writer (labels from t when
+ * given, else from p->labels_spec). */
+pt_status pt_prompt_write_meta(const pt_prompt *p, const pt_task *t, struct pt_st_writer *w);
 /* PT_ERR_MISMATCH naming what differs; PT_OK with *warn = 1 when the file has
  * no identity keys, *warn = 2 when its fingerprint is the model's as ptune 0.1
  * computed it (a wrong FNV offset basis): accepted, the caller says so. */

@@ -131,6 +131,15 @@ pt_status pt_template_parse(pt_template *t, const char *src) {
             s = flush_text(t, &lit);
             if (!s) s = add_seg(t, PT_SEG_MASK, NULL, 0, 0);
             p += 6;
+        } else if (!strncmp(p, "[START]", 7)) {
+            if (t->has_start) {
+                s = pt_fail(PT_ERR_FORMAT, "template column %zu: more than one [START]", col);
+                break;
+            }
+            t->has_start = 1;
+            s = flush_text(t, &lit);
+            if (!s) s = add_seg(t, PT_SEG_START, NULL, 0, 0);
+            p += 7;
         } else if ((mlen = parse_virtual(p, &count, &s, col)) > 0) {
             if (t->n_virtual + count > PT_MAX_VIRTUAL) {
                 s = pt_fail(PT_ERR_FORMAT, "template: more than %d virtual tokens", PT_MAX_VIRTUAL);
@@ -206,7 +215,7 @@ static pt_status render_once(const pt_template *t, const pt_model *m, const char
     if (!r->virt_pos) return pt_fail(PT_ERR_NOMEM, "out of memory");
     int sp_begin, sp_end;
     pt_model_specials(m, &sp_begin, &sp_end);
-    if (sp_begin >= 0) s = pt_ivec_push(&ids, sp_begin);
+    if (sp_begin >= 0 && !t->has_start) s = pt_ivec_push(&ids, sp_begin);
     for (int i = 0; i <= t->n_segs && s == PT_OK; i++) {
         const pt_seg *g = i < t->n_segs ? &t->segs[i] : NULL;
         if (g && g->kind == PT_SEG_TEXT) {
@@ -230,7 +239,9 @@ static pt_status render_once(const pt_template *t, const pt_model *m, const char
         }
         run.n = 0;
         if (s || !g) break;
-        if (g->kind == PT_SEG_VIRTUAL) {
+        if (g->kind == PT_SEG_START) {
+            if (sp_begin >= 0) s = pt_ivec_push(&ids, sp_begin);
+        } else if (g->kind == PT_SEG_VIRTUAL) {
             for (int j = 0; j < g->count && s == PT_OK; j++) {
                 r->virt_pos[k++] = (int)ids.n;
                 s = pt_ivec_push(&ids, -1);

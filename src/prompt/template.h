@@ -11,7 +11,10 @@
  *    tokenized with a leading space (where the tokenizer cares);
  *  - whitespace after a marker stays with the text that follows;
  *  - SentencePiece: the dummy space prefix only on the first text piece;
- *  - family specials: none (GPT-2), [CLS] ... [SEP] (BERT), BOS (LLaMA);
+ *  - family specials: none (GPT-2), [CLS] ... [SEP] (BERT), BOS (LLaMA); the
+ *    start token ([CLS], BOS) goes first, or where the template writes [START]
+ *    ("[P*8][START]{sentence} [MASK]": the virtual tokens before it, as PEFT
+ *    places them); a family without a start token ignores [START];
  *  - causal models: [MASK] must end the template; the answer position is the
  *    last position (the next-token prediction there scores the labels);
  *    masked models: the [MASK] token's position;
@@ -30,6 +33,7 @@ typedef enum pt_seg_kind {
     PT_SEG_FIELD,   /* {name} */
     PT_SEG_VIRTUAL, /* [P] or [P*n] */
     PT_SEG_MASK,    /* [MASK] */
+    PT_SEG_START,   /* [START]: the family's start token ([CLS], BOS) goes here */
 } pt_seg_kind;
 
 typedef struct pt_seg {
@@ -45,6 +49,7 @@ typedef struct pt_template {
     int n_virtual; /* S: total virtual tokens */
     char **fields; /* distinct field names in order of appearance */
     int n_fields;
+    int has_start; /* 1: a [START] segment places the start token */
 } pt_template;
 
 /* Parse; errors name the column ("template column 12: unclosed '{'"). */

@@ -22,6 +22,7 @@ pt_status pt_engine_init(pt_engine *e, const pt_model *m, const pt_task *t, int 
     e->C = m->cfg.dim;
     e->ns = pt_task_n_scores(t, m);
     e->prefix_reuse = 1;
+    e->run_mode = PT_RUN_BACKWARD;
     size_t BTC = (size_t)Bmax * Tmax * e->C;
     pt_status s = pt_run_new(m, Bmax, Tmax, &e->run);
     if (s) return s;
@@ -49,7 +50,7 @@ pt_status pt_engine_use_cache(pt_engine *e, size_t bytes) {
     size_t KVC = (size_t)m->cfg.n_kv_heads * (size_t)m->cfg.head_dim, L = (size_t)m->cfg.n_layers;
     size_t ext = L * (size_t)e->Bmax * (size_t)e->Tmax * KVC;
     pt_run *run = NULL;
-    pt_status s = pt_run_new_ext(m, e->Bmax, e->Tmax, e->Tmax, 1, &run);
+    pt_status s = pt_run_new_ext(m, e->Bmax, e->Tmax, e->Tmax, e->run_mode, &run);
     if (!s) s = pt_run_new_ext(m, e->Bmax, e->Tmax, 0, 0, &e->fill);
     if (s) {
         pt_run_free(run);
@@ -71,6 +72,17 @@ pt_status pt_engine_use_cache(pt_engine *e, size_t bytes) {
     return PT_OK;
 }
 
+pt_status pt_engine_set_recompute(pt_engine *e, int on) {
+    pt_run *run = NULL;
+    int Emax = e->kvc ? e->Tmax : e->deep_len;
+    e->run_mode = on ? PT_RUN_RECOMPUTE : PT_RUN_KEEP;
+    pt_status s = pt_run_new_ext(e->m, e->Bmax, e->Tmax, Emax, e->run_mode, &run);
+    if (s) return s;
+    pt_run_free(e->run);
+    e->run = run;
+    return PT_OK;
+}
+
 pt_status pt_engine_use_deep(pt_engine *e, int D) {
     const pt_model *m = e->m;
     if (D < 1 || D + 1 > m->cfg.max_pos)
@@ -82,7 +94,7 @@ pt_status pt_engine_use_deep(pt_engine *e, int D) {
                        "model's %d positions",
                        D, e->Tmax, m->cfg.max_pos);
     pt_run *run = NULL;
-    pt_status s = pt_run_new_ext(m, e->Bmax, e->Tmax, D, 1, &run);
+    pt_status s = pt_run_new_ext(m, e->Bmax, e->Tmax, D, e->run_mode, &run);
     if (s) return s;
     pt_run_free(e->run);
     e->run = run;

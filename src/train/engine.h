@@ -56,11 +56,17 @@ typedef struct pt_engine {
      * with Hugging Face past_key_values. With ddeep (same shape) set,
      * pt_engine_run's backward accumulates their gradient there. The key/value
      * cache and prefix reuse are off (every row depends on them). */
+    int run_mode; /* PT_RUN_BACKWARD (the model's recompute setting), PT_RUN_RECOMPUTE or
+                     PT_RUN_KEEP: how the engine's backward runs are made */
     int deep_len;
     const float *deep;
     float *ddeep;
 } pt_engine;
 
+/* Recompute each block in backward (on 1) or keep its activations (on 0)
+ * for this engine alone, whatever the model's pt_model_set_recompute says
+ * (the model is not written: tuners on several threads may share it). */
+pt_status pt_engine_set_recompute(pt_engine *e, int on);
 /* Run with a deep prompt of D rows from now on (set e->deep, e->ddeep
  * before each pt_engine_run); turns the key/value cache's use off. */
 pt_status pt_engine_use_deep(pt_engine *e, int D);

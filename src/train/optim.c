@@ -44,6 +44,10 @@ int pt_optim_kind_parse(const char *s, pt_optim_kind *k) {
     return 0;
 }
 
+float pt_optim_default_weight_decay(pt_optim_kind kind) {
+    return kind == PT_OPTIM_ADAMW ? 0.01f : 0.0f;
+}
+
 pt_status pt_optim_init(pt_optim *o, pt_optim_kind kind, size_t n, float weight_decay) {
     memset(o, 0, sizeof(*o));
     if (kind != PT_OPTIM_ADAMW && kind != PT_OPTIM_ADAM && kind != PT_OPTIM_SGD)

@@ -31,6 +31,11 @@ typedef struct pt_optim {
     long t;   /* steps taken */
 } pt_optim;
 
+/* The weight decay an optimizer gets unless one is given: 0.01 for adamw, 0
+ * for adam and sgd (PyTorch's defaults). The one place this default lives:
+ * the library (pt_train_options_default, pt_train_default_params: -1) and
+ * the CLI (no --weight-decay) both resolve it here. */
+float pt_optim_default_weight_decay(pt_optim_kind kind);
 pt_status pt_optim_init(pt_optim *o, pt_optim_kind kind, size_t n, float weight_decay);
 void pt_optim_free(pt_optim *o);
 /* One update of params (n) from grads (n) at learning rate lr. */

@@ -31,7 +31,7 @@ void pt_train_default_params(pt_train_params *p) {
     p->init = PT_INIT_DEFAULT;
     p->optimizer = PT_OPTIM_ADAMW;
     p->lr = 1e-3f;
-    p->weight_decay = 0.01f;
+    p->weight_decay = -1; /* the optimizer's default (pt_optim_default_weight_decay) */
     p->clip = 1.0f;
     p->batch = 8;
     p->epochs = 3;
@@ -44,7 +44,7 @@ void pt_train_default_params(pt_train_params *p) {
 pt_status pt_train_check_params(const pt_train_params *p) {
     if (!(p->lr > 0 && p->lr <= 10))
         return pt_fail(PT_ERR_ARG, "--lr %g out of range (0, 10]", (double)p->lr);
-    if (!(p->weight_decay >= 0 && p->weight_decay < 1))
+    if (!(p->weight_decay < 1) || isnan(p->weight_decay))
         return pt_fail(PT_ERR_ARG, "--weight-decay %g out of range [0, 1)",
                        (double)p->weight_decay);
     if (!(p->clip >= 0 && p->clip < 1e6))
@@ -172,13 +172,15 @@ static pt_status trainer_init(pt_trainer *tr, const pt_model *m, const pt_task *
     /* linear head: PyTorch Linear default U(+-1/sqrt(d)) */
     float bound = 1.0f / sqrtf((float)tr->C);
     for (size_t i = 0; i < tr->n_head; i++) tr->head[i] = (2 * pt_rng_uniform(&rng) - 1) * bound;
-    if ((s = pt_optim_init(&tr->opt_enc, p->optimizer, tr->enc.n_params, p->weight_decay)) ||
-        (s = pt_optim_init(&tr->opt_head, p->optimizer, tr->n_head, p->weight_decay)))
+    float wd = p->weight_decay >= 0 ? p->weight_decay : pt_optim_default_weight_decay(p->optimizer);
+    if ((s = pt_optim_init(&tr->opt_enc, p->optimizer, tr->enc.n_params, wd)) ||
+        (s = pt_optim_init(&tr->opt_head, p->optimizer, tr->n_head, wd)))
         return s;
     int B = p->batch < train->n ? p->batch : train->n;
     int Tmax = train->max_len;
     if (dev && dev->max_len > Tmax) Tmax = dev->max_len;
     if ((s = pt_engine_init(&tr->eng, m, t, B, Tmax))) return s;
+    if (p->recompute && (s = pt_engine_set_recompute(&tr->eng, p->recompute > 0))) return s;
     int cacheable = 0; /* some example has rows before its first virtual token */
     for (int i = 0; i < train->n && !cacheable; i++)
         cacheable = pt_engine_first_row(t, &train->ex[i].r) > 0;
@@ -301,6 +303,7 @@ static pt_status save_prompt(const pt_trainer *tr, const float *table, const flo
     pf.head = tr->t->head;
     pf.label_field = tr->t->label_field;
     pf.encoder = (char *)pt_encoder_kind_name(tr->enc.kind);
+    pf.encoder_hidden = tr->enc.kind == PT_ENCODER_MLP ? tr->enc.H : 0;
     snprintf(pf.method, sizeof pf.method, "%s", pt_method_name(tr->p->method));
     pf.d = tr->C;
     if (tr->deep) {
@@ -460,6 +463,8 @@ pt_status pt_train(const pt_model *m, const pt_task *t, const pt_examples *train
             pr.eta_s = done_steps ? el / done_steps * (tr.total - tr.step) : 0;
             p->progress(&pr, p->user);
             report_from = tr.step;
+            /* the callback may ask to stop (the library's cancel): after this step */
+            if (!last && p->stop && *p->stop) interrupted = 1;
         }
         if (stop_early) {
             res->stopped_early = 1;

@@ -92,8 +92,8 @@ typedef struct pt_train_params {
     const char *init_arg;
     pt_optim_kind optimizer;
     float lr;
-    float weight_decay;
-    float clip; /* max global gradient norm; 0 = none */
+    float weight_decay; /* < 0 (the default): the optimizer's, pt_optim_default_weight_decay */
+    float clip;         /* max global gradient norm; 0 = none */
     int batch;
     int epochs;  /* used when steps == 0 */
     long steps;  /* total optimizer steps (0 = from epochs) */
@@ -118,7 +118,9 @@ typedef struct pt_train_params {
     int n_inputs;
     int accept_changed_inputs;         /* resume even though a tracked input changed */
     const volatile sig_atomic_t *stop; /* set by a signal handler: checkpoint and stop */
-    long stop_at; /* testing aid: act as if interrupted after this step (0 = off) */
+    long stop_at;  /* testing aid: act as if interrupted after this step (0 = off) */
+    int recompute; /* 0: as the model's pt_model_set_recompute says; 1 on, -1 off for this run
+                      alone (the model is not written) */
     pt_progress_fn progress;
     void *user;
     int report_every; /* steps between progress reports (0 = 10) */

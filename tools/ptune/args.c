@@ -8,16 +8,42 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The short forms, for whichever of these long options a command has. */
+static const struct {
+    char c;
+    const char *name;
+} SHORTS[] = {{'m', "model"}, {'t', "threads"}, {'s', "seed"}, {'o', "out"}};
+
+static char short_of(const char *name) {
+    for (size_t i = 0; i < sizeof SHORTS / sizeof SHORTS[0]; i++)
+        if (!strcmp(SHORTS[i].name, name)) return SHORTS[i].c;
+    return 0;
+}
+
+int g_verbosity = 0;
+
 static void print_help(const opt *opts, int n, const char *cmd, const char *usage,
                        const char *about) {
     printf("usage: ptune %s %s\n\n%s\n\noptions:\n", cmd, usage, about);
     for (int i = 0; i < n; i++) {
-        char left[64];
-        snprintf(left, sizeof left, "--%s%s%s", opts[i].name, opts[i].metavar ? " " : "",
+        char left[64], sh[8] = "";
+        if (!strncmp(opts[i].help, "testing aid:", 12)) continue; /* accepted, not shown */
+        char c = short_of(opts[i].name);
+        if (c) snprintf(sh, sizeof sh, "-%c, ", c);
+        snprintf(left, sizeof left, "%s--%s%s%s", sh, opts[i].name, opts[i].metavar ? " " : "",
                  opts[i].metavar ? opts[i].metavar : "");
         printf("  %-24s %s\n", left, opts[i].help);
     }
-    printf("  %-24s %s\n", "--help", "show this help");
+    int has_quiet = 0, has_verbose = 0;
+    for (int i = 0; i < n; i++) {
+        has_quiet |= !strcmp(opts[i].name, "quiet");
+        has_verbose |= !strcmp(opts[i].name, "verbose");
+    }
+    if (!has_quiet)
+        printf("  %-24s %s\n", "--quiet", "only errors on standard error (no warnings or notes)");
+    if (!has_verbose)
+        printf("  %-24s %s\n", "--verbose", "also say what was loaded and how long it took");
+    printf("  %-24s %s\n", "-h, --help", "show this help");
 }
 
 int die(const char *cmd, const char *fmt, ...) {
@@ -30,8 +56,8 @@ int die(const char *cmd, const char *fmt, ...) {
     return 1;
 }
 
-int args_parse(args *a, const opt *opts, int n_opts, int argc, char **argv, const char *cmd,
-               const char *usage, const char *about) {
+static int parse(args *a, const opt *opts, int n_opts, int argc, char **argv, const char *cmd,
+                 const char *usage, const char *about) {
     memset(a, 0, sizeof *a);
     a->opts = opts;
     a->n_opts = n_opts;
@@ -45,10 +71,25 @@ int args_parse(args *a, const opt *opts, int n_opts, int argc, char **argv, cons
             a->pos[a->n_pos++] = s;
             continue;
         }
-        if (s[1] != '-') { /* a single dash: -h, or a mistake */
+        if (s[1] != '-') { /* a single dash: -h, a short form (-m PATH, -mPATH), or a mistake */
             if (!strcmp(s, "-h")) {
                 print_help(opts, n_opts, cmd, usage, about);
                 return 1;
+            }
+            int k = -1;
+            for (int j = 0; j < n_opts && s[1]; j++)
+                if (short_of(opts[j].name) == s[1]) k = j;
+            if (k >= 0 && opts[k].metavar) {
+                if (s[2]) {
+                    a->vals[k] = s + 2;
+                } else if (i + 1 < argc) {
+                    a->vals[k] = argv[++i];
+                } else {
+                    die(cmd, "option -%c (--%s) needs a value (%s)", s[1], opts[k].name,
+                        opts[k].metavar);
+                    return 2;
+                }
+                continue;
             }
             die(cmd,
                 "unknown option '%s' (options are --name; see ptune %s --help; put -- before "
@@ -69,6 +110,10 @@ int args_parse(args *a, const opt *opts, int n_opts, int argc, char **argv, cons
         int k = -1;
         for (int j = 0; j < n_opts; j++)
             if (strlen(opts[j].name) == len && !strncmp(opts[j].name, name, len)) k = j;
+        if (k < 0 && !eq && (!strcmp(name, "quiet") || !strcmp(name, "verbose"))) {
+            g_verbosity = name[0] == 'q' ? -1 : 1; /* every command's */
+            continue;
+        }
         if (k < 0) {
             die(cmd, "unknown option '--%.*s' (see ptune %s --help)", (int)len, name, cmd);
             return 2;
@@ -86,7 +131,16 @@ int args_parse(args *a, const opt *opts, int n_opts, int argc, char **argv, cons
             a->vals[k] = argv[++i];
         }
     }
+    for (int j = 0; j < n_opts; j++)
+        if (a->vals[j] && !strcmp(opts[j].name, "quiet")) g_verbosity = -1;
     return 0;
+}
+
+int args_parse(args *a, const opt *opts, int n_opts, int argc, char **argv, const char *cmd,
+               const char *usage, const char *about) {
+    int r = parse(a, opts, n_opts, argc, argv, cmd, usage, about);
+    if (r) args_free(a); /* --help or an error: the caller stops here */
+    return r;
 }
 
 void args_free(args *a) {

@@ -1,14 +1,16 @@
 /* args.h - one small table-driven option parser for every subcommand.
  * Options are "--name VALUE" or "--name=VALUE" (flags take no value); an
  * unknown option, "--x" or "-x", is an error; other arguments (and "-", and
- * everything after "--") are positional. --help or -h prints the table. */
+ * everything after "--") are positional. --help or -h prints the table.
+ * Short forms, where a command has the long option: -m (--model), -t
+ * (--threads), -s (--seed), -o (--out), as "-m PATH" or "-mPATH". */
 #ifndef PTUNE_ARGS_H
 #define PTUNE_ARGS_H
 
 typedef struct opt {
     const char *name;    /* without the leading "--" */
     const char *metavar; /* NULL for a flag */
-    const char *help;
+    const char *help;    /* "testing aid: ..." options are accepted but not listed by --help */
 } opt;
 
 typedef struct args {
@@ -21,6 +23,11 @@ typedef struct args {
 
 /* Parse argv[0..argc) (argv[0] is the first argument after the command name).
  * Returns 0 on success, 1 if --help was shown, 2 on a usage error (printed). */
+/* -1 after --quiet (standard error: errors only, no warnings or notes), 0, 1
+ * after --verbose (also what was loaded, and how long it took). Every command
+ * takes both (args_parse adds them where a command does not declare them). */
+extern int g_verbosity;
+
 int args_parse(args *a, const opt *opts, int n_opts, int argc, char **argv, const char *cmd,
                const char *usage, const char *about);
 void args_free(args *a);

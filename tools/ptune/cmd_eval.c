@@ -17,13 +17,16 @@
 
 static const opt OPTS[] = {
     {"model", "PATH", "model directory, .safetensors or .gguf (required)"},
-    {"prompt", "FILE", "prompt file written by ptune train"},
+    {"prompt", "FILE|DIR", "prompt file written by ptune train, or a PEFT adapter directory"},
     {"data", "FILE", "examples: .jsonl, .tsv or .csv, or - for standard input (required)"},
-    {"template", "T", "without --prompt: a manual template (no [P]) to evaluate"},
-    {"labels", "L", "without --prompt: value:word pairs"},
-    {"knowledge", NULL, "without --prompt: knowledge probing"},
+    {"template", "T",
+     "without --prompt: a manual template (no [P]) to evaluate; with a PEFT adapter: its "
+     "template (default \"[P*n][START]{text} [MASK]\")"},
+    {"labels", "L", "without --prompt or with a PEFT adapter: value:word pairs"},
+    {"knowledge", NULL, "without --prompt or with a PEFT adapter: knowledge probing"},
     {"head", "lm|linear", "without --prompt: lm (linear needs a trained prompt file)"},
-    {"label-field", "NAME", "without --prompt: the data field holding the label"},
+    {"label-field", "NAME",
+     "without --prompt or with a PEFT adapter: the data field holding the label"},
     {"vocab-filter", "FILE", "knowledge probing: P@1 over these words only"},
     {"batch", "N", "examples per batch (default 16)"},
     {"threads", "N", "threads (default: all cores)"},
@@ -70,16 +73,15 @@ static int setup(const char *cmd, const args *a, ctx *c, int need_labels) {
     if (!data) return die(cmd, "--data is required (see ptune %s --help)", cmd);
     if (load_model_prec(cmd, a, &c->m)) return 1;
     if (prompt) {
-        if (arg_str(a, "template", NULL) || arg_str(a, "labels", NULL))
-            return die(cmd,
-                       "--prompt carries its own template and labels; drop --template/--labels");
-        if (pt_prompt_load(&c->p, prompt)) return die(cmd, "%s", pt_last_error());
+        pt_prompt_overrides ov = {arg_str(a, "template", NULL), arg_str(a, "labels", NULL),
+                                  arg_str(a, "label-field", NULL), arg_flag(a, "knowledge")};
+        if (pt_prompt_load_ex(&c->p, prompt, &ov)) return die(cmd, "%s", pt_last_error());
         c->have_prompt = 1;
         int warn;
         if (pt_prompt_check_model(&c->p, c->m, &warn))
             return die(cmd, "%s: %s", prompt, pt_last_error());
-        if (warn == 2) fprintf(stderr, PT_OLD_FINGERPRINT_NOTE, cmd, prompt);
-        if (warn == 1)
+        if (warn == 2 && g_verbosity >= 0) fprintf(stderr, PT_OLD_FINGERPRINT_NOTE, cmd, prompt);
+        if (warn == 1 && g_verbosity >= 0)
             fprintf(stderr,
                     "ptune %s: warning: %s does not say which model it was trained for; "
                     "using it with %s\n",

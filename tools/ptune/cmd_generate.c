@@ -101,10 +101,10 @@ static int prompt_layout(const char *cmd, gen *g, const char *path, const char *
     if (pt_prompt_load(&g->p, path)) return die(cmd, "%s", pt_last_error());
     g->have_prompt = 1;
     if (pt_prompt_check_model(&g->p, g->m, &warn)) return die(cmd, "%s: %s", path, pt_last_error());
-    if (warn == 1)
+    if (warn == 1 && g_verbosity >= 0)
         fprintf(stderr, "ptune %s: warning: %s does not say which model it was trained for\n", cmd,
                 path);
-    if (warn == 2) fprintf(stderr, PT_OLD_FINGERPRINT_NOTE, cmd, path);
+    if (warn == 2 && g_verbosity >= 0) fprintf(stderr, PT_OLD_FINGERPRINT_NOTE, cmd, path);
     if (pt_template_parse(&g->tmpl, g->p.template_src))
         return die(cmd, "%s: %s", path, pt_last_error());
     g->have_tmpl = 1;
@@ -112,7 +112,7 @@ static int prompt_layout(const char *cmd, gen *g, const char *path, const char *
     if (g->tmpl.n_virtual != g->p.S)
         return die(cmd, "%s: its template has %d virtual tokens but its table %d rows", path,
                    g->tmpl.n_virtual, g->p.S);
-    if (g->p.head == PT_HEAD_LINEAR)
+    if (g->p.head == PT_HEAD_LINEAR && g_verbosity >= 0)
         fprintf(stderr,
                 "ptune %s: note: %s was trained for a linear head; generating with the "
                 "model's own LM head\n",
@@ -147,7 +147,7 @@ static int prompt_layout(const char *cmd, gen *g, const char *path, const char *
                        g->p.template_src, g->tmpl.fields[j], g->tmpl.fields[j],
                        g->tmpl.n_fields == 1 ? " or --text" : "");
     if (pt_template_render(&g->tmpl, g->m, vals, 0, &g->r)) return die(cmd, "%s", pt_last_error());
-    if (g->r.truncated)
+    if (g->r.truncated && g_verbosity >= 0)
         fprintf(stderr,
                 "ptune %s: warning: a field was truncated by %d tokens to fit the "
                 "model's %d positions\n",
@@ -269,8 +269,9 @@ static int generate(const char *cmd, gen *g, long max_tokens, double temp, long 
         }
         if (pos == Tmax) {
             made++;
-            fprintf(stderr, "ptune %s: stopped at the model's context length (%d tokens)\n", cmd,
-                    maxT);
+            if (g_verbosity >= 0)
+                fprintf(stderr, "ptune %s: stopped at the model's context length (%d tokens)\n",
+                        cmd, maxT);
             break;
         }
         if (pt_model_embed(m, g->x, &id, 1) || pt_cache_decode(m, g->cache, g->x, 1, g->h)) {
@@ -282,10 +283,11 @@ static int generate(const char *cmd, gen *g, long max_tokens, double temp, long 
     fputc('\n', stdout);
     fflush(stdout);
     double t2 = now_s();
-    fprintf(stderr,
-            "ptune %s: prompt %d tokens in %.3f s; %d new tokens in %.3f s (%.1f tokens/s)%s\n",
-            cmd, n, t1 - t0, made, t2 - t1, made > 0 ? made / (t2 - t1) : 0.0,
-            eos ? "; stopped at EOS" : "");
+    if (g_verbosity >= 0)
+        fprintf(stderr,
+                "ptune %s: prompt %d tokens in %.3f s; %d new tokens in %.3f s (%.1f tokens/s)%s\n",
+                cmd, n, t1 - t0, made, t2 - t1, made > 0 ? made / (t2 - t1) : 0.0,
+                eos ? "; stopped at EOS" : "");
     return 0;
 }
 

@@ -338,19 +338,19 @@ int cmd_train(int argc, char **argv) {
     double lr, wd, clip;
     const char *enc = arg_str(&a, "encoder", "lstm"), *optname = arg_str(&a, "optimizer", "adamw");
     const char *init = arg_str(&a, "init", NULL);
-    if (!arg_int(&a, "batch", 8, 1, 4096, &batch) ||
-        !arg_int(&a, "epochs", 3, 1, 100000, &epochs) ||
+    if (!arg_int(&a, "batch", p.batch, 1, 4096, &batch) ||
+        !arg_int(&a, "epochs", p.epochs, 1, 100000, &epochs) ||
         !arg_int(&a, "steps", 0, 0, 100000000, &steps) ||
         !arg_int(&a, "warmup", 0, 0, 100000000, &warmup) ||
-        !arg_int(&a, "seed", 42, 0, 0x7fffffffffffffffL, &seed) ||
+        !arg_int(&a, "seed", (long)p.seed, 0, 0x7fffffffffffffffL, &seed) ||
         !arg_int(&a, "eval-every", 0, 0, 100000000, &every) ||
         !arg_int(&a, "patience", 0, 0, 1000000, &patience) ||
         !arg_int(&a, "hidden", 0, 0, 65536, &hidden) ||
         !arg_int(&a, "max-len", 0, 0, 1 << 20, &max_len) ||
         !arg_int(&a, "interrupt-at", 0, 0, 100000000, &p.stop_at) ||
-        !arg_float(&a, "lr", 1e-3, 1e-12, 10, &lr) ||
+        !arg_float(&a, "lr", p.lr, 1e-12, 10, &lr) ||
         !arg_float(&a, "weight-decay", -1, 0, 0.999, &wd) ||
-        !arg_float(&a, "clip", 1.0, 0, 1e6, &clip) ||
+        !arg_float(&a, "clip", p.clip, 0, 1e6, &clip) ||
         !parse_save_every(arg_str(&a, "save-every", "60s"), &p) || set_threads("train", &a))
         goto out;
     if (!arg_flag(&a, "quiet")) warn_openblas_env("train");
@@ -386,7 +386,7 @@ int cmd_train(int argc, char **argv) {
     p.seed = (uint64_t)seed, p.eval_every = (int)every, p.patience = (int)patience;
     p.hidden = (int)hidden, p.max_len = (int)max_len;
     p.lr = (float)lr, p.clip = (float)clip;
-    p.weight_decay = wd >= 0 ? (float)wd : (p.optimizer == PT_OPTIM_ADAMW ? 0.01f : 0.0f);
+    p.weight_decay = (float)wd; /* -1 when not given: the library's per-optimizer default */
     p.out = arg_str(&a, "out", "prompt.safetensors");
     p.resume = resume;
     p.log = arg_str(&a, "log", NULL);
@@ -451,12 +451,13 @@ int cmd_train(int argc, char **argv) {
     clock_gettime(CLOCK_MONOTONIC, &t_load0);
     if (load_model_prec("train", &a, &m)) goto out;
     clock_gettime(CLOCK_MONOTONIC, &t_load1);
-    if (!arg_flag(&a, "quiet"))
+    if (g_verbosity == 0) /* --verbose: load_model said it already */
         fprintf(stderr, "ptune train: loaded %s (%.2f M parameters) in %.2f s\n", m->path,
                 m->n_params / 1e6,
                 (double)(t_load1.tv_sec - t_load0.tv_sec) +
                     (t_load1.tv_nsec - t_load0.tv_nsec) * 1e-9);
-    pt_model_set_recompute(m, arg_flag(&a, "recompute"));
+    p.recompute =
+        arg_flag(&a, "recompute") ? 1 : -1; /* this run's own (the model is not written) */
     if (task_from_args("train", &a, m, &t)) goto out;
     have_task = 1;
     if (vf && pt_task_load_vocab_filter(&t, m, vf)) {

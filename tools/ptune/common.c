@@ -17,7 +17,16 @@
 int load_model(const char *cmd, const args *a, pt_model **m) {
     const char *path = arg_str(a, "model", NULL);
     if (!path) return die(cmd, "--model is required (see ptune %s --help)", cmd);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     if (pt_model_load(m, path)) return die(cmd, "%s", pt_last_error());
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (g_verbosity > 0)
+        fprintf(stderr,
+                "ptune %s: loaded %s (%s, %d layers, width %d, %.2f M parameters) in %.2f s\n", cmd,
+                path, pt_family_name((*m)->cfg.family), (*m)->cfg.n_layers, (*m)->cfg.dim,
+                (*m)->n_params / 1e6,
+                (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9);
     /* commands that compute with the weights check them once, unless --no-check */
     if (arg_declared(a, "no-check") && !arg_flag(a, "no-check")) {
         int layer;
@@ -58,7 +67,7 @@ int load_model_prec(const char *cmd, const args *a, pt_model **m) {
     } else if (load_model(cmd, a, m)) {
         return 1;
     }
-    if (pt_model_is_quantized(*m) && arg_str(a, "precision", NULL))
+    if (pt_model_is_quantized(*m) && arg_str(a, "precision", NULL) && g_verbosity >= 0)
         fprintf(stderr,
                 "ptune %s: --precision %s applies only to float weights; this file's quantized "
                 "matrices stay as stored (their products run from the blocks in float32)\n",
@@ -118,7 +127,7 @@ int build_examples(const char *cmd, const pt_dataset *d, const pt_task *t, const
                    int need_labels, int max_len, pt_examples *ex) {
     if (pt_examples_build(ex, t, m, d, need_labels, max_len))
         return die(cmd, "%s", pt_last_error());
-    if (ex->truncated)
+    if (ex->truncated && g_verbosity >= 0)
         fprintf(stderr,
                 "ptune %s: warning: %d of %d examples in %s were too long; their "
                 "longest field was truncated to fit %d positions\n",

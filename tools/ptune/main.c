@@ -24,6 +24,7 @@ static const command COMMANDS[] = {
     {"generate", cmd_generate, "generate text with a causal model, optionally P-tuned", 1},
     {"render", cmd_render, "show the token layout the model sees for each example", 0},
     {"tokenize", cmd_tokenize, "text to token ids and back", 0},
+    {"export", cmd_export, "write a prompt file as a Hugging Face PEFT adapter directory", 0},
     {"info", cmd_info, "describe a model", 0},
     {"quantize", cmd_quantize, "re-store a GGUF model in a quantized type (Q4_K_M, Q8_0, ...)", 0},
     {"bench", cmd_bench, "time a training step and an evaluation batch on a random model", 1},
@@ -31,9 +32,13 @@ static const command COMMANDS[] = {
 #define N_COMMANDS (int)(sizeof COMMANDS / sizeof COMMANDS[0])
 
 static void usage(FILE *f) {
-    fprintf(f, "ptune - P-Tuning of frozen language models (GPT-2, BERT, LLaMA) on the CPU\n\n"
-               "usage: ptune COMMAND [options]    (ptune COMMAND --help for its options)\n\n"
-               "commands:\n");
+    fprintf(
+        f,
+        "ptune - P-Tuning of frozen language models (GPT-2, BERT, LLaMA) on the CPU\n\n"
+        "usage: ptune COMMAND [options]    (ptune COMMAND --help, or ptune help COMMAND, for its "
+        "options)\n"
+        "       ptune --version\n\n"
+        "commands:\n");
     for (int i = 0; i < N_COMMANDS; i++)
         fprintf(f, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].help);
     fprintf(f, "\nexample:\n"
@@ -94,8 +99,18 @@ int main(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
+    char *help_argv[4];
+    if (!strcmp(argv[1], "help") && argc == 3) { /* ptune help CMD = ptune CMD --help */
+        help_argv[0] = argv[0], help_argv[1] = argv[2], help_argv[2] = "--help";
+        help_argv[3] = NULL;
+        argv = help_argv;
+    }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
+        return finish_stdout(NULL, 0);
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("ptune %s\n", pt_version());
         return finish_stdout(NULL, 0);
     }
     for (int i = 0; i < N_COMMANDS; i++) {
