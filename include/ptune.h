@@ -23,9 +23,9 @@
 /* The version of this header; pt_version() gives the library's. The shared
  * library's soname is libptune.so.MAJOR. */
 #define PTUNE_VERSION_MAJOR 0
-#define PTUNE_VERSION_MINOR 2
+#define PTUNE_VERSION_MINOR 3
 #define PTUNE_VERSION_PATCH 0
-#define PTUNE_VERSION_STRING "0.2.0"
+#define PTUNE_VERSION_STRING "0.3.0"
 
 /* PT_API marks the functions the shared library exports; everything else in
  * libptune is hidden (built with -fvisibility=hidden). */
