@@ -92,8 +92,7 @@ static pt_status rd_str(gguf_reader *r, pt_gguf_str *out, const char *what) {
     return PT_OK;
 }
 
-/* Bytes of one scalar value; 0 for strings, arrays and unknown types. */
-static size_t scalar_size(uint32_t t) {
+size_t pt_gguf_scalar_size(uint32_t t) {
     switch (t) {
     case PT_GGUF_UINT8:
     case PT_GGUF_INT8:
@@ -123,7 +122,7 @@ static int type_known(uint32_t t) {
 static size_t min_elem_size(uint32_t t) {
     if (t == PT_GGUF_STRING) return 8;
     if (t == PT_GGUF_ARRAY) return 12;
-    return scalar_size(t);
+    return pt_gguf_scalar_size(t);
 }
 
 /* Decode a scalar at p into kv (integers widened, bool 0/1). */
@@ -193,7 +192,7 @@ static pt_status decode_scalar(pt_gguf_kv *kv, uint32_t t, const unsigned char *
 static pt_status skip_value(gguf_reader *r, uint32_t t, int depth, const char *key) {
     if (!type_known(t))
         return pt_fail(PT_ERR_FORMAT, "%s: key '%s': unknown value type %u", r->file, key, t);
-    size_t sz = scalar_size(t);
+    size_t sz = pt_gguf_scalar_size(t);
     if (sz) {
         pt_status s = rd_need(r, sz, key);
         if (s) return s;
@@ -223,8 +222,8 @@ static pt_status skip_value(gguf_reader *r, uint32_t t, int depth, const char *k
         return pt_fail(PT_ERR_FORMAT,
                        "%s: key '%s': array of %llu elements cannot fit in the %zu bytes left",
                        r->file, key, (unsigned long long)n, rd_left(r));
-    if (scalar_size(at) && at != PT_GGUF_BOOL) {
-        r->off += (size_t)n * scalar_size(at);
+    if (pt_gguf_scalar_size(at) && at != PT_GGUF_BOOL) {
+        r->off += (size_t)n * pt_gguf_scalar_size(at);
         return PT_OK;
     }
     for (uint64_t k = 0; k < n; k++) {
@@ -242,7 +241,7 @@ static pt_status parse_value(gguf_reader *r, pt_gguf_kv *kv) {
     if (!type_known(t))
         return pt_fail(PT_ERR_FORMAT, "%s: key '%s': unknown value type %u", r->file, kv->key, t);
     kv->type = (pt_gguf_type)t;
-    size_t sz = scalar_size(t);
+    size_t sz = pt_gguf_scalar_size(t);
     if (sz) {
         s = rd_need(r, sz, kv->key);
         if (s) return s;
@@ -280,8 +279,8 @@ static pt_status parse_value(gguf_reader *r, pt_gguf_kv *kv) {
     }
     /* numeric arrays are left in place (arr_data); arrays of arrays are
      * validated and skipped, arr_data pointing at their raw bytes */
-    if (scalar_size(at) && at != PT_GGUF_BOOL) {
-        r->off += (size_t)n * scalar_size(at); /* fits: n bounded by the bytes left */
+    if (pt_gguf_scalar_size(at) && at != PT_GGUF_BOOL) {
+        r->off += (size_t)n * pt_gguf_scalar_size(at); /* fits: n bounded by the bytes left */
         return PT_OK;
     }
     for (uint64_t k = 0; k < n; k++) {

@@ -79,6 +79,8 @@ typedef struct pt_gguf {
     int owns_copy; /* 1 when map.data is a heap copy (pt_gguf_open_buffer), freed on close */
 } pt_gguf;
 
+/* Bytes of one scalar value of GGUF type t; 0 for strings, arrays and unknown types. */
+size_t pt_gguf_scalar_size(uint32_t t);
 pt_status pt_gguf_open(pt_gguf *g, const char *path);
 pt_status pt_gguf_open_buffer(pt_gguf *g, const void *data, size_t size, const char *name);
 void pt_gguf_close(pt_gguf *g);

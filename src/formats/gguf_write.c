@@ -142,29 +142,6 @@ pt_status pt_gguf_writer_string(pt_gguf_writer *w, const char *key, const char *
     return set_kv(w, key, &b, 0);
 }
 
-/* bytes of one element of a numeric GGUF type, 0 for the others */
-static size_t scalar_bytes(pt_gguf_type t) {
-    switch (t) {
-    case PT_GGUF_UINT8:
-    case PT_GGUF_INT8:
-    case PT_GGUF_BOOL:
-        return 1;
-    case PT_GGUF_UINT16:
-    case PT_GGUF_INT16:
-        return 2;
-    case PT_GGUF_UINT32:
-    case PT_GGUF_INT32:
-    case PT_GGUF_FLOAT32:
-        return 4;
-    case PT_GGUF_UINT64:
-    case PT_GGUF_INT64:
-    case PT_GGUF_FLOAT64:
-        return 8;
-    default:
-        return 0;
-    }
-}
-
 pt_status pt_gguf_writer_copy_kv(pt_gguf_writer *w, const pt_gguf_kv *kv) {
     buf b = {0};
     uint64_t align = 0;
@@ -177,15 +154,15 @@ pt_status pt_gguf_writer_copy_kv(pt_gguf_writer *w, const pt_gguf_kv *kv) {
         if (kv->arr_type == PT_GGUF_STRING) {
             for (uint64_t i = 0; i < kv->arr_n; i++)
                 put_str(&b, kv->arr_strs[i].s, kv->arr_strs[i].len);
-        } else if (scalar_bytes(kv->arr_type)) {
-            put(&b, kv->arr_data, (size_t)(kv->arr_n * scalar_bytes(kv->arr_type)));
+        } else if (pt_gguf_scalar_size(kv->arr_type)) {
+            put(&b, kv->arr_data, (size_t)(kv->arr_n * pt_gguf_scalar_size(kv->arr_type)));
         } else {
             free(b.p);
             return pt_fail(PT_ERR_UNSUPPORTED, "GGUF key \"%s\": arrays of arrays are not copied",
                            kv->key);
         }
     } else {
-        size_t n = scalar_bytes(kv->type);
+        size_t n = pt_gguf_scalar_size(kv->type);
         if (!n) {
             free(b.p);
             return pt_fail(PT_ERR_FORMAT, "GGUF key \"%s\": unknown type %d", kv->key, kv->type);
