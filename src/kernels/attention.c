@@ -208,6 +208,7 @@ void pt_attn_forward(float *out, float *att, const float *q, const float *k, con
     for (int b = 0; b < g->B; b++)
         work += (double)(g->qstart ? g->qlen[b] : seq_len(g, b)) *
                 (seq_len(g, b) + seq_elen(g, b)) * g->NH * HS;
+    (void)work; /* unused without OpenMP */
 #pragma omp parallel for collapse(2) schedule(dynamic) if (work >= PT_PAR_FLOPS)
     for (int b = 0; b < g->B; b++)
         for (int h = 0; h < g->NH; h++) {
@@ -305,6 +306,7 @@ void pt_attn_backward(float *dq, float *dk, float *dv, float *dek, float *dev, c
         work += (double)(g->qstart ? g->qlen[b] : seq_len(g, b)) *
                 (seq_len(g, b) + seq_elen(g, b)) * g->NH * g->HS;
     int par = work >= PT_PAR_FLOPS;
+    (void)par; /* unused without OpenMP */
     if (dek && g->e_bstride == 0 && g->B > 1) {
 #pragma omp parallel for schedule(dynamic) if (par)
         for (int kvh = 0; kvh < g->NKV; kvh++)

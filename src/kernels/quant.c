@@ -11,11 +11,22 @@
 
 #include "kernels/gemm.h"
 
+#ifdef PT_QX86
+#include <cpuid.h>
+
+/* clang 14 has no "f16c" for __builtin_cpu_supports: CPUID leaf 1, ECX bit 29 */
+static int has_f16c(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+    return (c >> 29) & 1u;
+}
+#endif
+
 static int detect_level(void) {
     int want = pt_gemm_simd_level(), level = PT_SIMD_GENERIC;
 #ifdef PT_QX86
     __builtin_cpu_init();
-    int f16c = __builtin_cpu_supports("f16c");
+    int f16c = has_f16c();
     if (want >= PT_SIMD_AVX2 && f16c && __builtin_cpu_supports("avx2") &&
         __builtin_cpu_supports("fma"))
         level = PT_SIMD_AVX2;
