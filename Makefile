@@ -56,8 +56,21 @@ $(error GEMM must be openblas, dnnl or builtin, not "$(GEMM)")
 endif
 ifeq ($(MAKELEVEL),0)
 ifeq ($(filter clean format format-check lint uninstall,$(MAKECMDGOALS)),)
-$(info ptune $(VERSION): GEMM engine $(GEMM) ($(strip $(GEMM_WHY)))$(if $(OMP),, - no OpenMP))
+$(info ptune $(VERSION): GEMM engine $(GEMM) ($(strip $(GEMM_WHY)))$(if $(OMP),, - no OpenMP)$(if $(filter 1,$(MPI)), - MPI))
 endif
+endif
+
+# MPI=1: data-parallel training under mpirun (src/train/dist.c; Open MPI from
+# Debian: libopenmpi-dev). Flags from pkg-config ompi-c, else mpicc --showme.
+MPI     ?= 0
+ifeq ($(MPI),1)
+MPI_CFLAGS := -DPT_MPI $(shell pkg-config --cflags ompi-c 2>/dev/null || mpicc --showme:compile 2>/dev/null)
+MPI_LIBS   := $(shell pkg-config --libs ompi-c 2>/dev/null || mpicc --showme:link 2>/dev/null)
+ifeq ($(strip $(MPI_LIBS)),)
+$(error MPI=1 but neither pkg-config ompi-c nor mpicc found: install libopenmpi-dev)
+endif
+else ifneq ($(MPI),0)
+$(error MPI must be 0 or 1, not "$(MPI)")
 endif
 
 WARN    := -Wall -Wextra -Wshadow -Wno-unused-parameter
@@ -68,7 +81,7 @@ endif
 # Library code is built with hidden visibility: only PT_API (ptune.h) is exported.
 PT_CPPFLAGS := -D_GNU_SOURCE -Iinclude -Isrc
 PT_CFLAGS   := -std=c11 -ffp-contract=fast -fvisibility=hidden $(WARN) $(OMP) $(SAN) -MMD -MP
-PT_LDLIBS   := $(GEMM_LIBS) $(OMP) $(SAN) -lm -lpthread
+PT_LDLIBS   := $(GEMM_LIBS) $(MPI_LIBS) $(OMP) $(SAN) -lm -lpthread
 COMPILE      = $(CC) $(PT_CPPFLAGS) $(CPPFLAGS) $(PT_CFLAGS) $(CFLAGS)
 LINK         = $(CC) $(OMP) $(SAN) $(CFLAGS) $(LDFLAGS)
 
@@ -87,6 +100,12 @@ GEMM_OBJ := $(filter $(BUILD)/src/kernels/matmul.o $(BUILD)/src/kernels/gemm_%.o
             $(filter $(BUILD)/pic/src/kernels/matmul.o $(BUILD)/pic/src/kernels/gemm_%.o,$(PIC_OBJ))
 $(GEMM_OBJ): $(GEMM_STAMP)
 $(GEMM_OBJ): PT_CPPFLAGS += $(GEMM_CFLAGS)
+# dist.c (and what reports the build) is rebuilt when MPI changes.
+MPI_STAMP := $(BUILD)/mpi-build
+$(shell [ "$$(cat $(MPI_STAMP) 2>/dev/null)" = "$(MPI)" ] || echo $(MPI) > $(MPI_STAMP))
+MPI_OBJ := $(BUILD)/src/train/dist.o $(BUILD)/pic/src/train/dist.o
+$(MPI_OBJ): $(MPI_STAMP)
+$(MPI_OBJ): PT_CPPFLAGS += $(MPI_CFLAGS)
 TOOL_OBJ := $(TOOL_SRC:%.c=$(BUILD)/%.o)
 TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 EXAMPLES := $(EX_SRC:examples/%.c=$(BUILD)/examples/%)
@@ -213,7 +232,7 @@ format-check:
 	clang-format --dry-run --Werror $(LIB_SRC) $(TOOL_SRC) $(TEST_SRC) $(EX_SRC) $(wildcard src/*/*.h include/*.h tests/*.h tools/ptune/*.h)
 
 clean:
-	rm -rf build build-asan build-fuzz ptune
+	rm -rf build build-asan build-fuzz build-mpi build-mpi-asan ptune
 
 -include $(LIB_OBJ:.o=.d) $(PIC_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(TESTS:=.d) $(EXAMPLES:=.d)
 # test and example objects are kept (not intermediate files make would delete)

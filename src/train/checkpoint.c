@@ -15,6 +15,7 @@
 #include "core/mem.h"
 #include "core/vec.h"
 #include "formats/safetensors.h"
+#include "train/dist.h"
 #include "train/trainer_internal.h"
 
 /* Settings a resumed run must share with the original. */
@@ -24,7 +25,7 @@ static void settings_string(const pt_trainer *tr, char *buf, size_t n) {
              "encoder=%s hidden=%d optimizer=%s lr=%.9g wd=%.9g clip=%.9g batch=%d total=%ld "
              "warmup=%ld seed=%" PRIu64 " S=%d d=%d labels=%d head=%s",
              pt_encoder_kind_name(p->encoder), p->hidden, pt_optim_kind_name(p->optimizer),
-             (double)p->lr, (double)tr->opt_enc.weight_decay, (double)p->clip, tr->eng.Bmax,
+             (double)p->lr, (double)tr->opt_enc.weight_decay, (double)p->clip, tr->B,
              tr->total, p->warmup, p->seed, tr->S, tr->d, tr->nl,
              tr->t->head == PT_HEAD_LINEAR ? "linear" : "lm");
 }
@@ -157,6 +158,7 @@ pt_status pt_train_check_inputs(const pt_train_params *p, const char *path) {
 /* Cut the metrics log back to the bytes it had at the checkpoint. */
 static pt_status cut_log(const pt_trainer *tr, long bytes) {
     const char *log = tr->p->log;
+    if (pt_dist_rank() != 0) return PT_OK; /* rank 0 alone writes the log */
     if (!log || bytes < 0 || pt_log_size(tr) <= bytes) return PT_OK;
     if (truncate(log, (off_t)bytes) != 0)
         return pt_fail(PT_ERR_IO, "--log %s: cannot cut back to the checkpoint's %ld bytes: %s",

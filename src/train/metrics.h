@@ -29,6 +29,16 @@ int pt_predict_index(const pt_task *t, const float *scores, int ns);
 pt_status pt_evaluate(pt_engine *e, const pt_examples *ex, const float *table, const float *W,
                       const float *b, pt_eval_result *res, pt_example_fn fn, void *user);
 
+/* pt_evaluate with the examples split across the ranks of a data-parallel
+ * run (train/dist.h): rank r scores a contiguous share, the counts, loss
+ * sums and per-class counts are summed, and every rank gets the result of
+ * the whole set (and the same status and message on a failure). With one
+ * rank it is pt_evaluate. fn (when given) sees only this rank's examples,
+ * with their indices in ex. */
+pt_status pt_evaluate_split(pt_engine *e, const pt_examples *ex, const float *table,
+                            const float *W, const float *b, pt_eval_result *res, pt_example_fn fn,
+                            void *user);
+
 /* Macro-F1 of predictions vs targets over n examples and k classes. */
 double pt_macro_f1(const int *pred, const int *target, int n, int k);
 

@@ -112,7 +112,7 @@ pt_status pt_train_check_outputs(const pt_train_params *p) {
 
 pt_status pt_log_start(const pt_trainer *tr) {
     const char *path = tr->p->log;
-    if (!path) return PT_OK;
+    if (!path || tr->rank != 0) return PT_OK;
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     if (fd < 0) return pt_fail(PT_ERR_IO, "--log %s: cannot write: %s", path, strerror(errno));
     close(fd);
@@ -129,7 +129,7 @@ pt_status pt_log_line(pt_trainer *tr, const pt_eval_result *ev) {
     const pt_train_params *p = tr->p;
     long from = tr->last_log_step, to = tr->step;
     tr->last_log_step = to;
-    if (!p->log) return PT_OK;
+    if (!p->log || tr->rank != 0) return PT_OK; /* rank 0 alone writes the log */
     double sum = 0;
     for (long i = from; i < to && i < (long)tr->losses.n; i++) sum += tr->losses.v[i];
     double train_loss = to > from ? sum / (double)(to - from) : 0;

@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/mem.h"
 #include "prompt/promptfile.h"
+#include "train/dist.h"
 #include "train/trainer_internal.h"
 
 const char *pt_method_name(pt_method m) {
@@ -75,6 +76,7 @@ static void trainer_free(pt_trainer *tr) {
     free(tr->dhead);
     free(tr->perm);
     free(tr->order_tmp);
+    free(tr->red);
     free(tr->best_table);
     free(tr->best_head);
     pt_fvec_free(&tr->losses);
@@ -179,7 +181,16 @@ static pt_status trainer_init(pt_trainer *tr, const pt_model *m, const pt_task *
     int B = p->batch < train->n ? p->batch : train->n;
     int Tmax = train->max_len;
     if (dev && dev->max_len > Tmax) Tmax = dev->max_len;
-    if ((s = pt_engine_init(&tr->eng, m, t, B, Tmax))) return s;
+    tr->B = B;
+    tr->rank = pt_dist_rank();
+    tr->nranks = pt_dist_size();
+    if (tr->nranks > 1) { /* data-parallel: this rank runs its share of each batch */
+        tr->n_red = (size_t)tr->S * tr->d + tr->n_head + 3;
+        if (!(tr->red = pt_alloc(tr->n_red, sizeof(float))))
+            return pt_fail(PT_ERR_NOMEM, "out of memory");
+    }
+    int Bshare = (B + tr->nranks - 1) / tr->nranks;
+    if ((s = pt_engine_init(&tr->eng, m, t, Bshare, Tmax))) return s;
     if (p->recompute && (s = pt_engine_set_recompute(&tr->eng, p->recompute > 0))) return s;
     int cacheable = 0; /* some example has rows before its first virtual token */
     for (int i = 0; i < train->n && !cacheable; i++)
@@ -233,7 +244,7 @@ void pt_epoch_order(int *perm, uint64_t *tmp, const pt_examples *train, int B, u
 
 static void epoch_perm(pt_trainer *tr, int epoch, const pt_examples *train) {
     if (tr->perm_epoch == epoch) return;
-    pt_epoch_order(tr->perm, tr->order_tmp, train, tr->eng.Bmax, tr->p->seed, epoch,
+    pt_epoch_order(tr->perm, tr->order_tmp, train, tr->B, tr->p->seed, epoch,
                    !tr->p->no_length_groups);
     tr->perm_epoch = epoch;
 }
@@ -250,12 +261,44 @@ static int all_finite(const float *a, size_t n) {
     return 1;
 }
 
+/* A data-parallel step's forward and backward: this rank runs examples
+ * [lo, hi) of the batch's nb (contiguous shares, uneven when nb % N != 0);
+ * dtable, dhead and the loss, weighted by the share's size, are summed over
+ * the ranks in one allreduce together with an error flag and the stop flag,
+ * and divided by nb: every rank then holds the gradient of the whole batch's
+ * mean loss, bit for bit the same. */
+static pt_status share_run(pt_trainer *tr, const pt_example *const *batch, int nb, const float *W,
+                           const float *b, float *dW, float *db, double *loss) {
+    int lo = (int)((long)nb * tr->rank / tr->nranks);
+    int hi = (int)((long)nb * (tr->rank + 1) / tr->nranks), mb = hi - lo;
+    double l = 0;
+    pt_status s = PT_OK;
+    if (mb > 0)
+        s = pt_engine_run(&tr->eng, batch + lo, mb, tr->table, W, b, &l, NULL,
+                          tr->deep ? NULL : tr->dtable, dW, db);
+    size_t nt = (size_t)tr->S * tr->d;
+    float *r = tr->red;
+    for (size_t i = 0; i < nt; i++) r[i] = s ? 0 : tr->dtable[i] * (float)mb;
+    for (size_t i = 0; i < tr->n_head; i++) r[nt + i] = s ? 0 : tr->dhead[i] * (float)mb;
+    r[nt + tr->n_head] = s ? 0 : (float)(l * mb);
+    r[nt + tr->n_head + 1] = s ? 1.0f : 0.0f;
+    r[nt + tr->n_head + 2] = tr->p->stop && *tr->p->stop ? 1.0f : 0.0f;
+    pt_dist_sum_f(r, tr->n_red);
+    if (r[nt + tr->n_head + 1] != 0) return pt_dist_agree(s); /* every rank: the same error */
+    float inv = 1.0f / (float)nb;
+    for (size_t i = 0; i < nt; i++) tr->dtable[i] = r[i] * inv;
+    for (size_t i = 0; i < tr->n_head; i++) tr->dhead[i] = r[nt + i] * inv;
+    *loss = (double)r[nt + tr->n_head] / nb;
+    tr->stop_all = r[nt + tr->n_head + 2] != 0;
+    return PT_OK;
+}
+
 /* One optimizer step on the batch starting at position `within` of the epoch. */
 static pt_status train_step(pt_trainer *tr, const pt_examples *train, double *loss_out) {
     const pt_train_params *p = tr->p;
     int epoch = (int)(tr->step / tr->spe), within = (int)(tr->step % tr->spe);
     epoch_perm(tr, epoch, train);
-    int B = tr->eng.Bmax, i0 = within * B;
+    int B = tr->B, i0 = within * B;
     int nb = train->n - i0 < B ? train->n - i0 : B;
     const pt_example *batch[4096];
     for (int j = 0; j < nb; j++) batch[j] = &train->ex[tr->perm[i0 + j]];
@@ -267,12 +310,19 @@ static pt_status train_step(pt_trainer *tr, const pt_examples *train, double *lo
     float *W = tr->nl ? tr->head : NULL, *b = tr->nl ? tr->head + (size_t)tr->nl * tr->C : NULL;
     float *dW = tr->nl ? tr->dhead : NULL;
     float *db = tr->nl ? tr->dhead + (size_t)tr->nl * tr->C : NULL;
-    double loss;
+    double loss = 0;
     tr->eng.ddeep = tr->deep ? tr->dtable : NULL;
-    pt_status s = pt_engine_run(&tr->eng, batch, nb, tr->table, W, b, &loss, NULL,
-                                tr->deep ? NULL : tr->dtable, dW, db);
+    pt_status s;
+    if (tr->nranks < 2) {
+        s = pt_engine_run(&tr->eng, batch, nb, tr->table, W, b, &loss, NULL,
+                          tr->deep ? NULL : tr->dtable, dW, db);
+    } else {
+        s = share_run(tr, batch, nb, W, b, dW, db, &loss);
+    }
     tr->eng.ddeep = NULL;
     if (s) return s;
+    /* the encoder's backward is linear in dtable: summing dtable over the ranks
+     * (S*d floats) gives the encoder's gradient without reducing its parameters */
     pt_encoder_backward(&tr->enc, tr->dtable);
     if (!isfinite(loss) || !all_finite(tr->enc.grads, tr->enc.n_params) ||
         !all_finite(tr->dhead, tr->n_head))
@@ -340,12 +390,19 @@ static pt_status checkpoint(pt_trainer *tr, const pt_examples *dev, const char *
     pt_status s;
     if (!dev) {
         pt_encoder_forward(&tr->enc, tr->table);
-        if ((s = save_prompt(tr, tr->table, tr->head))) return s;
+        if (tr->rank == 0 && (s = save_prompt(tr, tr->table, tr->head))) return s;
     }
-    if ((s = pt_ckpt_save(tr, ckpt))) return s;
+    if (tr->rank == 0 && (s = pt_ckpt_save(tr, ckpt))) return s;
     tr->have_ckpt = 1;
     tr->last_save_t = now_s();
     return PT_OK;
+}
+
+/* A data-parallel run: a file rank 0 alone writes could not be written;
+ * the other ranks are waiting in the next step's allreduce: end the job. */
+static pt_status rank0_io(const pt_trainer *tr, pt_status s) {
+    if (s && tr->nranks > 1) pt_dist_abort(1, pt_last_error());
+    return s;
 }
 
 /* The stop at a non-finite step: say whether a checkpoint is there to resume. */
@@ -375,21 +432,28 @@ pt_status pt_train(const pt_model *m, const pt_task *t, const pt_examples *train
     if (!(p->save_every >= 0 && p->save_every_s >= 0))
         return pt_fail(PT_ERR_ARG, "--save-every must be >= 0");
     pt_lock lock = {-1, NULL};
-    if ((s = pt_train_outputs(p, &lock))) return s;
+    /* data-parallel: rank 0 alone writes, so it alone checks and locks the outputs */
+    if (pt_dist_rank() == 0) s = pt_train_outputs(p, &lock);
+    if ((s = pt_dist_agree(s))) {
+        pt_lock_release(&lock);
+        return s;
+    }
     char *ckpt = ckpt_path(p->out);
     if (!ckpt) {
         pt_lock_release(&lock);
         return pt_fail(PT_ERR_NOMEM, "out of memory");
     }
-    if ((s = trainer_init(&tr, m, t, train, dev, p))) goto done;
-    if (p->resume && (s = pt_ckpt_load(&tr, p->resume))) goto done;
-    if (!p->resume && (s = pt_log_start(&tr))) goto done;
+    /* every rank the same (all read the checkpoint; rank 0 alone cuts or starts the log) */
+    s = trainer_init(&tr, m, t, train, dev, p);
+    if (!s && p->resume) s = pt_ckpt_load(&tr, p->resume);
+    if (!s && !p->resume) s = pt_log_start(&tr);
+    if ((s = pt_dist_agree(s))) goto done;
     int eval_every = p->eval_every ? p->eval_every : tr.spe;
     int report_every = p->report_every > 0 ? p->report_every : 10;
     double t0 = now_s(), loss = 0;
     long step0 = tr.step, report_from = tr.step;
     tr.last_save_t = t0;
-    if (p->progress && tr.step < tr.total) {
+    if (p->progress && tr.rank == 0 && tr.step < tr.total) {
         pt_progress pr0;
         memset(&pr0, 0, sizeof pr0);
         pr0.step = tr.step;
@@ -410,14 +474,16 @@ pt_status pt_train(const pt_model *m, const pt_task *t, const pt_examples *train
         int do_eval = dev && (tr.step % eval_every == 0 || last);
         /* without dev data --eval-every marks checkpoints and log lines */
         int mark = !dev && p->eval_every && tr.step % p->eval_every == 0;
-        int interrupted = (p->stop && *p->stop) || (p->stop_at && tr.step >= p->stop_at && !last);
+        /* data-parallel: a stop request seen by any rank, from the step's allreduce */
+        int stop_now = tr.nranks > 1 ? tr.stop_all : p->stop && *p->stop;
+        int interrupted = stop_now || (p->stop_at && tr.step >= p->stop_at && !last);
         pt_progress pr;
         memset(&pr, 0, sizeof pr);
         if (do_eval) {
             pt_encoder_forward(&tr.enc, tr.table);
             float *W = tr.nl ? tr.head : NULL;
             float *b = tr.nl ? tr.head + (size_t)tr.nl * tr.C : NULL;
-            if ((s = pt_evaluate(&tr.eng, dev, tr.table, W, b, &pr.dev, NULL, NULL))) {
+            if ((s = pt_evaluate_split(&tr.eng, dev, tr.table, W, b, &pr.dev, NULL, NULL))) {
                 if (s == PT_ERR_NUMERIC) s = numeric_stop(&tr, ckpt);
                 goto done;
             }
@@ -433,7 +499,8 @@ pt_status pt_train(const pt_model *m, const pt_task *t, const pt_examples *train
                 tr.best_dev = pr.dev;
                 memcpy(tr.best_table, tr.table, sizeof(float) * (size_t)tr.S * tr.d);
                 memcpy(tr.best_head, tr.head, sizeof(float) * tr.n_head);
-                if ((s = save_prompt(&tr, tr.best_table, tr.best_head))) goto done;
+                if (tr.rank == 0 && (s = rank0_io(&tr, save_prompt(&tr, tr.best_table, tr.best_head))))
+                    goto done;
             } else {
                 tr.bad_evals++;
             }
@@ -441,14 +508,15 @@ pt_status pt_train(const pt_model *m, const pt_task *t, const pt_examples *train
         /* the log follows the steps alone (never the clock or a signal), so
          * a resumed run writes exactly the lines of an uninterrupted one */
         int log_now = dev ? do_eval : (mark || tr.step % report_every == 0 || last);
-        if (log_now && (s = pt_log_line(&tr, do_eval ? &pr.dev : NULL))) goto done;
+        if (log_now && (s = rank0_io(&tr, pt_log_line(&tr, do_eval ? &pr.dev : NULL)))) goto done;
         int stop_early = do_eval && p->patience && tr.bad_evals >= p->patience;
         int save = do_eval || mark || (p->save_every && tr.step % p->save_every == 0) ||
                    (p->save_every_s > 0 && now_s() - tr.last_save_t >= p->save_every_s);
         /* the end, an early stop and an interruption save after the loop */
-        if (save && !last && !stop_early && !interrupted && (s = checkpoint(&tr, dev, ckpt)))
+        if (save && !last && !stop_early && !interrupted &&
+            (s = rank0_io(&tr, checkpoint(&tr, dev, ckpt))))
             goto done;
-        if (p->progress &&
+        if (p->progress && tr.rank == 0 &&
             (do_eval || tr.step % report_every == 0 || last || stop_early || interrupted)) {
             double el = now_s() - t0, sum = 0;
             long done_steps = tr.step - step0;
@@ -459,12 +527,12 @@ pt_status pt_train(const pt_model *m, const pt_task *t, const pt_examples *train
             pr.loss = loss;
             pr.loss_avg = tr.step > report_from ? sum / (double)(tr.step - report_from) : loss;
             pr.best = tr.best;
-            pr.examples_per_s = el > 0 ? done_steps * (double)tr.eng.Bmax / el : 0;
+            pr.examples_per_s = el > 0 ? done_steps * (double)tr.B / el : 0;
             pr.eta_s = done_steps ? el / done_steps * (tr.total - tr.step) : 0;
             p->progress(&pr, p->user);
             report_from = tr.step;
             /* the callback may ask to stop (the library's cancel): after this step */
-            if (!last && p->stop && *p->stop) interrupted = 1;
+            if (!last && p->stop && *p->stop && tr.nranks < 2) interrupted = 1;
         }
         if (stop_early) {
             res->stopped_early = 1;
@@ -476,9 +544,10 @@ pt_status pt_train(const pt_model *m, const pt_task *t, const pt_examples *train
         }
     }
     /* the final state (without dev data: the final table in --out) */
-    if ((s = checkpoint(&tr, dev, ckpt))) goto done;
-    if (p->plot &&
-        (s = pt_plot_svg(p->plot, &tr, t->kind == PT_TASK_KNOWLEDGE ? "dev P@1" : "dev accuracy")))
+    if ((s = rank0_io(&tr, checkpoint(&tr, dev, ckpt)))) goto done;
+    if (p->plot && tr.rank == 0 &&
+        (s = rank0_io(&tr, pt_plot_svg(p->plot, &tr,
+                                       t->kind == PT_TASK_KNOWLEDGE ? "dev P@1" : "dev accuracy"))))
         goto done;
     res->steps = tr.step;
     res->final_loss = tr.step > step0 || !tr.losses.n ? loss : tr.losses.v[tr.losses.n - 1];

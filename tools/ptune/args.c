@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/error.h"
+
 /* The short forms, for whichever of these long options a command has. */
 static const struct {
     char c;
@@ -47,12 +49,14 @@ static void print_help(const opt *opts, int n, const char *cmd, const char *usag
 }
 
 int die(const char *cmd, const char *fmt, ...) {
+    char msg[2048];
     va_list ap;
-    fprintf(stderr, "ptune %s: ", cmd);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    fprintf(stderr, "ptune %s: %s\n", cmd, msg);
+    /* kept as the last error: a data-parallel run's ranks agree on it (dist_agree) */
+    pt_fail(PT_ERR_ARG, "%s", msg);
     return 1;
 }
 

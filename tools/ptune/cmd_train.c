@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "train/engine.h"
 #include "common.h"
+#include "train/dist.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "core/io.h"
@@ -330,7 +331,7 @@ int cmd_train(int argc, char **argv) {
     pt_task t;
     pt_dataset dtr, ddev;
     pt_examples etr, edev;
-    int rc = 1, have_task = 0, have_tr = 0, have_dev = 0, have_etr = 0, have_edev = 0;
+    int rc = 1, agreed = 0, have_task = 0, have_tr = 0, have_dev = 0, have_etr = 0, have_edev = 0;
     char *cmdline = NULL, *owned[16] = {0};
     pt_train_input in[16];
     int n_in = 0;
@@ -416,8 +417,9 @@ int cmd_train(int argc, char **argv) {
     if (p.init == PT_INIT_FILE) in[n_in++] = (pt_train_input){"--init", p.init_arg, 0, 0, 0};
     if (vf) in[n_in++] = (pt_train_input){"--vocab-filter", vf, 0, 0, 0};
     p.inputs = in, p.n_inputs = n_in;
-    /* outputs that clash, cannot be written or are in use fail now, not after the run */
-    if (pt_train_check_outputs(&p)) {
+    /* outputs that clash, cannot be written or are in use fail now, not after the run
+     * (data-parallel: rank 0 alone writes them) */
+    if (pt_dist_rank() == 0 && pt_train_check_outputs(&p)) {
         die("train", "%s", pt_last_error());
         goto out;
     }
@@ -485,6 +487,10 @@ int cmd_train(int argc, char **argv) {
                 "ptune train: %s, %d train%s examples, %d virtual tokens, %s encoder, %s head\n",
                 pt_family_name(m->cfg.family), etr.n, "", t.tmpl.n_virtual,
                 pt_encoder_kind_name(p.encoder), t.head == PT_HEAD_LM ? "lm" : "linear");
+    /* data-parallel: every rank loaded the same; any that failed stops all */
+    agreed = 1;
+    if (dist_agree("train", 0)) goto out;
+    dist_banner("train");
     pt_train_result res;
     pt_status s = pt_train(m, &t, &etr, have_edev ? &edev : NULL, &p, &res);
     if (s == PT_ERR_INTERRUPTED) {
@@ -516,6 +522,7 @@ int cmd_train(int argc, char **argv) {
     }
     rc = 0;
 out:
+    if (!agreed) dist_agree("train", rc != 0);
     if (have_edev) pt_examples_free(&edev);
     if (have_dev) pt_dataset_free(&ddev);
     if (have_etr) pt_examples_free(&etr);

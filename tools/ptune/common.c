@@ -1,6 +1,8 @@
 /* common.c - shared subcommand setup (see common.h). */
 #include "common.h"
 
+#include <sched.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +13,7 @@
 
 #include "blas_guard.h"
 #include "core/error.h"
+#include "train/dist.h"
 #include "kernels/gemm.h"
 #include "diagnose.h"
 
@@ -143,6 +146,33 @@ int load_examples(const char *cmd, const char *path, const pt_task *t, const pt_
         return 1;
     }
     return 0;
+}
+
+int dist_agree(const char *cmd, int failed) {
+    if (pt_dist_size() < 2) return 0;
+    if (!pt_dist_agree(failed ? PT_ERR_ARG : PT_OK)) return 0;
+    if (!failed && pt_dist_rank() == 0) fprintf(stderr, "ptune %s: %s\n", cmd, pt_last_error());
+    return 1;
+}
+
+void dist_banner(const char *cmd) {
+    if (pt_dist_size() < 2) return;
+    char hosts[1024];
+    pt_dist_hosts(hosts, sizeof hosts);
+    int threads = 1;
+#ifdef _OPENMP
+    threads = omp_get_max_threads();
+#endif
+    cpu_set_t set;
+    int cores = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 0;
+    if (pt_dist_rank() != 0) return;
+    fprintf(stderr, "ptune %s: data-parallel: %d ranks x %d threads per rank; hosts: %s\n", cmd,
+            pt_dist_size(), threads, hosts);
+    if (cores > 0 && cores < threads)
+        fprintf(stderr,
+                "ptune %s: warning: rank 0 may run on %d core%s but has %d threads: start mpirun "
+                "with --bind-to none, or --map-by ppr:1:socket:pe=%d\n",
+                cmd, cores, cores == 1 ? "" : "s", threads, threads);
 }
 
 int set_threads(const char *cmd, const args *a) {

@@ -28,6 +28,14 @@ int load_examples(const char *cmd, const char *path, const pt_task *t, const pt_
 /* Render a loaded data file (as load_examples, after pt_dataset_load). */
 int build_examples(const char *cmd, const pt_dataset *d, const pt_task *t, const pt_model *m,
                    int need_labels, int max_len, pt_examples *ex);
+/* Data-parallel runs (mpirun, train/dist.h): every rank says whether it
+ * failed so far (all must call it, once, at the same point); 1 when any
+ * did, with the failing rank's message printed by rank 0 (if rank 0 failed
+ * it has printed its own). 0 when all are fine; always 0 with one rank. */
+int dist_agree(const char *cmd, int failed);
+/* Rank 0 prints "ptune CMD: data-parallel: N ranks x T threads; hosts ..." and
+ * warns when a rank's CPU binding leaves fewer cores than threads. Collective. */
+void dist_banner(const char *cmd);
 /* --threads N (0 = all cores). */
 int set_threads(const char *cmd, const args *a);
 

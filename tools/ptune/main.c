@@ -9,6 +9,7 @@
 #include "commands.h"
 #include "common.h"
 #include "kernels/gemm.h"
+#include "train/dist.h"
 
 typedef struct command {
     const char *name;
@@ -94,6 +95,7 @@ static int finish_stdout(const char *cmd, int rc) {
 int main(int argc, char **argv) {
     mark_launch();
     reexec_with_runtime_settings(argv);
+    pt_dist_init(&argc, &argv); /* under mpirun (MPI=1 builds): data-parallel ranks */
     blas_guard_main();
     if (argc < 2) {
         usage(stderr);
@@ -121,7 +123,10 @@ int main(int argc, char **argv) {
             fprintf(stderr, "ptune %s: %s\n", argv[1], no);
             return 1;
         }
-        return finish_stdout(argv[1], COMMANDS[i].fn(argc - 2, argv + 2));
+        int rc = finish_stdout(argv[1], COMMANDS[i].fn(argc - 2, argv + 2));
+        /* a failed rank leaves without MPI_Finalize: mpirun then ends the job */
+        if (!rc) pt_dist_finalize();
+        return rc;
     }
     fprintf(stderr, "ptune: unknown command '%s' (see ptune --help)\n", argv[1]);
     return 2;
