@@ -13,6 +13,7 @@
 #include "diagnose.h"
 #include "formats/json.h"
 #include "train/engine.h"
+#include "train/dist.h"
 #include "train/metrics.h"
 
 static const opt OPTS[] = {
@@ -115,8 +116,9 @@ static int setup(const char *cmd, const args *a, ctx *c, int need_labels) {
 }
 
 static int run_eval(const char *cmd, ctx *c, pt_eval_result *r, pt_example_fn fn, void *user) {
-    pt_status s = pt_evaluate(&c->e, &c->ex, c->have_prompt ? c->p.table : NULL, c->p.head_w,
-                              c->p.head_b, r, fn, user);
+    /* under mpirun (eval only, fn == NULL) the ranks share the examples */
+    pt_status s = (fn ? pt_evaluate : pt_evaluate_split)(
+        &c->e, &c->ex, c->have_prompt ? c->p.table : NULL, c->p.head_w, c->p.head_b, r, fn, user);
     if (s == PT_ERR_NUMERIC) {
         char what[600];
         if (r->bad_index >= 0 && r->bad_index < c->d.n)
@@ -142,7 +144,11 @@ int cmd_eval(int argc, char **argv) {
     ctx c;
     int rc = 1;
     pt_eval_result res;
-    if (setup("eval", &a, &c, 1) || run_eval("eval", &c, &res, NULL, NULL)) goto out;
+    /* data-parallel: every rank set up the same; any that failed stops all */
+    int failed = setup("eval", &a, &c, 1);
+    if (dist_agree("eval", failed) || failed || run_eval("eval", &c, &res, NULL, NULL)) goto out;
+    rc = 0;
+    if (pt_dist_rank() != 0) goto out; /* rank 0 alone prints */
     int know = c.t.kind == PT_TASK_KNOWLEDGE;
     if (arg_flag(&a, "json"))
         printf("{\"loss\":%.6f,\"accuracy\":%.6f,\"examples\":%d,\"%s\":%.6f}\n", res.loss,
@@ -241,6 +247,10 @@ int cmd_predict(int argc, char **argv) {
     long top;
     pt_eval_result res;
     if (!arg_int(&a, "top", 5, 1, 1000, &top)) goto out2;
+    if (pt_dist_size() > 1) {
+        rc = die("predict", "runs as one process: start it without mpirun (or with -np 1)");
+        goto out2;
+    }
     if (!arg_str(&a, "prompt", NULL)) {
         rc = die("predict", "--prompt is required (a file written by ptune train)");
         goto out2;

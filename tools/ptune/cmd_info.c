@@ -8,6 +8,7 @@
 #include "core/cpu.h"
 #include "core/error.h"
 #include "kernels/gemm.h"
+#include "train/dist.h"
 #include "kernels/weight.h"
 #include "models/model.h"
 
@@ -43,9 +44,9 @@ static int build_info(int json) {
     if (json) {
         printf("{\"engine\":\"%s\",\"version\":\"%s\",\"core\":\"%s\",\"detail\":\"%s\","
                "\"threads\":%d,\"simd\":\"%s\",\"openblas_detected\":\"%s\","
-               "\"openblas_better\":\"%s\",\"cpu\":\"%s\",\"cpu_features\":\"%s\"}\n",
+               "\"openblas_better\":\"%s\",\"cpu\":\"%s\",\"cpu_features\":\"%s\",\"mpi\":%s}\n",
                g.engine, g.version, g.core, g.detail, g.threads, g.simd, fixed && set ? fixed : "",
-               below ? below : "", cpu_model, cpu_feat);
+               below ? below : "", cpu_model, cpu_feat, pt_dist_built() ? "true" : "false");
         return 0;
     }
     printf("gemm engine:  %s%s%s (%s%s%s)\n", g.engine, g.version[0] ? " " : "", g.version, g.core,
@@ -69,6 +70,10 @@ static int build_info(int json) {
 #endif
     );
     printf("builtin SIMD: %s (micro-kernels of the builtin engine)\n", g.simd);
+    if (pt_dist_built())
+        printf("mpi:          yes (data-parallel training: mpirun -np N ptune train ...)\n");
+    else
+        printf("mpi:          no (build with make MPI=1 for mpirun -np N ptune train)\n");
     printf("cpu:          %s\n", cpu_model);
     printf("cpu features: %s\n", cpu_feat[0] ? cpu_feat : "(none of avx2 fma avx512* amx*)");
     return 0;
