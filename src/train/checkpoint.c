@@ -25,8 +25,8 @@ static void settings_string(const pt_trainer *tr, char *buf, size_t n) {
              "encoder=%s hidden=%d optimizer=%s lr=%.9g wd=%.9g clip=%.9g batch=%d total=%ld "
              "warmup=%ld seed=%" PRIu64 " S=%d d=%d labels=%d head=%s",
              pt_encoder_kind_name(p->encoder), p->hidden, pt_optim_kind_name(p->optimizer),
-             (double)p->lr, (double)tr->opt_enc.weight_decay, (double)p->clip, tr->B,
-             tr->total, p->warmup, p->seed, tr->S, tr->d, tr->nl,
+             (double)p->lr, (double)tr->opt_enc.weight_decay, (double)p->clip, tr->B, tr->total,
+             p->warmup, p->seed, tr->S, tr->d, tr->nl,
              tr->t->head == PT_HEAD_LINEAR ? "linear" : "lm");
 }
 

@@ -11,8 +11,12 @@
 static double g_sum_s;
 static long g_sum_calls;
 
-double pt_dist_sum_seconds(void) { return g_sum_s; }
-long pt_dist_sum_calls(void) { return g_sum_calls; }
+double pt_dist_sum_seconds(void) {
+    return g_sum_s;
+}
+long pt_dist_sum_calls(void) {
+    return g_sum_calls;
+}
 
 static double mono_s(void) {
     struct timespec ts;
@@ -29,9 +33,13 @@ static int g_on, g_rank, g_size = 1;
 static double g_timeout = 600;
 static FILE *g_err; /* ranks > 0: their own stderr (fd 2 is /dev/null), for fatal messages */
 
-static FILE *err_out(void) { return g_err ? g_err : stderr; }
+static FILE *err_out(void) {
+    return g_err ? g_err : stderr;
+}
 
-int pt_dist_built(void) { return 1; }
+int pt_dist_built(void) {
+    return 1;
+}
 
 static void on_mpi_error(MPI_Comm *comm, int *code, ...) {
     char s[MPI_MAX_ERROR_STRING];
@@ -83,8 +91,12 @@ void pt_dist_finalize(void) {
     g_on = 0;
 }
 
-int pt_dist_rank(void) { return g_rank; }
-int pt_dist_size(void) { return g_size; }
+int pt_dist_rank(void) {
+    return g_rank;
+}
+int pt_dist_size(void) {
+    return g_size;
+}
 
 void pt_dist_abort(int rc, const char *msg) {
     if (g_size > 1)
@@ -132,8 +144,12 @@ static void sum_any(void *buf, size_t n, MPI_Datatype type) {
     g_sum_calls++;
 }
 
-void pt_dist_sum_f(float *buf, size_t n) { sum_any(buf, n, MPI_FLOAT); }
-void pt_dist_sum_d(double *buf, size_t n) { sum_any(buf, n, MPI_DOUBLE); }
+void pt_dist_sum_f(float *buf, size_t n) {
+    sum_any(buf, n, MPI_FLOAT);
+}
+void pt_dist_sum_d(double *buf, size_t n) {
+    sum_any(buf, n, MPI_DOUBLE);
+}
 
 pt_status pt_dist_agree(pt_status s) {
     if (g_size < 2) return s;
@@ -181,8 +197,8 @@ void pt_dist_hosts(char *buf, size_t n) {
         const char *h = all + (size_t)r * sizeof me;
         int r1 = r;
         while (r1 + 1 < g_size && !strcmp(all + (size_t)(r1 + 1) * sizeof me, h)) r1++;
-        int w = r1 > r ? snprintf(buf + used, n - used, "%s%s (ranks %d-%d)", used ? ", " : "",
-                                  h, r, r1)
+        int w = r1 > r ? snprintf(buf + used, n - used, "%s%s (ranks %d-%d)", used ? ", " : "", h,
+                                  r, r1)
                        : snprintf(buf + used, n - used, "%s%s (rank %d)", used ? ", " : "", h, r);
         if (w < 0 || (size_t)w >= n - used) break;
         used += (size_t)w;
@@ -193,14 +209,20 @@ void pt_dist_hosts(char *buf, size_t n) {
 
 #else /* no MPI: one rank of one */
 
-int pt_dist_built(void) { return 0; }
+int pt_dist_built(void) {
+    return 0;
+}
 void pt_dist_init(int *argc, char ***argv) {
     (void)argc;
     (void)argv;
 }
 void pt_dist_finalize(void) {}
-int pt_dist_rank(void) { return 0; }
-int pt_dist_size(void) { return 1; }
+int pt_dist_rank(void) {
+    return 0;
+}
+int pt_dist_size(void) {
+    return 1;
+}
 void pt_dist_sum_f(float *buf, size_t n) {
     (void)buf;
     (void)n;
@@ -210,7 +232,9 @@ void pt_dist_sum_d(double *buf, size_t n) {
     (void)buf;
     (void)n;
 }
-pt_status pt_dist_agree(pt_status s) { return s; }
+pt_status pt_dist_agree(pt_status s) {
+    return s;
+}
 void pt_dist_abort(int rc, const char *msg) {
     fprintf(stderr, "ptune: %s\n", msg);
     exit(rc ? rc : 1);

@@ -29,9 +29,8 @@ static pt_status count_one(int index, const float *scores, int ns, int pred, voi
     return c->fn ? c->fn(c->lo + index, scores, ns, pred, c->user) : PT_OK;
 }
 
-pt_status pt_evaluate_split(pt_engine *e, const pt_examples *ex, const float *table,
-                            const float *W, const float *b, pt_eval_result *res, pt_example_fn fn,
-                            void *user) {
+pt_status pt_evaluate_split(pt_engine *e, const pt_examples *ex, const float *table, const float *W,
+                            const float *b, pt_eval_result *res, pt_example_fn fn, void *user) {
     int N = pt_dist_size(), r = pt_dist_rank();
     if (N < 2) return pt_evaluate(e, ex, table, W, b, res, fn, user);
     int lo = (int)((long long)ex->n * r / N), hi = (int)((long long)ex->n * (r + 1) / N);
@@ -49,8 +48,7 @@ pt_status pt_evaluate_split(pt_engine *e, const pt_examples *ex, const float *ta
     split_ctx c = {&part, lo, k, sum ? sum + 3 : NULL, fn, user};
     if (!s && part.n > 0) s = pt_evaluate(e, &part, table, W, b, &mine, count_one, &c);
     if (s && mine.bad_index >= 0) mine.bad_index += lo;
-    if (s)
-        pt_fail_ctx(s, "examples %d-%d", lo + 1, hi); /* this rank's share */
+    if (s) pt_fail_ctx(s, "examples %d-%d", lo + 1, hi); /* this rank's share */
     s = pt_dist_agree(s);
     memset(res, 0, sizeof *res);
     res->bad_index = -1;

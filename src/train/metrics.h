@@ -35,9 +35,8 @@ pt_status pt_evaluate(pt_engine *e, const pt_examples *ex, const float *table, c
  * the whole set (and the same status and message on a failure). With one
  * rank it is pt_evaluate. fn (when given) sees only this rank's examples,
  * with their indices in ex. */
-pt_status pt_evaluate_split(pt_engine *e, const pt_examples *ex, const float *table,
-                            const float *W, const float *b, pt_eval_result *res, pt_example_fn fn,
-                            void *user);
+pt_status pt_evaluate_split(pt_engine *e, const pt_examples *ex, const float *table, const float *W,
+                            const float *b, pt_eval_result *res, pt_example_fn fn, void *user);
 
 /* Macro-F1 of predictions vs targets over n examples and k classes. */
 double pt_macro_f1(const int *pred, const int *target, int n, int k);

@@ -499,7 +499,8 @@ pt_status pt_train(const pt_model *m, const pt_task *t, const pt_examples *train
                 tr.best_dev = pr.dev;
                 memcpy(tr.best_table, tr.table, sizeof(float) * (size_t)tr.S * tr.d);
                 memcpy(tr.best_head, tr.head, sizeof(float) * tr.n_head);
-                if (tr.rank == 0 && (s = rank0_io(&tr, save_prompt(&tr, tr.best_table, tr.best_head))))
+                if (tr.rank == 0 &&
+                    (s = rank0_io(&tr, save_prompt(&tr, tr.best_table, tr.best_head))))
                     goto done;
             } else {
                 tr.bad_evals++;

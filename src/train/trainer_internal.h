@@ -40,9 +40,9 @@ typedef struct pt_trainer {
     long last_log_step;                  /* step of the last log line (0: none) */
     int have_ckpt;                       /* resumed from or wrote a checkpoint */
     double last_save_t;                  /* monotonic time of the last checkpoint */
-    int B;                               /* the global batch (the engine's Bmax is a rank's share) */
-    int rank, nranks;                    /* data-parallel run (train/dist.h); 0, 1 alone */
-    float *red;   // (n_red) what one step's allreduce sums: dtable, dhead, loss, error, stop
+    int B;            /* the global batch (the engine's Bmax is a rank's share) */
+    int rank, nranks; /* data-parallel run (train/dist.h); 0, 1 alone */
+    float *red;       // (n_red) what one step's allreduce sums: dtable, dhead, loss, error, stop
     size_t n_red;
     int stop_all; /* some rank saw a stop request at the last step (nranks > 1) */
 } pt_trainer;
