@@ -27,6 +27,7 @@ static double mono_s(void) {
 #ifdef PT_MPI
 #include <fcntl.h>
 #include <mpi.h>
+#include <sched.h>
 #include <unistd.h>
 
 static int g_on, g_rank, g_size = 1;
@@ -110,19 +111,23 @@ void pt_dist_abort(int rc, const char *msg) {
 
 /* Wait for a request, at most g_timeout seconds: a peer that stopped
  * answering (stopped, not dead: mpirun ends the job on a death) ends the job
- * instead of hanging. Polls; after the first milliseconds it sleeps 50 us
- * between polls so a waiting rank leaves its core to the ranks computing. */
+ * instead of hanging. Polls, yielding the core between polls for the first
+ * 5 ms (ranks oversubscribing the cores get to run), then sleeping 100 us
+ * between polls (a rank waiting for a slow one burns no core). */
 static void wait_bounded(MPI_Request *rq, const char *what) {
-    double t0 = mono_s();
+    double t0 = mono_s(), t = t0;
     for (long k = 0;; k++) {
         int done = 0;
         MPI_Test(rq, &done, MPI_STATUS_IGNORE);
         if (done) return;
-        if (k > 2000) {
-            struct timespec ts = {0, 50000};
+        if ((k & 63) == 0) t = mono_s();
+        if (t - t0 < 5e-3) {
+            sched_yield();
+        } else {
+            struct timespec ts = {0, 100000};
             nanosleep(&ts, NULL);
         }
-        if ((k & 255) == 0 && mono_s() - t0 > g_timeout) {
+        if ((k & 63) == 0 && t - t0 > g_timeout) {
             char msg[256];
             snprintf(msg, sizeof msg,
                      "%s: no answer from the other ranks for %.0f s (PTUNE_MPI_TIMEOUT)", what,

@@ -6,6 +6,9 @@
  * LM head over 2 label rows, cross-entropy, input-gradient backward) ->
  * pt_encoder backward -> gradient clipping -> AdamW. Evaluation is
  * pt_engine_run without gradients. Medians over --reps after --warmup.
+ * Under mpirun (an MPI=1 build) each rank runs its share of the batch and the
+ * step sums dtable and the loss in one allreduce, as ptune train does; the
+ * allreduce is timed alone too (repeated once the ranks are in step).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +26,7 @@
 #include "core/mem.h"
 #include "core/rng.h"
 #include "prompt/encoder.h"
+#include "train/dist.h"
 #include "train/engine.h"
 #include "train/kvcache.h"
 #include "train/optim.h"
@@ -119,6 +123,11 @@ typedef struct bench {
     float *dtable; // (S, C)
     int B, T, S, NB, layout, lmin, lmax;
     int *lens; // (NB * B) tokens of each example
+    /* under mpirun (train/dist.h): this rank's share [lo, hi) of each batch,
+     * and the buffer the step's one allreduce sums (dtable, loss), as the trainer */
+    int lo, hi;
+    float *red;    // (S * C + 1)
+    double sum_ms; /* the last step's allreduce (waiting for the slowest rank included) */
 } bench;
 
 enum { LAYOUT_FIRST, LAYOUT_TEXT_FIRST, LAYOUT_SPLIT };
@@ -134,6 +143,7 @@ static void bench_free(bench *b) {
     free(b->lens);
     pt_afree(b->table);
     pt_afree(b->dtable);
+    free(b->red);
     pt_model_free(b->m);
 }
 
@@ -186,7 +196,11 @@ static pt_status bench_setup(bench *b, pt_encoder_kind ek, uint64_t seed) {
     }
     pt_status s = pt_encoder_init(&b->enc, ek, S, C, 0, &rng);
     if (!s) s = pt_optim_init(&b->opt, PT_OPTIM_ADAMW, b->enc.n_params, 0.01f);
-    if (!s) s = pt_engine_init(&b->eng, m, &b->task, B, T);
+    int N = pt_dist_size(), r = pt_dist_rank();
+    b->lo = (int)((long)B * r / N), b->hi = (int)((long)B * (r + 1) / N);
+    if (!s && N > 1 && !(b->red = malloc(sizeof(float) * ((size_t)S * C + 1))))
+        s = pt_fail(PT_ERR_NOMEM, "bench: out of memory");
+    if (!s) s = pt_engine_init(&b->eng, m, &b->task, b->hi - b->lo > 0 ? b->hi - b->lo : 1, T);
     return s;
 }
 
@@ -196,15 +210,26 @@ static void take_batch(bench *b, long i) {
     for (int j = 0; j < b->B; j++) b->batch[j] = &b->ex[k + j];
 }
 
-/* One full training step, as the trainer takes it. */
+/* One full training step, as the trainer takes it (under mpirun: this rank's
+ * share of the batch, then the allreduce of dtable and the loss). */
 static pt_status train_step(bench *b, double *loss) {
     size_t Sd = (size_t)b->S * b->m->cfg.dim;
     pt_encoder_zero_grad(&b->enc);
     memset(b->dtable, 0, sizeof(float) * Sd);
     pt_encoder_forward(&b->enc, b->table);
-    pt_status s = pt_engine_run(&b->eng, b->batch, b->B, b->table, NULL, NULL, loss, NULL,
+    int mb = b->hi - b->lo;
+    pt_status s = pt_engine_run(&b->eng, b->batch + b->lo, mb, b->table, NULL, NULL, loss, NULL,
                                 b->dtable, NULL, NULL);
     if (s) return s;
+    if (b->red) {
+        for (size_t i = 0; i < Sd; i++) b->red[i] = b->dtable[i] * (float)mb;
+        b->red[Sd] = (float)(*loss * mb);
+        double t0 = now_ms();
+        pt_dist_sum_f(b->red, Sd + 1);
+        b->sum_ms = now_ms() - t0;
+        for (size_t i = 0; i < Sd; i++) b->dtable[i] = b->red[i] / (float)b->B;
+        *loss = b->red[Sd] / b->B;
+    }
     pt_encoder_backward(&b->enc, b->dtable);
     pt_clip_grad_norm(b->enc.grads, b->enc.n_params, 1.0f);
     pt_optim_step(&b->opt, b->enc.params, b->enc.grads, 1e-3f);
@@ -213,7 +238,7 @@ static pt_status train_step(bench *b, double *loss) {
 
 static pt_status eval_batch(bench *b, double *loss) {
     pt_encoder_forward(&b->enc, b->table);
-    return pt_engine_run(&b->eng, b->batch, b->B, b->table, NULL, NULL, loss, NULL, NULL, NULL,
+    return pt_engine_run(&b->eng, b->batch + b->lo, b->hi - b->lo, b->table, NULL, NULL, loss, NULL, NULL, NULL,
                          NULL);
 }
 
@@ -254,7 +279,9 @@ int cmd_bench(int argc, char **argv) {
                         "[--family gpt2|bert|llama] [--layers N --dim N ...] "
                         "[--batch N --seq N --prompts N --encoder E] [--reps N] [--json]",
                         "Time a P-tuning training step and an evaluation batch on a random model "
-                        "of the given shape (GPT-2 small by default), built in memory.");
+                        "of the given shape (GPT-2 small by default), built in memory.\nUnder mpirun "
+                        "(MPI=1 builds) the ranks share the batch, as in ptune train, and the "
+                        "allreduce\nis timed.");
     if (rc) return rc == 1 ? 0 : rc;
     bench b;
     memset(&b, 0, sizeof b);
@@ -340,6 +367,10 @@ int cmd_bench(int argc, char **argv) {
         goto done;
     }
     b.B = (int)batch, b.T = (int)seq, b.S = (int)prompts, b.NB = (int)nbatches;
+    if (b.B < pt_dist_size()) {
+        die("bench", "--batch %d is smaller than the %d ranks", b.B, pt_dist_size());
+        goto done;
+    }
     if (bench_setup(&b, ek, (uint64_t)seed)) {
         die("bench", "%s", pt_last_error());
         goto done;
@@ -352,9 +383,12 @@ int cmd_bench(int argc, char **argv) {
     }
     double loss = 0, *tt = pt_alloc((size_t)reps, sizeof(double));
     double *te = pt_alloc((size_t)reps, sizeof(double));
-    if (!tt || !te) {
+    double *ta = pt_alloc((size_t)reps, sizeof(double)), *tw2 = pt_alloc((size_t)reps, sizeof(double));
+    if (!tt || !te || !ta || !tw2) {
         free(tt);
         free(te);
+        free(ta);
+        free(tw2);
         die("bench", "out of memory");
         goto done;
     }
@@ -379,10 +413,22 @@ int cmd_bench(int argc, char **argv) {
         double t0 = now_ms();
         s = train_step(&b, &loss);
         double t1 = now_ms();
+        tw2[i] = b.sum_ms;
+        ta[i] = 0;
+        if (!s && b.red) { /* the same allreduce again, the ranks now in step: its own cost */
+            size_t n = (size_t)b.S * c->dim + 1;
+            double ta0 = now_ms();
+            pt_dist_sum_f(b.red, n);
+            ta[i] = now_ms() - ta0;
+        }
+        double t2 = now_ms();
         if (!s) s = eval_batch(&b, &loss);
         tt[i] = t1 - t0;
-        te[i] = now_ms() - t1;
+        te[i] = now_ms() - t2;
     }
+    double ar_ms = median(ta, (int)reps), ar_step_ms = median(tw2, (int)reps);
+    free(ta);
+    free(tw2);
     if (s) {
         free(tt);
         free(te);
@@ -412,9 +458,15 @@ int cmd_bench(int argc, char **argv) {
     pt_cpu_describe(cpu_model, sizeof cpu_model, cpu_feat, sizeof cpu_feat);
     for (char *q = cpu_model; *q; q++)
         if (*q == '"' || *q == '\\') *q = ' '; /* JSON-safe */
-    if (arg_flag(&a, "json")) {
+    int N = pt_dist_size();
+    size_t ar_bytes = N > 1 ? sizeof(float) * ((size_t)b.S * c->dim + 1) : 0;
+    if (pt_dist_rank() != 0) { /* rank 0 alone prints */
+    } else if (arg_flag(&a, "json")) {
+        printf("{\"ranks\":%d,\"allreduce_bytes\":%zu,\"allreduce_ms\":%.3f,"
+               "\"allreduce_in_step_ms\":%.3f,",
+               N, ar_bytes, ar_ms, ar_step_ms);
         printf(
-            "{\"family\":\"%s\",\"layers\":%d,\"dim\":%d,\"heads\":%d,\"ffn\":%d,\"vocab\":%d,"
+            "\"family\":\"%s\",\"layers\":%d,\"dim\":%d,\"heads\":%d,\"ffn\":%d,\"vocab\":%d,"
             "\"params\":%lld,\"batch\":%d,\"seq\":%d,\"prompts\":%d,\"encoder\":\"%s\","
             "\"precision\":\"%s\",\"threads\":%d,\"reps\":%ld,\"train_ms\":%.2f,\"eval_ms\":%.2f,"
             "\"train_min_ms\":%.2f,\"eval_min_ms\":%.2f,\"tokens_per_s\":%.1f,"
@@ -439,12 +491,17 @@ int cmd_bench(int argc, char **argv) {
                pt_family_name(c->family), c->n_layers, c->dim, c->n_heads, c->ffn_dim,
                c->vocab_size, b.m->n_params / 1e6, arg_str(&a, "model", "random weights"));
         printf("cpu        %s (%s)\n", cpu_model, cpu_feat[0] ? cpu_feat : "no AVX2");
-        printf("batch      %d x %d tokens, %d virtual tokens, %s encoder, %d threads, median of "
+        printf("batch      %d x %d tokens, %d virtual tokens, %s encoder, %d threads%s, median of "
                "%ld\n",
-               b.B, b.T, b.S, pt_encoder_kind_name(ek), threads, reps);
+               b.B, b.T, b.S, pt_encoder_kind_name(ek), threads, N > 1 ? " per rank" : "", reps);
         if (b.layout != LAYOUT_FIRST || b.lmin || b.NB > 1)
             printf("task       layout %s, %d batches, %.1f tokens per example on average%s\n", lay,
                    b.NB, tokens / b.B, b.eng.kvc ? ", key/value cache on" : "");
+        if (N > 1)
+            printf("ranks      %d (mpirun), each its share of the batch; one allreduce of %zu "
+                   "bytes per step: %.3f ms (%.3f ms in the step, waiting for the slowest "
+                   "rank included)\n",
+                   N, ar_bytes, ar_ms, ar_step_ms);
         if (b.eng.kvc) printf("first pass %9.1f ms per step (filling the cache)\n", first_pass_ms);
         printf("train step %9.1f ms  (%.0f tokens/s, %.1f GFLOP/s over %.2f GFLOP)\n", train_ms,
                tokens / (train_ms * 1e-3), gflops, (fwd + bwd) * 1e-9);
