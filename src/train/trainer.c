@@ -557,6 +557,7 @@ pt_status pt_train(const pt_model *m, const pt_task *t, const pt_examples *train
     res->best_step = tr.best_step;
     res->n_trainable = tr.enc.n_params + (size_t)tr.n_head;
     res->step_s = tr.step > step0 ? step_time / (double)(tr.step - step0) : 0;
+    res->reduce_bytes = tr.n_red * sizeof(float);
     if (res->interrupted)
         s = pt_fail(PT_ERR_INTERRUPTED, "interrupted at step %ld; checkpoint %s", tr.step, ckpt);
 done:

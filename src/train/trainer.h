@@ -136,11 +136,12 @@ typedef struct pt_train_result {
     int have_dev;
     pt_eval_result best_dev;
     long best_step;
-    int stopped_early;  /* patience ran out */
-    int interrupted;    /* stop flag seen: checkpoint written */
-    int have_ckpt;      /* a checkpoint exists (resumed from or written by this run) */
-    size_t n_trainable; /* trained parameters: the encoder's and the linear head's */
-    double step_s;      /* mean wall time of this run's training steps (no dev evaluation) */
+    int stopped_early;   /* patience ran out */
+    int interrupted;     /* stop flag seen: checkpoint written */
+    int have_ckpt;       /* a checkpoint exists (resumed from or written by this run) */
+    size_t n_trainable;  /* trained parameters: the encoder's and the linear head's */
+    double step_s;       /* mean wall time of this run's training steps (no dev evaluation) */
+    size_t reduce_bytes; /* data-parallel (mpirun): bytes one step's allreduce sums (else 0) */
 } pt_train_result;
 
 /* Validate hyper-parameters up front (errors name the option). */

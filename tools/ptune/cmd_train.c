@@ -519,6 +519,13 @@ int cmd_train(int argc, char **argv) {
         if (res.stopped_early) fprintf(stderr, "ptune train: stopped early (--patience)\n");
         fprintf(stderr, "ptune train: %zu trainable parameters, %.2f ms per training step\n",
                 res.n_trainable, res.step_s * 1e3);
+        if (pt_dist_size() > 1 && pt_dist_sum_calls() > 0)
+            fprintf(stderr,
+                    "ptune train: %d ranks: %ld allreduces of %zu bytes (one a step, %s), %.3f ms "
+                    "each on average, waiting for the slowest rank included\n",
+                    pt_dist_size(), pt_dist_sum_calls(), res.reduce_bytes,
+                    "and dev evaluations' counts",
+                    1e3 * pt_dist_sum_seconds() / pt_dist_sum_calls());
     }
     rc = 0;
 out:
