@@ -11,7 +11,8 @@
 # Two runs on the same N are bit-identical. Bad input stops every rank with
 # one message. SIGKILL of one rank mid-run ends the job within a few seconds
 # with a message, and --resume of its checkpoint on another N finishes,
-# matching the uninterrupted run. Skipped (exit 77) without MPI in the binary
+# matching the uninterrupted run; SIGSTOP of one rank ends the job after
+# PTUNE_MPI_TIMEOUT seconds (the bounded wait). Skipped (exit 77) without MPI in the binary
 # or without mpirun.
 PT=${PTUNE_BIN:-build/ptune}
 M=tests/fixtures/gpt2/tiny
@@ -123,4 +124,21 @@ floats $T/full.safetensors > $T/full.f
 mk=$(maxdiff $T/full.f $T/k.f)
 check "killed at a checkpoint of step ${step:-?} on 3 ranks, resumed on 2: vs uninterrupted, largest difference, largest value: $mk" \
     'within "$mk" 1e-4'
+
+# --- a rank that stops answering (SIGSTOP: alive, silent): the bounded wait ends the job
+rm -f $T/s.safetensors.ckpt
+PTUNE_MPI_TIMEOUT=2 $MPIRUN -x PTUNE_MPI_TIMEOUT -np 3 $PT train $KARGS "$TMPL" --save-every 25 \
+    --out $T/s.safetensors 2> $T/s.txt &
+mp=$!
+i=0
+while [ ! -e $T/s.safetensors.ckpt ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
+victim=$(pgrep -P $mp | sed -n 2p)
+t0=$(date +%s.%N)
+[ -n "$victim" ] && kill -STOP $victim
+wait $mp
+rc=$?
+t1=$(date +%s.%N)
+took=$(echo "$t1 $t0" | awk '{ printf "%.2f", $1 - $2 }')
+check "SIGSTOP of rank 1, PTUNE_MPI_TIMEOUT=2: the job ended in $took s (rc $rc): $(grep -m1 'no answer' $T/s.txt)" \
+    '[ -n "$victim" ] && [ $rc -ne 0 ] && echo $took | awk "{ exit !(\$1 < 15) }" && grep -q "no answer from the other ranks for 2 s" $T/s.txt'
 exit $fail
