@@ -18,13 +18,13 @@ long pt_dist_sum_calls(void) {
     return g_sum_calls;
 }
 
+#ifdef PT_MPI
 static double mono_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-#ifdef PT_MPI
 #include <fcntl.h>
 #include <mpi.h>
 #include <sched.h>
@@ -231,7 +231,6 @@ int pt_dist_size(void) {
 void pt_dist_sum_f(float *buf, size_t n) {
     (void)buf;
     (void)n;
-    (void)mono_s;
 }
 void pt_dist_sum_d(double *buf, size_t n) {
     (void)buf;
