@@ -2,6 +2,8 @@
 # tool (copied to ./ptune), the C example and the man pages; `make test` runs
 # every test program; `make asan` runs the same suite under ASan + UBSan;
 # `make install` / `make uninstall` honour PREFIX and DESTDIR.
+# `make MPI=1` (often with BUILD=build-mpi) adds data-parallel training under
+# mpirun (Open MPI: libopenmpi-dev); the default build needs no MPI.
 #
 # Your CFLAGS, CPPFLAGS, LDFLAGS and LDLIBS are used as given (default CFLAGS:
 # -O2 -g); the project's own flags live in PT_* variables and come first, so
@@ -170,7 +172,7 @@ $(BUILD)/man/ptune.3: include/ptune.h scripts/gen_man3.sh
 	sh scripts/gen_man3.sh include/ptune.h $(VERSION) > $@.tmp && mv $@.tmp $@
 
 # pkg-config file (written at install time: it records PREFIX/LIBDIR).
-PC_LIBS_PRIVATE := $(if $(filter dnnl,$(GEMM)),-ldnnl) $(OMP) -lm -lpthread
+PC_LIBS_PRIVATE := $(if $(filter dnnl,$(GEMM)),-ldnnl) $(MPI_LIBS) $(OMP) -lm -lpthread
 PC_LIBDIR := $(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))
 PC_INCDIR := $(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))
 define PC_TEXT
