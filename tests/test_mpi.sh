@@ -69,7 +69,7 @@ for n in 1 2 3; do
     check "$n ranks: dev metrics over all 48 examples" 'grep -c "\"dev_examples\":48" $T/n$n.jsonl | grep -qx 3'
 done
 check "rank 0 prints ranks, threads per rank and hosts" \
-    'grep -q "data-parallel: 3 ranks x 1 threads per rank; hosts: .*(ranks 0-2)" $T/e3.txt'
+    'grep -q "data-parallel: 3 ranks x 1 thread per rank; hosts: .*(ranks 0-2)" $T/e3.txt'
 
 # --- bit-identical for a fixed N ------------------------------------------------
 for n in 2 3; do

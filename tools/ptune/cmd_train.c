@@ -276,7 +276,9 @@ int cmd_train(int argc, char **argv) {
     const char *about =
         "P-tune a frozen model: train the prompt encoder's virtual tokens (and the linear head)\n"
         "on --train, keep the best --dev checkpoint, write a prompt file of a few kilobytes.\n"
-        "Ctrl-C finishes the step, writes the checkpoint and says how to resume.";
+        "Ctrl-C finishes the step, writes the checkpoint and says how to resume.\n"
+        "In an MPI build (make MPI=1), mpirun -np N ptune train ... trains data-parallel:\n"
+        "each rank runs its share of every batch, --threads is per rank (README).";
     const char *usage = "--model M --train F --template T (--labels L | --knowledge) [options]";
     const int n_opts = sizeof OPTS / sizeof OPTS[0];
     int r = args_parse(&a, OPTS, n_opts, argc, argv, "train", usage, about);

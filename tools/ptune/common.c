@@ -166,8 +166,8 @@ void dist_banner(const char *cmd) {
     cpu_set_t set;
     int cores = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 0;
     if (pt_dist_rank() != 0) return;
-    fprintf(stderr, "ptune %s: data-parallel: %d ranks x %d threads per rank; hosts: %s\n", cmd,
-            pt_dist_size(), threads, hosts);
+    fprintf(stderr, "ptune %s: data-parallel: %d ranks x %d thread%s per rank; hosts: %s\n", cmd,
+            pt_dist_size(), threads, threads == 1 ? "" : "s", hosts);
     if (cores > 0 && cores < threads)
         fprintf(stderr,
                 "ptune %s: warning: rank 0 may run on %d core%s but has %d threads: start mpirun "
