@@ -89,7 +89,9 @@ printf '%s\n' "the mat sat on a cat" "Hello world, 1234 times!" "  two  spaces a
 hf_case llama_spm $T/spm "{sentence} [MASK]" a:mat,b:cat
 hf_case llama3_bpe $Q/hf_llama3 "{sentence}[MASK]" a:line,b:he
 hf_case qwen2_bpe $Q/hf_qwen2 "{sentence}[MASK]" a:line,b:he
-check "llama3 RoPE scaling written as rope_freqs.weight factors" "grep -qa 'rope_freqs.weight' $T/llama3_bpe.gguf"
+$PT info $T/llama3_bpe.gguf > $T/l3info.txt 2>&1
+check "llama3 RoPE scaling written as rope_freqs.weight factors ($(grep rope: $T/l3info.txt | tr -s ' '))" \
+    "grep -qa 'rope_freqs.weight' $T/llama3_bpe.gguf && grep -q 'frequency factors' $T/l3info.txt"
 $PT quantize $Q/hf_qwen2 $T/qm.gguf Q4_K_M > $T/qm.txt 2>&1
 check "Q4_K_M from an HF directory: $(head -1 $T/qm.txt)" "grep -q 'kept in Q8_0 or F32' $T/qm.txt"
 expect_err "HF GPT-2 refused" "no GGUF form" $PT quantize tests/fixtures/gpt2/tiny $T/x.gguf Q8_0
