@@ -20,7 +20,7 @@ PEFT's forward for PREFIX_TUNING with a causal LM (PeftModelForCausalLM.forward
     stored (LLaMA: no rotation applied to them; the cache holds rotated keys).
 This file reshapes only as PEFT does (above); the models below take per-layer
 (key, value) pairs, written from Hugging Face's GPT2Attention / LlamaAttention
-with a past key/value, float64.
+/ BertSelfAttention with a past key/value, float64.
 
 Writes under tests/fixtures/peft/:
   expected_prefix_gpt2.json   for prefix_gpt2/ (`ptune export` of prefix_gpt2.safetensors,
@@ -32,6 +32,10 @@ Writes under tests/fixtures/peft/:
                               heads): PEFT's results on llama_dev.jsonl, input BOS + the
                               SentencePiece pieces of the sentence, labels "\u2581mat" /
                               "\u2581cat" at the last position
+  expected_prefix_bert.json   for prefix_bert/ (`ptune export` of prefix_bert.safetensors,
+                              --method prefix on the tiny BERT, "{sentence} [MASK] ."): PEFT's
+                              results on tests/fixtures/learn/bert_dev.jsonl (FEATURE_EXTRACTION:
+                              [CLS] first, positions from P, labels "yes" / "no" at [MASK])
   prefix_foreign/             an adapter directory written here as PEFT's save_pretrained
                               writes one for the tiny LLaMA (PREFIX_TUNING, GQA: token_dim 16,
                               num_attention_heads 2; random rows, seed 11), with
@@ -139,6 +143,35 @@ def llama_last_hidden(w, cfg, ids, past):
     return rms(h, w["model.norm.weight"])[-1]
 
 
+def bert_mask_hidden(w, cfg, ids, past, mask_id):
+    """HF BertModel with past_key_values: position ids past_length .. past_length+T-1,
+    token type 0, the prefix keys visible to every position (no causal mask); the final
+    hidden state at the [MASK] token."""
+    C, NH, eps = cfg["hidden_size"], cfg["num_attention_heads"], cfg["layer_norm_eps"]
+    HS, T, P = C // NH, len(ids), past[0][0].shape[2]
+    e = "bert.embeddings."
+    h = w[e + "word_embeddings.weight"][ids] + w[e + "position_embeddings.weight"][
+        P + torch.arange(T)] + w[e + "token_type_embeddings.weight"][0]
+    h = F.layer_norm(h, (C,), w[e + "LayerNorm.weight"], w[e + "LayerNorm.bias"], eps)
+    for layer in range(cfg["num_hidden_layers"]):
+        def p(n):
+            return w["bert.encoder.layer.%d.%s" % (layer, n)]
+
+        def lin(t, n):
+            return t @ p(n + ".weight").T + p(n + ".bias")
+        q, k, v = (lin(h, "attention.self." + n).view(1, T, NH, HS).transpose(1, 2)
+                   for n in ("query", "key", "value"))
+        y = attention(q, k, v, past[layer][0], past[layer][1], causal=False)
+        y = y[0].transpose(0, 1).reshape(T, C)
+        a = F.layer_norm(h + lin(y, "attention.output.dense"), (C,),
+                         p("attention.output.LayerNorm.weight"),
+                         p("attention.output.LayerNorm.bias"), eps)
+        f = F.gelu(lin(a, "intermediate.dense"))
+        h = F.layer_norm(a + lin(f, "output.dense"), (C,), p("output.LayerNorm.weight"),
+                         p("output.LayerNorm.bias"), eps)
+    return h[ids.index(mask_id)]
+
+
 def score(examples, labels, encode, last_hidden, head):
     losses, correct, rows = [], 0, []
     for ex in examples:
@@ -183,6 +216,33 @@ def eval_llama(adapter_dir, examples):
                  lambda h: (h @ w["lm_head.weight"].t())[rows])
 
 
+def eval_bert(adapter_dir, examples):
+    import ref_wordpiece as wp
+    bdir = os.path.join(ROOT, "tests", "fixtures", "bert", "tiny")
+    with open(os.path.join(bdir, "config.json")) as f:
+        cfg = json.load(f)
+    w, _ = read_safetensors(os.path.join(bdir, "model.safetensors"))
+    vocab = wp.load_vocab(os.path.join(bdir, "vocab.txt"))
+    past, c = peft_past_key_values(adapter_dir)
+    assert c["token_dim"] == cfg["hidden_size"] and c["num_attention_heads"] == cfg[
+        "num_attention_heads"]
+    labels = [("animal", "yes"), ("thing", "no")]
+    rows = [vocab[wd] for _, wd in labels]
+    c_ = "cls.predictions."
+
+    def head(h):  # the MLM head at the label rows (decoder tied to the word embeddings)
+        t = F.gelu(h @ w[c_ + "transform.dense.weight"].T + w[c_ + "transform.dense.bias"])
+        t = F.layer_norm(t, (cfg["hidden_size"],), w[c_ + "transform.LayerNorm.weight"],
+                         w[c_ + "transform.LayerNorm.bias"], cfg["layer_norm_eps"])
+        return t @ w["bert.embeddings.word_embeddings.weight"][rows].T + w[c_ + "bias"][rows]
+
+    def encode(ex):
+        toks = ["[CLS]"] + wp.tokenize(ex["sentence"] + " [MASK] .", vocab, True) + ["[SEP]"]
+        return [vocab[x] for x in toks]
+    return score(examples, labels, encode,
+                 lambda ids: bert_mask_hidden(w, cfg, ids, past, vocab["[MASK]"]), head)
+
+
 def write_foreign(d, seed=11, P=4):
     """A PREFIX_TUNING adapter as PEFT's save_pretrained writes one for the tiny
     LLaMA (inference mode; config after _prepare_prompt_learning_config)."""
@@ -211,7 +271,10 @@ def main():
         dev = [json.loads(line) for line in f if line.strip()]
     with open(os.path.join(OUT, "llama_dev.jsonl")) as f:
         ldev = [json.loads(line) for line in f if line.strip()]
-    for name, fn, data in (("prefix_gpt2", eval_gpt2, dev), ("prefix_llama", eval_llama, ldev)):
+    with open(os.path.join(ROOT, "tests", "fixtures", "learn", "bert_dev.jsonl")) as f:
+        bdev = [json.loads(line) for line in f if line.strip()]
+    for name, fn, data in (("prefix_gpt2", eval_gpt2, dev), ("prefix_llama", eval_llama, ldev),
+                           ("prefix_bert", eval_bert, bdev)):
         d = os.path.join(OUT, name)
         if not os.path.isdir(d):
             sys.exit("peft_prefix_eval.py: %s missing (ptune export writes it; see "

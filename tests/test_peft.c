@@ -153,7 +153,8 @@ static void round_trip(pt_tuner *td, pt_tuner *tf, const char *data, const char 
 /* PREFIX_TUNING (deep prompts) against scripts/peft_prefix_eval.py, which
  * reshapes prompt_embeddings into past_key_values as PEFT's get_prompt does:
  * GPT-2 (--method prefix), LLaMA with GQA (--method ptuning-v2 --head lm; PEFT
- * then uses the key/value head count), and an adapter the script wrote. */
+ * then uses the key/value head count), BERT (--method prefix, the label words at
+ * [MASK]), and an adapter the script wrote. */
 static void prefix_tuning(void) {
     expected eg, el, ef;
     if (!read_expected(FIX "/expected_prefix_gpt2.json", &eg, "animal", "fruit") ||
@@ -184,6 +185,26 @@ static void prefix_tuning(void) {
         against("prefix_llama/ (GQA, ptuning-v2 lm)", tl, FIX "/llama_dev.jsonl", "sentence", &el);
         round_trip(tl, tlf, FIX "/llama_dev.jsonl", FIX "/prefix_llama");
     }
+    expected eb;
+    pt_model *mb = NULL;
+    pt_tuner *tb = NULL, *tbf = NULL;
+    CHECK(read_expected(FIX "/expected_prefix_bert.json", &eb, "animal", "thing") &&
+              pt_model_load(&mb, "tests/fixtures/bert/tiny") == PT_OK,
+          "bert: %s", pt_last_error());
+    if (mb) {
+        CHECK(pt_tuner_load(&tb, mb, FIX "/prefix_bert") == PT_OK, "prefix_bert/: %s",
+              pt_last_error());
+        CHECK(pt_tuner_load(&tbf, mb, FIX "/prefix_bert.safetensors") == PT_OK, "bert file: %s",
+              pt_last_error());
+    }
+    if (tb && tbf) {
+        against("prefix_bert/ (FEATURE_EXTRACTION)", tb, "tests/fixtures/learn/bert_dev.jsonl",
+                "sentence", &eb);
+        round_trip(tb, tbf, "tests/fixtures/learn/bert_dev.jsonl", FIX "/prefix_bert");
+    }
+    pt_tuner_free(tb);
+    pt_tuner_free(tbf);
+    pt_model_free(mb);
     pt_task_options task = {.labels = "a:mat,b:cat", .template_text = "{sentence} [MASK]"};
     CHECK(pt_tuner_load_adapter(&tx, ml, FIX "/prefix_foreign", &task) == PT_OK,
           "prefix_foreign/: %s", pt_last_error());

@@ -201,7 +201,11 @@ check "no directory left by refused exports" "[ ! -e $T/x ]"
 #  prefix_llama.safetensors: ptune train --model tests/fixtures/llama/tiny.gguf
 #    --train $F/llama_train.jsonl --template "{sentence} [MASK]" --labels a:mat,b:cat
 #    --method ptuning-v2 --head lm --prefix-len 3 --lr 0.03 --steps 30 --batch 8 --seed 2;
-#  exported with --model (the GPT-2 dir, tiny.gguf), then scripts/peft_prefix_eval.py)
+#  prefix_bert.safetensors: ptune train --model tests/fixtures/bert/tiny --train $D/bert_train.jsonl
+#    --dev $D/bert_dev.jsonl --template "{sentence} [MASK] ." --labels animal:yes,thing:no
+#    --method prefix --prefix-len 3 --lr 0.03 --epochs 5 --batch 16 --seed 3;
+#  exported with --model (the GPT-2 dir, tiny.gguf, the BERT dir), then
+#  scripts/peft_prefix_eval.py)
 $PT export --peft $T/pg --prompt $F/prefix_gpt2.safetensors --model $G 2> /dev/null
 $PT export --peft $T/pl --prompt $F/prefix_llama.safetensors --model $L 2> /dev/null
 check "ptune export rewrites prefix_gpt2/ and prefix_llama/ byte for byte" \
@@ -214,7 +218,11 @@ check "LLaMA (GQA 4/2): PREFIX_TUNING, num_attention_heads 2 (KV heads), token_d
      grep -q '\"num_attention_heads\": 2,' $T/pl/adapter_config.json &&
      grep -q '\"token_dim\": 16' $T/pl/adapter_config.json &&
      grep -q '\"prefix_projection\": false' $T/pl/adapter_config.json"
-for c in "gpt2 $G $D/dev.jsonl" "llama $L $F/llama_dev.jsonl"; do
+$PT export --peft $T/pb --prompt $F/prefix_bert.safetensors --model $B 2> /dev/null
+check "ptune export rewrites prefix_bert/ byte for byte (FEATURE_EXTRACTION)" \
+    "cmp -s $T/pb/adapter_config.json $F/prefix_bert/adapter_config.json &&
+     cmp -s $T/pb/adapter_model.safetensors $F/prefix_bert/adapter_model.safetensors"
+for c in "gpt2 $G $D/dev.jsonl" "llama $L $F/llama_dev.jsonl" "bert $B $D/bert_dev.jsonl"; do
     set -- $c
     want=$(jnum loss < $F/expected_prefix_$1.json)
     r=$($PT eval --model $2 --prompt $F/prefix_$1 --data $3 --json)
