@@ -252,6 +252,9 @@ lint:
 # ptune against PyTorch at GPT-2-small and BERT-base shapes (bench/compare.sh;
 # knobs: ROUNDS, REPS, LAYERS, THREADS, FAMILIES - see the script).
 .PHONY: bench-compare
+# products with bf16 weights in each arithmetic at GPT-2-small shapes
+$(BUILD)/bf16mm: bench/bf16mm.c $(ILIB)
+	$(COMPILE) -o $@ $< $(ILIB) $(PT_LDLIBS) $(LDLIBS)
 $(BUILD)/peak: bench/peak.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -march=native $(OMP) $< -o $@

@@ -113,7 +113,7 @@ typedef enum pt_arith {
                          about 16 significant bits of the activations */
 } pt_arith;
 /* What a CPU with AVX512-BF16 uses unless PTUNE_BF16_ARITH says otherwise. */
-#define PT_ARITH_DEFAULT PT_ARITH_BF16X2
+#define PT_ARITH_DEFAULT PT_ARITH_BF16
 const char *pt_arith_name(pt_arith a); /* "f32", "bf16", "bf16x2" */
 
 /* ---- the matmul seam ---- */
