@@ -17,6 +17,7 @@
 #endif
 
 #include "commands.h"
+#include "kernels/weight.h"
 #include "common.h"
 #include "core/cpu.h"
 #include "core/error.h"
@@ -424,13 +425,14 @@ int cmd_bench(int argc, char **argv) {
             "\"first_step_ms\":%.1f,\"start_to_first_step_ms\":%.1f,\"loss\":%.6f,"
             "\"layout\":\"%s\",\"batches\":%d,\"first_pass_train_ms\":%.2f,"
             "\"rows_run\":%ld,\"rows_cached\":%ld,\"cpu\":\"%s\",\"cpu_features\":\"%s\","
-            "\"lengths\":[",
+            "\"bf16_arith\":\"%s\",\"lengths\":[",
             pt_family_name(c->family), c->n_layers, c->dim, c->n_heads, c->ffn_dim, c->vocab_size,
             (long long)b.m->n_params, b.B, b.T, b.S, pt_encoder_kind_name(ek), prec, threads, reps,
             train_ms, eval_ms, train_min, eval_min, tokens / (train_ms * 1e-3),
             tokens / (eval_ms * 1e-3), gflops, eval_gflops, (fwd + bwd) * 1e-9, rss, act_mb,
             rec ? "true" : "false", t_built - t_start, t_first - t_built, t_first - t_start, loss,
-            lay, b.NB, first_pass_ms, b.eng.rows_run, b.eng.rows_cached, cpu_model, cpu_feat);
+            lay, b.NB, first_pass_ms, b.eng.rows_run, b.eng.rows_cached, cpu_model, cpu_feat,
+            pt_arith_name(pt_mm_get_arith()));
         for (int i = 0; i < b.NB * b.B; i++) printf("%s%d", i ? "," : "", b.lens[i]);
         printf("]}\n");
     } else {
@@ -439,6 +441,9 @@ int cmd_bench(int argc, char **argv) {
                pt_family_name(c->family), c->n_layers, c->dim, c->n_heads, c->ffn_dim,
                c->vocab_size, b.m->n_params / 1e6, arg_str(&a, "model", "random weights"));
         printf("cpu        %s (%s)\n", cpu_model, cpu_feat[0] ? cpu_feat : "no AVX2");
+        if (!strcmp(prec, "bf16"))
+            printf("precision  bf16 weights, %s arithmetic (%s)\n",
+                   pt_arith_name(pt_mm_get_arith()), pt_mm_arith_why());
         printf("batch      %d x %d tokens, %d virtual tokens, %s encoder, %d threads, median of "
                "%ld\n",
                b.B, b.T, b.S, pt_encoder_kind_name(ek), threads, reps);
