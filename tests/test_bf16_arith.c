@@ -115,8 +115,7 @@ static void check_model(const char *name, const char *model, const char *fixture
     double loss[NPATH];
     static const char *names[NPATH] = {"f32 weights", "bf16 weights, f32 arith",
                                        "bf16 weights, bf16 arith", "bf16 weights, bf16x2 arith"};
-    static const pt_arith ar[NPATH] = {PT_ARITH_F32, PT_ARITH_F32, PT_ARITH_BF16,
-                                       PT_ARITH_BF16X2};
+    static const pt_arith ar[NPATH] = {PT_ARITH_F32, PT_ARITH_F32, PT_ARITH_BF16, PT_ARITH_BF16X2};
     for (int p = 0; p < NPATH; p++) {
         g[p] = calloc((size_t)S * C, sizeof(float));
         if (!g[p]) abort();
@@ -151,7 +150,8 @@ static void check_model(const char *name, const char *model, const char *fixture
 int main(void) {
     if (!pt_cpu_has_avx512bf16())
         return t_skip("this CPU has no AVX512-BF16 (CPUID 7.1 EAX bit 5): bf16 arithmetic not run");
-    check_model("gpt2", "tests/fixtures/gpt2/tiny", "tests/fixtures/ptune/step_lstm_lm.safetensors");
+    check_model("gpt2", "tests/fixtures/gpt2/tiny",
+                "tests/fixtures/ptune/step_lstm_lm.safetensors");
     check_model("llama", "tests/fixtures/llama/tiny_hf",
                 "tests/fixtures/ptune/step_llama_lstm_lm.safetensors");
     return t_done();

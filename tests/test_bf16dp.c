@@ -108,18 +108,18 @@ static void run_case(const char *c, int M, int N, int K) {
             for (int i = 0; i < M; i++) memcpy(o + (size_t)i * N, b, sizeof(float) * N);
             CHECK(pt_gemm_bf16dp(parts, o, N, x, K, w16, K, 1, M, N, K) == 0, "forward ran");
             CHECK(pt_gemm_bf16dp(parts, d, K, dy, N, w16, K, 0, M, K, N) == 0, "backward ran");
-            snprintf(what, sizeof what, "%s %s fwd M%d N%d K%d %dt", c, parts == 2 ? "x2" : "x1",
-                     M, N, K, th);
+            snprintf(what, sizeof what, "%s %s fwd M%d N%d K%d %dt", c, parts == 2 ? "x2" : "x1", M,
+                     N, K, th);
             check(what, parts, o, y[parts - 1], y[2], sf, (size_t)M * N);
-            snprintf(what, sizeof what, "%s %s bwd M%d N%d K%d %dt", c, parts == 2 ? "x2" : "x1",
-                     M, N, K, th);
+            snprintf(what, sizeof what, "%s %s bwd M%d N%d K%d %dt", c, parts == 2 ? "x2" : "x1", M,
+                     N, K, th);
             check(what, parts, d, dx[parts - 1], dx[2], sb, (size_t)M * K);
             out[th - 1] = o, din[th - 1] = d;
         }
         CHECK(!memcmp(out[0], out[1], sizeof(float) * M * N), "%s forward: 1 and 2 threads differ",
               c);
-        CHECK(!memcmp(din[0], din[1], sizeof(float) * M * K),
-              "%s backward: 1 and 2 threads differ", c);
+        CHECK(!memcmp(din[0], din[1], sizeof(float) * M * K), "%s backward: 1 and 2 threads differ",
+              c);
         /* the seam with the arithmetic set gives the same bits */
         pt_mm_set_arith(parts == 2 ? PT_ARITH_BF16X2 : PT_ARITH_BF16);
         CHECK(pt_mm_get_arith() == (parts == 2 ? PT_ARITH_BF16X2 : PT_ARITH_BF16), "arith set");

@@ -40,10 +40,10 @@
 #endif
 
 #define MR 8
-#define NV 3       /* zmm vectors per row of the micro-tile */
+#define NV 3         /* zmm vectors per row of the micro-tile */
 #define NR (16 * NV) /* 48 */
 #define NC 192       /* columns per task, a multiple of NR */
-#define KC 256 /* depth per packed block, even */
+#define KC 256       /* depth per packed block, even */
 
 int pt_cpu_has_avx512bf16(void) {
 #ifdef PT_X86
@@ -156,10 +156,10 @@ typedef void (*micro_fn)(int, const uint32_t *, const uint32_t *, int, const uin
 /* one task: c (m, nc) += A (m rows of pair words at stride lda) . B (K, nc) block */
 static void task(micro_fn fn, float *c, int ldc, const uint32_t *ah, const uint32_t *al, int lda,
                  const uint16_t *b, int ldb, int trans, int m, int nc, int K) {
-    _Alignas(64) uint32_t bp[KC / 2 * NC];          // (NC/NR, KC/2, NR) packed B
-    _Alignas(64) uint32_t eh[MR * KC / 2];          // (MR, KC/2) last rows of A, zero-padded
-    _Alignas(64) uint32_t el[MR * KC / 2];          // the same for the low parts
-    _Alignas(64) float tile[MR * NR];               // (MR, NR) partial output tile
+    _Alignas(64) uint32_t bp[KC / 2 * NC]; // (NC/NR, KC/2, NR) packed B
+    _Alignas(64) uint32_t eh[MR * KC / 2]; // (MR, KC/2) last rows of A, zero-padded
+    _Alignas(64) uint32_t el[MR * KC / 2]; // the same for the low parts
+    _Alignas(64) float tile[MR * NR];      // (MR, NR) partial output tile
     for (int k0 = 0; k0 < K; k0 += KC) {
         int kc = K - k0 < KC ? K - k0 : KC, kp = (kc + 1) / 2;
         pack_b(bp, b + (trans ? (size_t)k0 : (size_t)k0 * ldb), ldb, trans, kc, nc);
@@ -230,8 +230,8 @@ int pt_gemm_bf16dp(int parts, float *c, int ldc, const float *a, int lda, const 
                 int i0 = rb * rows, j0 = cb * NC;
                 int m = M - i0 < rows ? M - i0 : rows, nc = N - j0 < NC ? N - j0 : NC;
                 const uint16_t *bj = b + (b_trans ? (size_t)j0 * ldb : (size_t)j0);
-                task(fn, c + (size_t)i0 * ldc + j0, ldc, ah + (size_t)i0 * lw,
-                     al + (size_t)i0 * lw, lw, bj, ldb, b_trans, m, nc, K);
+                task(fn, c + (size_t)i0 * ldc + j0, ldc, ah + (size_t)i0 * lw, al + (size_t)i0 * lw,
+                     lw, bj, ldb, b_trans, m, nc, K);
             }
         }
     }

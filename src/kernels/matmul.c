@@ -194,8 +194,8 @@ const char *pt_arith_name(pt_arith a) {
 }
 
 /* bf16 weights through vdpbf16ps: 0 when done */
-static int bf16dp(float *c, int ldc, const float *a, int lda, const pt_weight *W, int trans,
-                  int M, int N, int K) {
+static int bf16dp(float *c, int ldc, const float *a, int lda, const pt_weight *W, int trans, int M,
+                  int N, int K) {
     pt_arith ar = pt_mm_get_arith();
     if (ar == PT_ARITH_F32) return 1;
     return pt_gemm_bf16dp(ar == PT_ARITH_BF16X2 ? 2 : 1, c, ldc, a, lda, W->data, W->cols, trans, M,
