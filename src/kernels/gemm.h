@@ -10,7 +10,11 @@
  *   dnnl      oneDNN 2.x matmul primitive (PT_GEMM_DNNL), f32 and bf16
  *
  * bf16 weights ("W16"): uint16_t holding the upper half of an IEEE float32
- * (round to nearest even). Products with them accumulate in float32.
+ * (round to nearest even). Products with them accumulate in float32, in the
+ * arithmetic pt_mm_get_arith (weight.h) names: widened to float32 (the
+ * engines above), or vdpbf16ps on CPUs with AVX512-BF16 (pt_gemm_bf16dp,
+ * gemm_bf16.c, whatever the build's engine). No AMX code: none of our
+ * machines with AMX was available to test it.
  */
 #ifndef PT_KERNELS_GEMM_H
 #define PT_KERNELS_GEMM_H

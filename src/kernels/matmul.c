@@ -5,6 +5,9 @@
  * N rows (tokens), C input channels, OC output channels; W (OC, C) row-major.
  *   forward:        out (N, OC)  = inp (N, C) . W^T   (GEMM with B = W read transposed)
  *   backward_input: dinp (N, C) += dout (N, OC) . W   (GEMM with B = W as stored)
+ * Typed seam (pt_mm_*): bf16 weights go to the vdpbf16ps kernels
+ * (pt_gemm_bf16dp) when the arithmetic is bf16 or bf16x2 (PTUNE_BF16_ARITH, or
+ * the default on CPUs with AVX512-BF16), else to the widening path.
  */
 #include "kernels/kernels.h"
 

@@ -40,7 +40,7 @@ static const opt OPTS[] = {
     {"model", "PATH", "time a real model instead of a random one"},
     {"precision", "P",
      "f32 (default) or bf16: the blocks' big float matrices in bf16 (quantized ones "
-     "stay as stored)"},
+     "stay as stored; PTUNE_BF16_ARITH=f32|bf16|bf16x2 picks the arithmetic)"},
     {"recompute", NULL,
      "keep only each block's input in the forward pass and recompute the block in backward "
      "(less activation memory, about a third more work; see ptune train --help)"},

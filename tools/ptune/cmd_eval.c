@@ -31,7 +31,8 @@ static const opt OPTS[] = {
     {"batch", "N", "examples per batch (default 16)"},
     {"threads", "N", "threads (default: all cores)"},
     {"precision", "f32|bf16",
-     "bf16: block weights stored and multiplied in bf16 (default f32); float weights "
+     "bf16: block weights stored and multiplied in bf16 (default f32; "
+     "PTUNE_BF16_ARITH=f32|bf16|bf16x2 picks the arithmetic); float weights "
      "only: quantized matrices stay as stored"},
     {"no-check", NULL,
      "skip the check, made once at load, that every weight of the model is finite"},

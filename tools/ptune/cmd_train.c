@@ -61,7 +61,9 @@ static const opt OPTS[] = {
     {"threads", "N", "threads (default: all cores)"},
     {"precision", "f32|bf16",
      "bf16: block weights stored and multiplied in bf16 (half the "
-     "memory; float32 accumulation; default f32); float weights only: "
+     "memory; float32 accumulation; default f32); with AVX512-BF16 the products run "
+     "vdpbf16ps on activations rounded to bf16 (PTUNE_BF16_ARITH=f32|bf16|bf16x2 picks; "
+     "ptune info --build says which); float weights only: "
      "quantized matrices stay as stored"},
     {"no-check", NULL,
      "skip the check, made once at load, that every weight of the model is finite"},
