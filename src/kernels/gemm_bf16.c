@@ -201,8 +201,8 @@ int pt_gemm_bf16dp(int parts, float *c, int ldc, const float *a, int lda, const 
     if (M <= 0 || N <= 0 || K <= 0) return 0;
     int k16 = (K + 15) / 16 * 16, lw = k16 / 2; /* row of A: k16 bf16 = lw words */
     size_t words = (size_t)M * lw;
-    /* every word is written by convert_row: no zeroing (k16 is a multiple of 16: 64-byte rows) */
-    uint32_t *ah = aligned_alloc(64, words * (size_t)parts * sizeof(uint32_t) + 64);
+    /* every word is written by convert_row: no zeroing; the size rounded to whole 64-byte lines */
+    uint32_t *ah = aligned_alloc(64, (words * (size_t)parts * sizeof(uint32_t) + 63) / 64 * 64);
     if (!ah) return 1;
     uint32_t *al = parts == 2 ? ah + words : ah; /* parts 1: never read */
     int par = (double)M * N * K >= PT_PAR_FLOPS;
