@@ -33,7 +33,7 @@ for r in $(seq 1 $ROUNDS); do
         torch) ${TORCH_CORETYPE:+env OPENBLAS_CORETYPE=$TORCH_CORETYPE} $PYTHON bench/torch_bench.py $SHAPE --reps $REPS > $T/$c.$r.json ;;
         torch_bf16) ${TORCH_CORETYPE:+env OPENBLAS_CORETYPE=$TORCH_CORETYPE} $PYTHON bench/torch_bench.py $SHAPE --reps $REPS --autocast > $T/$c.$r.json ;;
         esac
-        echo "round $r $c: $(sed 's/.*"train_ms":\([0-9.]*\).*"eval_ms":\([0-9.]*\).*/train \1 ms, eval \2 ms/' $T/$c.$r.json | tail -1)"
+        echo "round $r $c: $($PYTHON -c "import json,sys; d=json.loads(open(sys.argv[1]).read().strip().splitlines()[-1]); print('train', d['train_ms'], 'ms, eval', d['eval_ms'], 'ms')" $T/$c.$r.json)"
     done
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
