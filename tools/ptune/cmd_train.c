@@ -336,21 +336,26 @@ int cmd_train(int argc, char **argv) {
     int n_in = 0;
     long batch, epochs, steps, warmup, seed, every, patience, hidden, max_len;
     double lr, wd, clip;
-    const char *enc = arg_str(&a, "encoder", "lstm"), *optname = arg_str(&a, "optimizer", "adamw");
-    const char *init = arg_str(&a, "init", NULL);
-    if (!arg_int(&a, "batch", p.batch, 1, 4096, &batch) ||
-        !arg_int(&a, "epochs", p.epochs, 1, 100000, &epochs) ||
-        !arg_int(&a, "steps", 0, 0, 100000000, &steps) ||
-        !arg_int(&a, "warmup", 0, 0, 100000000, &warmup) ||
-        !arg_int(&a, "seed", (long)p.seed, 0, 0x7fffffffffffffffL, &seed) ||
-        !arg_int(&a, "eval-every", 0, 0, 100000000, &every) ||
-        !arg_int(&a, "patience", 0, 0, 1000000, &patience) ||
-        !arg_int(&a, "hidden", 0, 0, 65536, &hidden) ||
-        !arg_int(&a, "max-len", 0, 0, 1 << 20, &max_len) ||
+    pt_train_options dflt0;
+    pt_train_options_default(&dflt0);
+    const char *enc = arg_str(&a, "encoder", dflt0.encoder);
+    const char *optname = arg_str(&a, "optimizer", dflt0.optimizer);
+    const char *init = arg_str(&a, "init", dflt0.init);
+    /* the defaults are the library's (ptune.h), the same as an API caller's */
+    const pt_train_options dflt = dflt0;
+    if (!arg_int(&a, "batch", dflt.batch, 1, 4096, &batch) ||
+        !arg_int(&a, "epochs", dflt.epochs, 1, 100000, &epochs) ||
+        !arg_int(&a, "steps", dflt.steps, 0, 100000000, &steps) ||
+        !arg_int(&a, "warmup", dflt.warmup, 0, 100000000, &warmup) ||
+        !arg_int(&a, "seed", (long)dflt.seed, 0, 0x7fffffffffffffffL, &seed) ||
+        !arg_int(&a, "eval-every", dflt.eval_every, 0, 100000000, &every) ||
+        !arg_int(&a, "patience", dflt.patience, 0, 1000000, &patience) ||
+        !arg_int(&a, "hidden", dflt.hidden, 0, 65536, &hidden) ||
+        !arg_int(&a, "max-len", dflt.max_len, 0, 1 << 20, &max_len) ||
         !arg_int(&a, "interrupt-at", 0, 0, 100000000, &p.stop_at) ||
-        !arg_float(&a, "lr", p.lr, 1e-12, 10, &lr) ||
-        !arg_float(&a, "weight-decay", -1, 0, 0.999, &wd) ||
-        !arg_float(&a, "clip", p.clip, 0, 1e6, &clip) ||
+        !arg_float(&a, "lr", dflt.lr, 1e-12, 10, &lr) ||
+        !arg_float(&a, "weight-decay", dflt.weight_decay, 0, 0.999, &wd) ||
+        !arg_float(&a, "clip", dflt.clip, 0, 1e6, &clip) ||
         !parse_save_every(arg_str(&a, "save-every", "60s"), &p) || set_threads("train", &a))
         goto out;
     if (!arg_flag(&a, "quiet")) warn_openblas_env("train");
