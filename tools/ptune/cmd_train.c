@@ -140,22 +140,40 @@ static void on_progress(const pt_progress *p, void *user) {
     fflush(stderr);
 }
 
+static void json_arg(pt_buf *b, int *first, const char *s) {
+    if (!*first) pt_buf_puts(b, ",");
+    pt_json_write_string(b, s, strlen(s));
+    *first = 0;
+}
+
 /* The training command line as a JSON list, kept in the checkpoint so that
- * "ptune train --resume FILE.ckpt" alone repeats it. */
-static char *argv_json(int argc, char **argv) {
+ * "ptune train --resume FILE.ckpt" alone repeats it. Options read from
+ * --config are written out as options (the file may change later). */
+static char *argv_json(int argc, char **argv, const args *a) {
     pt_buf b = {0};
     pt_buf_puts(&b, "[");
     int first = 1;
     for (int i = 0; i < argc; i++) {
         /* the checkpoint and the testing aid are not part of the run's definition */
-        if (!strcmp(argv[i], "--resume") || !strcmp(argv[i], "--interrupt-at")) {
+        if (!strcmp(argv[i], "--resume") || !strcmp(argv[i], "--interrupt-at") ||
+            !strcmp(argv[i], "--config")) {
             i++;
             continue;
         }
-        if (!strncmp(argv[i], "--resume=", 9) || !strncmp(argv[i], "--interrupt-at=", 15)) continue;
-        if (!first) pt_buf_puts(&b, ",");
-        pt_json_write_string(&b, argv[i], strlen(argv[i]));
-        first = 0;
+        if (!strncmp(argv[i], "--resume=", 9) || !strncmp(argv[i], "--interrupt-at=", 15) ||
+            !strncmp(argv[i], "--config=", 9))
+            continue;
+        json_arg(&b, &first, argv[i]);
+    }
+    for (int k = 0; k < a->n_opts; k++) {
+        const char *name = a->opts[k].name;
+        if (!a->from_config || !a->from_config[k] || !strcmp(name, "resume") ||
+            !strcmp(name, "interrupt-at"))
+            continue;
+        char opt_name[80];
+        snprintf(opt_name, sizeof opt_name, "--%s", name);
+        json_arg(&b, &first, opt_name);
+        if (a->opts[k].metavar) json_arg(&b, &first, a->vals[k]);
     }
     pt_buf_puts(&b, "]");
     return b.v;
@@ -398,7 +416,7 @@ int cmd_train(int argc, char **argv) {
     p.plot = arg_str(&a, "plot", NULL);
     p.stop = &g_stop;
     p.accept_changed_inputs = arg_flag(&a, "accept-changed-data");
-    cmdline = argv_json(argc, argv);
+    cmdline = argv_json(argc, argv, &a);
     p.argv_json = cmdline;
     const char *train = arg_str(&a, "train", NULL), *dev = arg_str(&a, "dev", NULL);
     const char *model = arg_str(&a, "model", NULL), *vf = arg_str(&a, "vocab-filter", NULL);
