@@ -23,6 +23,13 @@
  * precision): rebuild against the new header, and keep filling the structs
  * with the _default functions or designated initializers so that new fields
  * get their defaults.
+ *
+ * The ptune tool uses this API for its defaults, precision and model
+ * loading; for what the API does not cover yet (deep prompts, resume of a
+ * recorded command line, predict's per-example output, generate, info,
+ * tokenize, quantize, bench) it still uses internal headers, listed with
+ * the reason for each in README.md ("The library"). A program of your own
+ * needs only this header.
  */
 #ifndef PTUNE_H
 #define PTUNE_H

@@ -9,7 +9,7 @@
 #    continues a run whose config file has since been deleted;
 #  - eval reads --config too (the same line as from flags);
 #  - an unknown key, a value of the wrong type, a file that is not an object
-#    and malformed JSON are refused, naming the key (and the type expected)
+#    malformed JSON and a key given twice are refused, naming the key (and the type expected)
 #    and the file;
 #  - `ptune help train` lists --config (and so does the man page).
 PT=${PTUNE_BIN:-build/ptune}
@@ -67,6 +67,8 @@ expect_err "not an object" "$T/bad5.json: expected a JSON object of options" $PT
 printf '{"lr": 0.1,\n "steps": }\n' > $T/bad6.json
 expect_err "malformed JSON (line named)" "$T/bad6.json.*line 2" $PT train --config $T/bad6.json
 expect_err "missing file" "$T/none.json" $PT train --config $T/none.json
+echo '{"lr": 0.1, "lr": 0.2}' > $T/bad8.json
+expect_err "a key twice" "$T/bad8.json: key \"lr\" is given twice" $PT train --config $T/bad8.json
 echo '{"top": 3}' > $T/bad7.json
 expect_err "an option of another command" "unknown key \"top\" (not an option of ptune train" $PT train --config $T/bad7.json
 

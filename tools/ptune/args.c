@@ -119,6 +119,9 @@ static int apply_config(args *a, const char *path, const char *cmd) {
         int k = -1;
         for (int j = 0; j < a->n_opts; j++)
             if (!strcmp(a->opts[j].name, key)) k = j;
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(root->keys[j], key))
+                return die(cmd, "--config %s: key \"%s\" is given twice", path, key) + 1;
         int universal = k < 0 && (!strcmp(key, "quiet") || !strcmp(key, "verbose"));
         if (k < 0 && !universal)
             return die(cmd,
