@@ -233,6 +233,17 @@ PT_API pt_status pt_tuner_set_vocab_filter(pt_tuner *t, const char *path);
  * example), so calls in a loop do not allocate it each time. */
 PT_API pt_status pt_tuner_predict(pt_tuner *t, const char *const *fields, const char *const *values,
                                   int n_fields, int *label, float *probs);
+/* Knowledge probing: the k most probable answer tokens for one example,
+ * best first (among the vocabulary filter's tokens when one is set, as ptune
+ * predict --top k): ids[i] the token ids, probs[i] their probabilities over
+ * the whole vocabulary (either may be NULL), *n_out (may be NULL) how many
+ * were written (fewer than k only when the filter is smaller). */
+PT_API pt_status pt_tuner_predict_top(pt_tuner *t, const char *const *fields,
+                                      const char *const *values, int n_fields, int k, int *ids,
+                                      float *probs, int *n_out);
+/* The text of one token of the tuner's model (a leading space where the
+ * tokenizer has one), NUL-terminated into buf of cap bytes. */
+PT_API pt_status pt_tuner_token_text(const pt_tuner *t, int id, char *buf, size_t cap);
 /* The prompt in memory: the (n_virtual, width) table the model reads at the
  * template's [P] tokens (the encoder's output), owned by the tuner and valid
  * until it is trained, set or freed; NULL (sizes 0) before a prompt exists or

@@ -13,6 +13,9 @@
  *  - knowledge probing with a vocabulary filter (pt_task_options.vocab_filter
  *    and pt_tuner_set_vocab_filter): loss and P@1 equal `ptune eval
  *    --knowledge --vocab-filter`'s; the filter changes P@1;
+ *  - knowledge predictions (pt_tuner_predict_top, pt_tuner_token_text): the
+ *    top 3 token ids, words and probabilities of `ptune predict --top 3`,
+ *    with and without --vocab-filter;
  *  - bad options are refused by name (precision, max_len, threads, batch).
  * The tool is $PTUNE_BIN (make test sets it), else build/ptune. */
 #include <stdio.h>
@@ -21,6 +24,8 @@
 #include <omp.h>
 #endif
 
+#include "core/vec.h"
+#include "formats/json.h"
 #include "prompt/promptfile.h"
 #include "ptune.h"
 #include "test.h"
@@ -126,7 +131,7 @@ int main(void) {
     bin = getenv("PTUNE_BIN") ? getenv("PTUNE_BIN") : "build/ptune";
     if (access(bin, X_OK)) return t_skip("no ptune tool built (PTUNE_BIN)");
     if (!mkdtemp(dir)) return 1;
-    char p[16][400], a[1600];
+    char p[16][400], a[4096];
     for (int i = 0; i < 16; i++) snprintf(p[i], sizeof p[i], "%s/f%d", dir, i);
     pt_model *m = NULL, *mb = NULL;
     if (pt_model_load(&m, MODEL)) {
@@ -271,6 +276,99 @@ int main(void) {
     } else {
         CHECK(0, "knowledge evaluate: %s", pt_last_error());
     }
+    pt_tuner_free(tk);
+
+    /* ---- knowledge predictions: the top candidates of ptune predict --top 3 */
+    char kp[420], data[420], pj[420], pjf[420];
+    snprintf(kp, sizeof kp, "%s.safetensors", p[10]);
+    snprintf(data, sizeof data, "%s.jsonl", p[11]);
+    snprintf(pj, sizeof pj, "%s.jsonl", p[12]);
+    snprintf(pjf, sizeof pjf, "%s.jsonl", p[13]);
+    static const char *texts[] = {"the dog is big", "an apple and a pear", "this cat was red"};
+    f = fopen(data, "w");
+    if (f) {
+        for (int i = 0; i < 3; i++) fprintf(f, "{\"sentence\": \"%s\"}\n", texts[i]);
+        fclose(f);
+    }
+    snprintf(a, sizeof a,
+             "train --model %s --train %s --template \"[P*3] {sentence} It is a [MASK]\" "
+             "--knowledge --encoder embedding --lr 0.1 --steps 8 --seed 3 --out %s --quiet "
+             "2> /dev/null",
+             MODEL, TRAIN, kp);
+    run(a);
+    snprintf(a, sizeof a, "predict --model %s --prompt %s --data %s --top 3 > %s 2> /dev/null",
+             MODEL, kp, data, pj);
+    run(a);
+    snprintf(a, sizeof a,
+             "predict --model %s --prompt %s --data %s --top 3 --vocab-filter %s > %s 2> /dev/null",
+             MODEL, kp, data, vf, pjf);
+    run(a);
+    tk = NULL;
+    CHECK(!pt_tuner_load(&tk, m, kp), "load knowledge prompt: %s", pt_last_error());
+    for (int pass = 0; tk && pass < 2; pass++) {
+        if (pass) CHECK(!pt_tuner_set_vocab_filter(tk, vf), "filter: %s", pt_last_error());
+        FILE *pf = fopen(pass ? pjf : pj, "r");
+        char line[4096];
+        int n_lines = 0, same_ids = 1, same_words = 1;
+        double worst = 0;
+        for (int i = 0; pf && i < 3 && fgets(line, sizeof line, pf); i++, n_lines++) {
+            const char *fields[] = {"sentence"};
+            int ids[3], got = 0;
+            float pr[3];
+            if (pt_tuner_predict_top(tk, fields, &texts[i], 1, 3, ids, pr, &got) || got != 3) {
+                CHECK(0, "pt_tuner_predict_top: %s (%d)", pt_last_error(), got);
+                break;
+            }
+            pt_json_doc doc;
+            const pt_json *top = NULL;
+            if (!pt_json_parse(&doc, line, strlen(line))) {
+                top = pt_json_get(doc.root, "top");
+                if (!top || top->type != PT_JSON_ARRAY || top->len != 3) same_ids = 0;
+                for (int j = 0; same_ids && j < 3; j++) {
+                    const pt_json *c = top->items[j];
+                    const char *word;
+                    int cid;
+                    double cli;
+                    char text[64];
+                    if (!pt_json_get_str(c, "word", &word) ||
+                        !pt_json_get_int(c, "token_id", &cid) ||
+                        !pt_json_get_num(c, "prob", &cli) ||
+                        pt_tuner_token_text(tk, ids[j], text, sizeof text)) {
+                        same_ids = 0;
+                        break;
+                    }
+                    /* the tool writes the token's bytes as JSON (a byte that is not
+                     * UTF-8 becomes its code point): compare through the same writer */
+                    pt_buf jb = {0};
+                    pt_json_doc dw;
+                    pt_json_write_string(&jb, text, strlen(text));
+                    if (!jb.v || pt_json_parse(&dw, jb.v, jb.n)) {
+                        same_words = 0;
+                    } else {
+                        if (strcmp(word, dw.root->str)) same_words = 0;
+                        pt_json_doc_free(&dw);
+                    }
+                    pt_buf_free(&jb);
+                    if (cid != ids[j]) same_ids = 0;
+                    double d = fabs(cli - pr[j]) / (cli > 0 ? cli : 1);
+                    if (d > worst) worst = d;
+                }
+                pt_json_doc_free(&doc);
+            } else {
+                same_ids = 0;
+            }
+        }
+        if (pf) fclose(pf);
+        printf("  predict top 3%s: %d examples, ids %s, words %s, probs max rel diff %.3g\n",
+               pass ? " (vocabulary filter)" : "", n_lines, same_ids ? "equal" : "DIFFER",
+               same_words ? "equal" : "DIFFER", worst);
+        CHECK(n_lines == 3 && same_ids && same_words && worst < 1e-5,
+              "knowledge predict differs from ptune predict");
+    }
+    int lab;
+    const char *fields1[] = {"sentence"};
+    CHECK(tk && pt_tuner_predict(tk, fields1, texts, 1, &lab, NULL) == PT_ERR_ARG,
+          "pt_tuner_predict refuses knowledge probing");
     pt_tuner_free(tk);
 
     pt_model_free(mb);

@@ -343,12 +343,12 @@ pt_status pt_tuner_eval(pt_tuner *t, const char *data_path, double *loss, double
     return s;
 }
 
-pt_status pt_tuner_predict(pt_tuner *t, const char *const *fields, const char *const *values,
-                           int n_fields, int *label, float *probs) {
+/* Render one example given as fields and run predict's engine on it: the
+ * scores are left in t->pe.scores (t->pe.ns of them). */
+static pt_status run_one(pt_tuner *t, const char *const *fields, const char *const *values,
+                         int n_fields) {
     pt_status s = need_prompt(t);
     if (s) return s;
-    if (t->task.kind != PT_TASK_CLASSIFY)
-        return pt_fail(PT_ERR_ARG, "pt_tuner_predict classifies; this task is knowledge probing");
     const pt_template *tm = &t->task.tmpl;
     const char **vals = pt_zalloc((size_t)tm->n_fields + 1, sizeof(char *));
     if (!vals) return pt_fail(PT_ERR_NOMEM, "out of memory");
@@ -374,23 +374,85 @@ pt_status pt_tuner_predict(pt_tuner *t, const char *const *fields, const char *c
         else
             t->pe_T = T;
     }
-    pt_engine *e = &t->pe;
     if (!s) {
         const pt_example *b = &ex;
         double loss;
-        s = pt_engine_run(e, &b, 1, t->prompt.table, t->prompt.head_w, t->prompt.head_b, &loss,
+        s = pt_engine_run(&t->pe, &b, 1, t->prompt.table, t->prompt.head_w, t->prompt.head_b, &loss,
                           NULL, NULL, NULL, NULL);
-        if (!s) {
-            int n = e->ns;
-            *label = pt_predict_index(&t->task, e->scores, n);
-            if (probs) {
-                double mx = e->scores[*label], z = 0;
-                for (int k = 0; k < n; k++) z += exp(e->scores[k] - mx);
-                for (int k = 0; k < n; k++) probs[k] = (float)(exp(e->scores[k] - mx) / z);
-            }
-        }
     }
     pt_rendered_free(&ex.r);
+    return s;
+}
+
+pt_status pt_tuner_predict(pt_tuner *t, const char *const *fields, const char *const *values,
+                           int n_fields, int *label, float *probs) {
+    if (t->task.kind != PT_TASK_CLASSIFY)
+        return pt_fail(PT_ERR_ARG, "pt_tuner_predict classifies; this task is knowledge probing "
+                                   "(pt_tuner_predict_top)");
+    pt_status s = run_one(t, fields, values, n_fields);
+    if (s) return s;
+    const pt_engine *e = &t->pe;
+    int n = e->ns;
+    *label = pt_predict_index(&t->task, e->scores, n);
+    if (probs) {
+        double mx = e->scores[*label], z = 0;
+        for (int k = 0; k < n; k++) z += exp(e->scores[k] - mx);
+        for (int k = 0; k < n; k++) probs[k] = (float)(exp(e->scores[k] - mx) / z);
+    }
+    return PT_OK;
+}
+
+pt_status pt_tuner_predict_top(pt_tuner *t, const char *const *fields, const char *const *values,
+                               int n_fields, int k, int *ids, float *probs, int *n_out) {
+    if (n_out) *n_out = 0;
+    if (t->task.kind != PT_TASK_KNOWLEDGE)
+        return pt_fail(PT_ERR_ARG, "pt_tuner_predict_top is for knowledge probing; this tuner "
+                                   "classifies (pt_tuner_predict)");
+    if (k < 1) return pt_fail(PT_ERR_ARG, "pt_tuner_predict_top: k %d must be >= 1", k);
+    pt_status s = run_one(t, fields, values, n_fields);
+    if (s) return s;
+    const pt_engine *e = &t->pe;
+    int n = e->ns;
+    double *p = malloc(sizeof(double) * (size_t)n);
+    if (!p) return pt_fail(PT_ERR_NOMEM, "out of memory");
+    double mx = -INFINITY, z = 0;
+    for (int i = 0; i < n; i++) mx = e->scores[i] > mx ? e->scores[i] : mx;
+    for (int i = 0; i < n; i++) z += p[i] = exp(e->scores[i] - mx);
+    for (int i = 0; i < n; i++) p[i] /= z;
+    const pt_task *tk = &t->task;
+    int got = 0;
+    for (; got < k; got++) { /* by repeated selection: k is small */
+        int best = -1;
+        int m = tk->vocab_filter ? tk->n_filter : n;
+        for (int j = 0; j < m; j++) {
+            int i = tk->vocab_filter ? tk->vocab_filter[j] : j;
+            if (p[i] >= 0 && (best < 0 || p[i] > p[best])) best = i;
+        }
+        if (best < 0) break;
+        if (ids) ids[got] = best;
+        if (probs) probs[got] = (float)p[best];
+        p[best] = -1;
+    }
+    free(p);
+    if (n_out) *n_out = got;
+    return PT_OK;
+}
+
+pt_status pt_tuner_token_text(const pt_tuner *t, int id, char *buf, size_t cap) {
+    if (cap == 0) return pt_fail(PT_ERR_ARG, "pt_tuner_token_text: no room");
+    buf[0] = 0;
+    if (id < 0 || id >= t->m->cfg.vocab_size)
+        return pt_fail(PT_ERR_ARG, "pt_tuner_token_text: token %d outside the vocabulary (%d)", id,
+                       t->m->cfg.vocab_size);
+    pt_buf b = {0};
+    pt_status s = pt_tok_decode(t->m->tok, &id, 1, &b);
+    if (!s && b.n + 1 > cap)
+        s = pt_fail(PT_ERR_ARG, "pt_tuner_token_text: %zu bytes do not fit in %zu", b.n + 1, cap);
+    if (!s) {
+        if (b.n) memcpy(buf, b.v, b.n);
+        buf[b.n] = 0;
+    }
+    pt_buf_free(&b);
     return s;
 }
 
