@@ -141,6 +141,32 @@ int main(void) {
     const char *common = "--model " MODEL " --train " TRAIN " --template \"" TMPL
                          "\" --labels " LABELS " --lr 0.03 --steps 6 --batch 4 --seed 7 --quiet";
 
+    /* ---- the defaults --help states are the library's */
+    pt_train_options d0;
+    pt_train_options_default(&d0);
+    char hf[420];
+    snprintf(hf, sizeof hf, "%s/help.txt", dir);
+    snprintf(a, sizeof a, "train --help > %s", hf);
+    run(a);
+    char help[16384] = {0};
+    FILE *hfp = fopen(hf, "r");
+    if (hfp) help[fread(help, 1, sizeof help - 1, hfp)] = 0, fclose(hfp);
+    char want[5][64];
+    snprintf(want[0], 64, "learning rate (default %g)", (double)d0.lr);
+    snprintf(want[1], 64, "examples per step (default %d)", d0.batch);
+    snprintf(want[2], 64, "training data (default %d)", d0.epochs);
+    snprintf(want[3], 64, "(default %llu)", (unsigned long long)d0.seed);
+    snprintf(want[4], 64, "0 = off (default %g)", (double)d0.clip);
+    for (int i = 0; i < 5; i++)
+        CHECK(strstr(help, want[i]), "ptune train --help lacks \"%s\"", want[i]);
+    CHECK(!strcmp(d0.encoder, "lstm") && strstr(help, "lstm (default)") &&
+              !strcmp(d0.optimizer, "adamw") && strstr(help, "adamw (default)"),
+          "encoder and optimizer defaults in --help");
+    printf("  ptune train --help states the library's defaults: lr %g, batch %d, epochs %d, "
+           "seed %llu, clip %g, %s, %s\n",
+           (double)d0.lr, d0.batch, d0.epochs, (unsigned long long)d0.seed, (double)d0.clip,
+           d0.encoder, d0.optimizer);
+
     /* ---- threads, init words, max_len, recompute */
     snprintf(a, sizeof a,
              "train %s --threads 1 --init \"words:the cat is\" --max-len 12 "

@@ -46,7 +46,7 @@ static const opt OPTS[] = {
      "seed vectors: vocab (random token embeddings), words:\"a b c\", or a prompt "
      "FILE (default: normal)"},
     {"optimizer", "O", "adamw (default), adam (L2 decay) or sgd"},
-    {"lr", "X", "learning rate (default 1e-3)"},
+    {"lr", "X", "learning rate (default 0.001)"},
     {"weight-decay", "X", "weight decay (default 0.01 for adamw, 0 for adam and sgd)"},
     {"batch", "N", "examples per step (default 8)"},
     {"epochs", "N", "passes over the training data (default 3)"},
