@@ -1,5 +1,7 @@
 /* test_api_options.c - the options ptune.h 0.4 added, each through the public
  * API and checked against the ptune tool on the same run:
+ *  - `ptune train --help` states the defaults pt_train_options_default holds
+ *    (lr, batch, epochs, seed, clip, encoder, optimizer);
  *  - train with threads, init "words:...", max_len and recompute: the API's
  *    prompt table is bit-identical to `ptune train --threads 1 --init
  *    words:... --max-len 12 --recompute`'s; max_len has an effect (the table
