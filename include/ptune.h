@@ -196,7 +196,9 @@ PT_API pt_status pt_tuner_load_adapter(pt_tuner **out, pt_model *m, const char *
 /* Write the tuner's prompt as a PEFT adapter directory (created if absent).
  * Refused, saying why, unless the template begins with its only group of
  * virtual tokens, before the start token ("[P*8][START]{sentence} [MASK]";
- * GPT-2 has none: "[P*8]{sentence} [MASK]"), and the head is lm. */
+ * GPT-2 has none: "[P*8]{sentence} [MASK]"), and the head is lm. A deep
+ * prompt (prefix, ptuning-v2 with an lm head, no [P]) becomes a PREFIX_TUNING
+ * adapter; pt_tuner_load / pt_tuner_load_adapter read those too. */
 PT_API pt_status pt_tuner_export_peft(const pt_tuner *t, const char *dir);
 /* Train on a data file (.jsonl/.tsv/.csv), optionally keeping the best dev
  * prompt; afterwards the tuner holds the prompt written to o->out. */
