@@ -194,7 +194,7 @@ tests: $(TESTS) $(BIN) $(EXAMPLES) $(LIB) $(SO) $(MAN)
 examples: $(EXAMPLES)
 
 # Runs every test program and every tests/*.sh; the last line is the summary
-# "N passed, M failed, K skipped (S sub-checks skipped)".
+# "N passed, M failed, K skipped, S sub-checks skipped".
 test: tests
 	@PTUNE_BIN=$(BIN) BUILD=$(BUILD) PTUNE_SAN="$(SAN)" PTUNE_CC="$(CC)" GEMM=$(GEMM) \
 	    sh scripts/run_tests.sh $(TESTS) $(sort $(wildcard tests/test_*.sh))

@@ -6,7 +6,7 @@
  *   - pre "deepseek-llm" is refused with a message naming it;
  *   - the GPT-2 vocabulary of ../shared written into a GGUF (at test time, by
  *     the script) reproduces reference-tokenizations.txt (skipped visibly
- *     without ../shared or /usr/bin/python3). */
+ *     without ../shared or /usr/bin/python3 with numpy). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,8 +123,9 @@ static void test_gpt2(void) {
         t_note_skip("GPT-2 vocabulary in GGUF: ../shared/tokenizers/gpt2 not found");
         return;
     }
-    if (access("/usr/bin/python3", X_OK) != 0) {
-        t_note_skip("GPT-2 vocabulary in GGUF: /usr/bin/python3 not found to write it");
+    if (access("/usr/bin/python3", X_OK) != 0 ||
+        system("/usr/bin/python3 -c 'import numpy' 2>/dev/null") != 0) {
+        t_note_skip("GPT-2 vocabulary in GGUF: /usr/bin/python3 with numpy not found to write it");
         return;
     }
     char dir[] = "/tmp/ptune_bpe_gguf_XXXXXX", path[128], cmd[2048];

@@ -23,10 +23,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "formats/safetensors.h"
 #include "models/model.h"
+#include "models/quantize.h"
 #include "test.h"
 
 #define FIX "tests/fixtures/families"
@@ -431,6 +433,20 @@ int main(void) {
             char what[96];
             snprintf(what, sizeof what, "%s: GGUF vs HF directory", fc->tag);
             same(what, fc, &hf, &other, 1e-5);
+            /* ptune quantize HF_DIR OUT F32: the GGUF written from the HF directory, against
+             * torch (check_model) and the HF directory */
+            char conv[64];
+            snprintf(conv, sizeof conv, "/tmp/ptune-fam-%d-%s.gguf", (int)getpid(), fc->tag);
+            pt_quantize_stats qs;
+            pt_status qst = pt_hf_to_gguf(fc->hf, conv, "F32", &qs);
+            CHECK(qst == PT_OK, "%s: quantize HF -> GGUF: %s", fc->tag, pt_last_error());
+            if (!qst) {
+                check_model(fc, i, conv, "F32", 1, &other);
+                snprintf(what, sizeof what, "%s: GGUF written by ptune quantize vs HF", fc->tag);
+                same(what, fc, &hf, &other, 1e-6);
+                if (!strcmp(fc->tag, "mistral")) check_sliding_window(conv);
+            }
+            remove(conv);
         }
         if (fc->sharded) {
             check_model(fc, i, fc->sharded, fc->hf_dtype, 0, &other);

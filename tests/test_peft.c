@@ -15,7 +15,9 @@
  *  - bert_exported/ (a BERT prompt "[P*3][START]{sentence} [MASK] ."): PEFT's
  *    numbers with the virtual tokens before [CLS];
  *  - refusals: a foreign adapter without labels, a template whose virtual
- *    tokens PEFT would place elsewhere. */
+ *    tokens PEFT would place elsewhere;
+ *  - PREFIX_TUNING (deep prompts) against scripts/peft_prefix_eval.py: prefix_gpt2/,
+ *    prefix_llama/ (GQA), prefix_foreign/, their round trips and exports. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -119,6 +121,112 @@ static int files_equal(const char *a, const char *b) {
     return eq;
 }
 
+/* The prompt file (tf) and its export (td) predict bit-identically, and
+ * pt_tuner_export_peft writes the committed directory again byte for byte. */
+static void round_trip(pt_tuner *td, pt_tuner *tf, const char *data, const char *committed) {
+    int l1[MAXN], l2[MAXN], n1 = 0, n2 = 0;
+    float p1[MAXN][2], p2[MAXN][2];
+    int ok = predict_all(td, data, "sentence", l1, p1, &n1) &&
+             predict_all(tf, data, "sentence", l2, p2, &n2);
+    CHECK(ok && n1 == n2 && !memcmp(l1, l2, sizeof(int) * n1) && !memcmp(p1, p2, sizeof p1[0] * n1),
+          "the prompt file and its PEFT export %s predict differently", committed);
+    printf("  round trip: %d predictions of the prompt file and of %s %s\n", n1, committed,
+           ok && !memcmp(p1, p2, sizeof p1[0] * n1) ? "bit-identical" : "DIFFER");
+    char dir[] = "/tmp/ptune-peft-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    char out[64];
+    snprintf(out, sizeof out, "%s/a", dir);
+    CHECK(pt_tuner_export_peft(tf, out) == PT_OK, "export: %s", pt_last_error());
+    char a[96], b[96], ca[160], cb[160];
+    snprintf(a, sizeof a, "%s/adapter_config.json", out);
+    snprintf(b, sizeof b, "%s/adapter_model.safetensors", out);
+    snprintf(ca, sizeof ca, "%s/adapter_config.json", committed);
+    snprintf(cb, sizeof cb, "%s/adapter_model.safetensors", committed);
+    CHECK(files_equal(a, ca) && files_equal(b, cb), "pt_tuner_export_peft did not reproduce %s",
+          committed);
+    remove(a);
+    remove(b);
+    remove(out);
+    remove(dir);
+}
+
+/* PREFIX_TUNING (deep prompts) against scripts/peft_prefix_eval.py, which
+ * reshapes prompt_embeddings into past_key_values as PEFT's get_prompt does:
+ * GPT-2 (--method prefix), LLaMA with GQA (--method ptuning-v2 --head lm; PEFT
+ * then uses the key/value head count), BERT (--method prefix, the label words at
+ * [MASK]), and an adapter the script wrote. */
+static void prefix_tuning(void) {
+    expected eg, el, ef;
+    if (!read_expected(FIX "/expected_prefix_gpt2.json", &eg, "animal", "fruit") ||
+        !read_expected(FIX "/expected_prefix_llama.json", &el, "a", "b") ||
+        !read_expected(FIX "/expected_prefix_foreign.json", &ef, "a", "b")) {
+        CHECK(0, "prefix expectations: %s", pt_last_error());
+        return;
+    }
+    pt_model *m = NULL, *ml = NULL;
+    pt_tuner *td = NULL, *tf = NULL, *tl = NULL, *tlf = NULL, *tx = NULL;
+    CHECK(pt_model_load(&m, MODEL) == PT_OK &&
+              pt_model_load(&ml, "tests/fixtures/llama/tiny.gguf") == PT_OK,
+          "models: %s", pt_last_error());
+    if (!m || !ml) goto out;
+    CHECK(pt_tuner_load(&td, m, FIX "/prefix_gpt2") == PT_OK, "prefix_gpt2/: %s", pt_last_error());
+    CHECK(pt_tuner_load(&tf, m, FIX "/prefix_gpt2.safetensors") == PT_OK, "prefix file: %s",
+          pt_last_error());
+    if (td && tf) {
+        against("prefix_gpt2/ (PREFIX_TUNING)", td, "tests/fixtures/learn/dev.jsonl", "sentence",
+                &eg);
+        round_trip(td, tf, "tests/fixtures/learn/dev.jsonl", FIX "/prefix_gpt2");
+    }
+    CHECK(pt_tuner_load(&tl, ml, FIX "/prefix_llama") == PT_OK, "prefix_llama/: %s",
+          pt_last_error());
+    CHECK(pt_tuner_load(&tlf, ml, FIX "/prefix_llama.safetensors") == PT_OK, "llama file: %s",
+          pt_last_error());
+    if (tl && tlf) {
+        against("prefix_llama/ (GQA, ptuning-v2 lm)", tl, FIX "/llama_dev.jsonl", "sentence", &el);
+        round_trip(tl, tlf, FIX "/llama_dev.jsonl", FIX "/prefix_llama");
+    }
+    expected eb;
+    pt_model *mb = NULL;
+    pt_tuner *tb = NULL, *tbf = NULL;
+    CHECK(read_expected(FIX "/expected_prefix_bert.json", &eb, "animal", "thing") &&
+              pt_model_load(&mb, "tests/fixtures/bert/tiny") == PT_OK,
+          "bert: %s", pt_last_error());
+    if (mb) {
+        CHECK(pt_tuner_load(&tb, mb, FIX "/prefix_bert") == PT_OK, "prefix_bert/: %s",
+              pt_last_error());
+        CHECK(pt_tuner_load(&tbf, mb, FIX "/prefix_bert.safetensors") == PT_OK, "bert file: %s",
+              pt_last_error());
+    }
+    if (tb && tbf) {
+        against("prefix_bert/ (FEATURE_EXTRACTION)", tb, "tests/fixtures/learn/bert_dev.jsonl",
+                "sentence", &eb);
+        round_trip(tb, tbf, "tests/fixtures/learn/bert_dev.jsonl", FIX "/prefix_bert");
+    }
+    pt_tuner_free(tb);
+    pt_tuner_free(tbf);
+    pt_model_free(mb);
+    pt_task_options task = {.labels = "a:mat,b:cat", .template_text = "{sentence} [MASK]"};
+    CHECK(pt_tuner_load_adapter(&tx, ml, FIX "/prefix_foreign", &task) == PT_OK,
+          "prefix_foreign/: %s", pt_last_error());
+    if (tx)
+        against("prefix_foreign/ (PEFT's save format)", tx, FIX "/llama_dev.jsonl", "sentence",
+                &ef);
+    pt_tuner_free(tx);
+    tx = NULL;
+    CHECK(pt_tuner_load(&tx, m, FIX "/prefix_llama") != PT_OK &&
+              strstr(pt_last_error(), "another model"),
+          "the LLaMA adapter on GPT-2 should be refused (%s)", pt_last_error());
+    printf("  another model: %s\n", pt_last_error());
+out:
+    pt_tuner_free(td);
+    pt_tuner_free(tf);
+    pt_tuner_free(tl);
+    pt_tuner_free(tlf);
+    pt_tuner_free(tx);
+    pt_model_free(m);
+    pt_model_free(ml);
+}
+
 int main(void) {
     pt_model *m;
     expected ee, ef, el, eb;
@@ -138,32 +246,7 @@ int main(void) {
           pt_last_error());
     if (td && tf) {
         against("exported/ (ptune export)", td, "tests/fixtures/learn/dev.jsonl", "sentence", &ee);
-        int l1[MAXN], l2[MAXN], n1 = 0, n2 = 0;
-        float p1[MAXN][2], p2[MAXN][2];
-        int ok = predict_all(td, "tests/fixtures/learn/dev.jsonl", "sentence", l1, p1, &n1) &&
-                 predict_all(tf, "tests/fixtures/learn/dev.jsonl", "sentence", l2, p2, &n2);
-        CHECK(ok && n1 == n2 && !memcmp(l1, l2, sizeof(int) * n1) &&
-                  !memcmp(p1, p2, sizeof p1[0] * n1),
-              "the prompt file and its PEFT export predict differently");
-        printf("  round trip: %d predictions of the prompt file and of exported/ %s\n", n1,
-               ok && !memcmp(p1, p2, sizeof p1[0] * n1) ? "bit-identical" : "DIFFER");
-
-        /* export again from the prompt file: the committed directory, byte for byte */
-        char dir[] = "/tmp/ptune-peft-XXXXXX";
-        CHECK(mkdtemp(dir) != NULL, "mkdtemp");
-        char out[64];
-        snprintf(out, sizeof out, "%s/a", dir);
-        CHECK(pt_tuner_export_peft(tf, out) == PT_OK, "export: %s", pt_last_error());
-        char a[96], b[96];
-        snprintf(a, sizeof a, "%s/adapter_config.json", out);
-        snprintf(b, sizeof b, "%s/adapter_model.safetensors", out);
-        CHECK(files_equal(a, FIX "/exported/adapter_config.json") &&
-                  files_equal(b, FIX "/exported/adapter_model.safetensors"),
-              "pt_tuner_export_peft did not reproduce exported/");
-        remove(a);
-        remove(b);
-        remove(out);
-        remove(dir);
+        round_trip(td, tf, "tests/fixtures/learn/dev.jsonl", FIX "/exported");
     }
     pt_tuner_free(td);
     pt_tuner_free(tf);
@@ -248,5 +331,6 @@ int main(void) {
     }
     pt_tuner_free(tb);
     pt_model_free(mb);
+    prefix_tuning();
     return t_done();
 }

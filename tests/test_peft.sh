@@ -16,7 +16,10 @@
 #  - an adapter written as PEFT writes one (foreign/) with --labels, and its errors;
 #  - a LLaMA prompt with the virtual tokens before BOS against PEFT's numbers;
 #  - [START] layouts for BERT and LLaMA, their export and round trip;
-#  - every layout and adapter type PEFT and ptune cannot share is refused, saying why.
+#  - every layout and adapter type PEFT and ptune cannot share is refused, saying why;
+#  - PREFIX_TUNING: deep prompts exported (byte for byte), PEFT's loss
+#    (scripts/peft_prefix_eval.py), predict / generate equal to the prompt file's,
+#    an adapter written as PEFT writes one, refusals.
 PT=${PTUNE_BIN:-build/ptune}
 G=tests/fixtures/gpt2/tiny B=tests/fixtures/bert/tiny L=tests/fixtures/llama/tiny.gguf
 D=tests/fixtures/learn F=tests/fixtures/peft
@@ -117,7 +120,7 @@ bad_dir() { # NAME SED-EXPR: a copy of foreign/ with its config edited
 bad_dir lora 's/"P_TUNING"/"LORA"/'
 expect_err "a LoRA adapter" "not a prompt-learning adapter" $PT eval --model $G --prompt $T/lora --labels $GL --data $F/foreign_dev.jsonl
 bad_dir prefix 's/"P_TUNING"/"PREFIX_TUNING"/'
-expect_err "a prefix-tuning adapter" "keys and values for every layer" $PT eval --model $G --prompt $T/prefix --labels $GL --data $F/foreign_dev.jsonl
+expect_err "PREFIX_TUNING config over input-prompt rows" "should be (5, 128)" $PT eval --model $G --prompt $T/prefix --labels $GL --data $F/foreign_dev.jsonl
 bad_dir s2s 's/"num_transformer_submodules": 1/"num_transformer_submodules": 2/'
 expect_err "an encoder-decoder adapter" "must be 1" $PT eval --model $G --prompt $T/s2s --labels $GL --data $F/foreign_dev.jsonl
 bad_dir rows 's/"num_virtual_tokens": 5/"num_virtual_tokens": 4/'
@@ -178,12 +181,67 @@ train lin $G $D/train.jsonl "[P*2]{sentence} It is a [MASK]" $GL --head linear
 expect_err "a linear head" "linear head" $PT export --peft $T/x --prompt $T/lin.safetensors
 $PT train --model $G --train $D/train.jsonl --template "{sentence} It is a [MASK]" --labels $GL \
     --method prefix --prefix-len 2 --steps 2 --batch 8 --seed 1 --out $T/deep.safetensors > /dev/null 2>&1
-expect_err "a deep prompt (--method prefix)" "not PEFT's PREFIX_TUNING" \
+expect_err "a deep prompt without --model" "needs --model" \
     $PT export --peft $T/x --prompt $T/deep.safetensors
+$PT train --model $G --train $D/train.jsonl --template "{sentence} It is a [MASK]" --labels $GL \
+    --method ptuning-v2 --prefix-len 2 --steps 2 --batch 8 --seed 1 --out $T/v2lin.safetensors > /dev/null 2>&1
+expect_err "ptuning-v2 with its linear head" "Train with --head lm" \
+    $PT export --peft $T/x --prompt $T/v2lin.safetensors --model $G
 train emb $G $D/train.jsonl "[P*2]{sentence} It is a [MASK]" $GL --encoder embedding
 $PT export --peft $T/emb_peft --prompt $T/emb.safetensors 2> /dev/null
 check "embedding encoder -> PROMPT_TUNING" "grep -q '\"peft_type\": \"PROMPT_TUNING\"' $T/emb_peft/adapter_config.json"
 expect_err "export of another model's prompt" "another model" \
     $PT export --peft $T/x --prompt $T/emb.safetensors --model tests/fixtures/llama/tiny_tied.gguf
 check "no directory left by refused exports" "[ ! -e $T/x ]"
+
+# --- PREFIX_TUNING: deep prompts (prefix, ptuning-v2 --head lm) ---------------------
+# (prefix_gpt2.safetensors: ptune train --model tests/fixtures/gpt2/tiny --train $D/train.jsonl
+#    --dev $D/dev.jsonl --template "{sentence} It is a [MASK]" --labels animal:animal,fruit:fruit
+#    --method prefix --prefix-len 4 --lr 0.03 --epochs 5 --batch 16 --seed 3;
+#  prefix_llama.safetensors: ptune train --model tests/fixtures/llama/tiny.gguf
+#    --train $F/llama_train.jsonl --template "{sentence} [MASK]" --labels a:mat,b:cat
+#    --method ptuning-v2 --head lm --prefix-len 3 --lr 0.03 --steps 30 --batch 8 --seed 2;
+#  prefix_bert.safetensors: ptune train --model tests/fixtures/bert/tiny --train $D/bert_train.jsonl
+#    --dev $D/bert_dev.jsonl --template "{sentence} [MASK] ." --labels animal:yes,thing:no
+#    --method prefix --prefix-len 3 --lr 0.03 --epochs 5 --batch 16 --seed 3;
+#  exported with --model (the GPT-2 dir, tiny.gguf, the BERT dir), then
+#  scripts/peft_prefix_eval.py)
+$PT export --peft $T/pg --prompt $F/prefix_gpt2.safetensors --model $G 2> /dev/null
+$PT export --peft $T/pl --prompt $F/prefix_llama.safetensors --model $L 2> /dev/null
+check "ptune export rewrites prefix_gpt2/ and prefix_llama/ byte for byte" \
+    "cmp -s $T/pg/adapter_config.json $F/prefix_gpt2/adapter_config.json &&
+     cmp -s $T/pg/adapter_model.safetensors $F/prefix_gpt2/adapter_model.safetensors &&
+     cmp -s $T/pl/adapter_config.json $F/prefix_llama/adapter_config.json &&
+     cmp -s $T/pl/adapter_model.safetensors $F/prefix_llama/adapter_model.safetensors"
+check "LLaMA (GQA 4/2): PREFIX_TUNING, num_attention_heads 2 (KV heads), token_dim 16, no projection" \
+    "grep -q '\"peft_type\": \"PREFIX_TUNING\"' $T/pl/adapter_config.json &&
+     grep -q '\"num_attention_heads\": 2,' $T/pl/adapter_config.json &&
+     grep -q '\"token_dim\": 16' $T/pl/adapter_config.json &&
+     grep -q '\"prefix_projection\": false' $T/pl/adapter_config.json"
+$PT export --peft $T/pb --prompt $F/prefix_bert.safetensors --model $B 2> /dev/null
+check "ptune export rewrites prefix_bert/ byte for byte (FEATURE_EXTRACTION)" \
+    "cmp -s $T/pb/adapter_config.json $F/prefix_bert/adapter_config.json &&
+     cmp -s $T/pb/adapter_model.safetensors $F/prefix_bert/adapter_model.safetensors"
+for c in "gpt2 $G $D/dev.jsonl" "llama $L $F/llama_dev.jsonl" "bert $B $D/bert_dev.jsonl"; do
+    set -- $c
+    want=$(jnum loss < $F/expected_prefix_$1.json)
+    r=$($PT eval --model $2 --prompt $F/prefix_$1 --data $3 --json)
+    loss=$(echo "$r" | sed 's/.*"loss":\([0-9.]*\).*/\1/')
+    check "$1: eval --prompt prefix_$1/ = PEFT's loss ($loss, PEFT $want)" "near $loss $want 2e-5"
+    $PT predict --model $2 --prompt $F/prefix_$1 --data $3 > $T/a.txt
+    $PT predict --model $2 --prompt $F/prefix_$1.safetensors --data $3 > $T/b.txt
+    check "$1: predict from the directory = from the prompt file ($(wc -l < $T/a.txt) lines)" \
+        "[ -s $T/a.txt ] && cmp -s $T/a.txt $T/b.txt"
+done
+$PT generate --model $L --prompt-file $F/prefix_llama --text "the cat" --temperature 0 --max-tokens 5 --ids > $T/ga.txt 2>/dev/null
+$PT generate --model $L --prompt-file $F/prefix_llama.safetensors --text "the cat" --temperature 0 --max-tokens 5 --ids > $T/gb.txt 2>/dev/null
+check "generate --prompt-file prefix_llama/: the file's tokens ($(cat $T/ga.txt))" "[ -s $T/ga.txt ] && cmp -s $T/ga.txt $T/gb.txt"
+want=$(jnum loss < $F/expected_prefix_foreign.json)
+r=$($PT eval --model $L --prompt $F/prefix_foreign --template "{sentence} [MASK]" --labels a:mat,b:cat --data $F/llama_dev.jsonl --json 2>/dev/null)
+loss=$(echo "$r" | sed 's/.*"loss":\([0-9.]*\).*/\1/')
+check "prefix_foreign/ (as PEFT writes one): PEFT's loss ($loss, PEFT $want)" "near $loss $want 2e-5"
+expect_err "a PREFIX_TUNING adapter with [P] in the template" "write the template without \[P\]" \
+    $PT eval --model $L --prompt $F/prefix_foreign --template "[P*2]{sentence} [MASK]" --labels a:mat,b:cat --data $F/llama_dev.jsonl
+expect_err "a PREFIX_TUNING adapter on another model" "another model" \
+    $PT eval --model $G --prompt $F/prefix_foreign --template "{sentence} [MASK]" --labels a:mat,b:cat --data $F/llama_dev.jsonl
 exit $fail

@@ -142,6 +142,49 @@ pt_status pt_gguf_writer_string(pt_gguf_writer *w, const char *key, const char *
     return set_kv(w, key, &b, 0);
 }
 
+pt_status pt_gguf_writer_bool(pt_gguf_writer *w, const char *key, int v) {
+    buf b = {0};
+    unsigned char x = v != 0;
+    put32(&b, PT_GGUF_BOOL);
+    put(&b, &x, 1);
+    return set_kv(w, key, &b, 0);
+}
+
+pt_status pt_gguf_writer_str_array(pt_gguf_writer *w, const char *key, const char *const *s,
+                                   uint64_t n) {
+    buf b = {0};
+    put32(&b, PT_GGUF_ARRAY);
+    put32(&b, PT_GGUF_STRING);
+    put64(&b, n);
+    for (uint64_t i = 0; i < n; i++) put_str(&b, s[i], strlen(s[i]));
+    return set_kv(w, key, &b, 0);
+}
+
+/* 4-byte elements (int32 or float32), little-endian */
+static pt_status array32(pt_gguf_writer *w, const char *key, uint32_t type, const void *v,
+                         uint64_t n) {
+    buf b = {0};
+    put32(&b, PT_GGUF_ARRAY);
+    put32(&b, type);
+    put64(&b, n);
+    const unsigned char *p = v;
+    for (uint64_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, p + 4 * i, 4);
+        put32(&b, u);
+    }
+    return set_kv(w, key, &b, 0);
+}
+
+pt_status pt_gguf_writer_f32_array(pt_gguf_writer *w, const char *key, const float *v, uint64_t n) {
+    return array32(w, key, PT_GGUF_FLOAT32, v, n);
+}
+
+pt_status pt_gguf_writer_i32_array(pt_gguf_writer *w, const char *key, const int32_t *v,
+                                   uint64_t n) {
+    return array32(w, key, PT_GGUF_INT32, v, n);
+}
+
 pt_status pt_gguf_writer_copy_kv(pt_gguf_writer *w, const pt_gguf_kv *kv) {
     buf b = {0};
     uint64_t align = 0;

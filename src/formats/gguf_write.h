@@ -33,6 +33,13 @@ void pt_gguf_writer_free(pt_gguf_writer *w);
 pt_status pt_gguf_writer_u32(pt_gguf_writer *w, const char *key, uint32_t v);
 pt_status pt_gguf_writer_f32(pt_gguf_writer *w, const char *key, float v);
 pt_status pt_gguf_writer_string(pt_gguf_writer *w, const char *key, const char *s);
+pt_status pt_gguf_writer_bool(pt_gguf_writer *w, const char *key, int v);
+/* Arrays: n strings (NUL-terminated), n float32, n int32 values. */
+pt_status pt_gguf_writer_str_array(pt_gguf_writer *w, const char *key, const char *const *s,
+                                   uint64_t n);
+pt_status pt_gguf_writer_f32_array(pt_gguf_writer *w, const char *key, const float *v, uint64_t n);
+pt_status pt_gguf_writer_i32_array(pt_gguf_writer *w, const char *key, const int32_t *v,
+                                   uint64_t n);
 /* A key-value read from a file, copied with its type (arrays of arrays are
  * refused). */
 pt_status pt_gguf_writer_copy_kv(pt_gguf_writer *w, const pt_gguf_kv *kv);

@@ -9,7 +9,11 @@
 #include "core/rng.h"
 #include "formats/gguf.h"
 #include "formats/gguf_write.h"
+#include "kernels/kernels.h"
 #include "kernels/quant.h"
+#include "models/family.h"
+#include "models/model.h"
+#include "tokenizers/tokenizer.h"
 
 typedef struct qplan {
     pt_wtype base; /* every matrix, unless more bits */
@@ -148,6 +152,186 @@ done:
     free(src);
     pt_gguf_writer_free(w);
     pt_gguf_close(&g);
+    return s;
+}
+
+/* ---- Hugging Face directories ---- */
+
+/* One tensor of the output: a loaded weight (rows permuted for adjacent-pair
+ * RoPE when perm_hs > 0: the rows, or a vector's elements, of each head of
+ * perm_hs regrouped as llama.cpp's converter does) or a float vector. */
+typedef struct hf_tensor {
+    const pt_weight *w;
+    const float *vec;
+    int perm_hs;
+} hf_tensor;
+
+typedef struct hf_ctx {
+    const hf_tensor *t;
+    float *tmp; // (max cols)
+} hf_ctx;
+
+/* GGUF row (or element) g of a head-grouped tensor comes from HF's: within a
+ * head, GGUF interleaves the two halves: g = 2i + j <- j * HS/2 + i. */
+static int unpermute(int g, int hs) {
+    int h = g / hs, rem = g % hs;
+    return h * hs + (rem % 2) * (hs / 2) + rem / 2;
+}
+
+static pt_status hf_row(void *ctx, int index, int r, float *dst) {
+    const hf_ctx *c = ctx;
+    const hf_tensor *t = &c->t[index];
+    if (t->vec) {
+        memcpy(dst, t->vec, sizeof(float) * (size_t)t->w->cols);
+        return PT_OK;
+    }
+    if (t->perm_hs && t->w->rows == 1) { /* a q/k bias */
+        pt_weight_row(t->w, 0, c->tmp);
+        for (int i = 0; i < t->w->cols; i++) dst[i] = c->tmp[unpermute(i, t->perm_hs)];
+        return PT_OK;
+    }
+    pt_weight_row(t->w, t->perm_hs ? unpermute(r, t->perm_hs) : r, dst);
+    return PT_OK;
+}
+
+/* The family's config keys that GGUF has, and what llama.cpp also expects. */
+static pt_status hf_keys(pt_gguf_writer *w, const pt_model *m, const char *arch, int ftype) {
+    const pt_family_desc *f = m->fam;
+    const pt_model_config *c = &m->cfg;
+    char key[128];
+    pt_status s = pt_gguf_writer_string(w, "general.architecture", arch);
+    const char *base = strrchr(m->path, '/');
+    if (!s) s = pt_gguf_writer_string(w, "general.name", base && base[1] ? base + 1 : m->path);
+    for (int i = 0; i < f->n_keys && !s; i++) {
+        const pt_config_key *k = &f->keys[i];
+        if (!k->gguf) continue;
+        // cppcheck-suppress wrongPrintfScanfArgNum
+        snprintf(key, sizeof key, k->gguf, arch);
+        const char *field = (const char *)c + k->off;
+        if (k->type == PT_CK_FLOAT) {
+            float v;
+            memcpy(&v, field, sizeof v);
+            s = pt_gguf_writer_f32(w, key, v);
+        } else {
+            int v;
+            memcpy(&v, field, sizeof v);
+            s = v < 0 ? pt_fail(PT_ERR_FORMAT, "%s: %s is negative", m->path, key)
+                      : pt_gguf_writer_u32(w, key, (uint32_t)v);
+        }
+    }
+    snprintf(key, sizeof key, "%s.attention.value_length", arch);
+    if (!s) s = pt_gguf_writer_u32(w, key, (uint32_t)c->head_dim);
+    snprintf(key, sizeof key, "%s.rope.dimension_count", arch);
+    if (!s) s = pt_gguf_writer_u32(w, key, (uint32_t)c->head_dim);
+    if (!s && c->rope_scaling == PT_ROPE_SCALE_LINEAR) {
+        snprintf(key, sizeof key, "%s.rope.scaling.type", arch);
+        s = pt_gguf_writer_string(w, key, "linear");
+        snprintf(key, sizeof key, "%s.rope.scaling.factor", arch);
+        if (!s) s = pt_gguf_writer_f32(w, key, c->rope_factor);
+    }
+    if (!s) s = pt_gguf_writer_u32(w, "general.file_type", (uint32_t)ftype);
+    return s;
+}
+
+/* What a GGUF of the family cannot hold, refused by name. */
+static pt_status hf_check(const pt_model *m, const char *in) {
+    const pt_family_desc *f = m->fam;
+    if (!f->gguf_archs || !f->gguf_archs[0])
+        return pt_fail(PT_ERR_UNSUPPORTED,
+                       "%s: a %s model has no GGUF form in ptune (GGUF is read for the LLaMA "
+                       "family, Mistral and Qwen2); keep using the Hugging Face directory",
+                       in, f->name);
+    int has_freqs = 0;
+    for (int i = 0; i < f->n_globals; i++)
+        has_freqs |= f->globals[i].gguf && !strcmp(f->globals[i].role, "rope_freqs");
+    if (m->cfg.rope_scaling == PT_ROPE_SCALE_LLAMA3 && !has_freqs)
+        return pt_fail(PT_ERR_UNSUPPORTED, "%s: llama3 RoPE scaling has no GGUF form for %s", in,
+                       f->name);
+    int window_key = 0;
+    for (int i = 0; i < f->n_keys; i++)
+        window_key |=
+            f->keys[i].gguf && f->keys[i].off == offsetof(pt_model_config, sliding_window);
+    if (m->cfg.sliding_window > 0 && !window_key)
+        return pt_fail(PT_ERR_UNSUPPORTED,
+                       "%s: a %s GGUF has no key for its sliding window (%d): the GGUF would "
+                       "attend beyond it",
+                       in, f->name, m->cfg.sliding_window);
+    return PT_OK;
+}
+
+pt_status pt_hf_to_gguf(const char *in, const char *out, const char *type,
+                        pt_quantize_stats *stats) {
+    qplan p;
+    if (!parse_plan(type, &p)) return pt_fail(PT_ERR_ARG, "unknown type \"%s\"", type);
+    pt_model *m = NULL;
+    pt_status s = pt_model_open(&m, in); /* weights as stored, in the mapping */
+    if (s) return s;
+    if ((s = hf_check(m, in))) {
+        pt_model_free(m);
+        return s;
+    }
+    const pt_family_desc *f = m->fam;
+    const pt_model_config *c = &m->cfg;
+    pt_quantize_stats st;
+    memset(&st, 0, sizeof st);
+    int L = c->n_layers, n = 0, maxc = 1, half = c->head_dim / 2;
+    size_t cap = (size_t)f->n_globals + (size_t)L * (size_t)f->n_layer;
+    hf_tensor *t = calloc(cap, sizeof *t);
+    float *freqs = calloc((size_t)(half > 0 ? half : 1), sizeof *freqs);
+    pt_weight freq_w = pt_weight_wrap(PT_WT_F32, 1, half, freqs);
+    pt_gguf_writer *w = pt_gguf_writer_new();
+    hf_ctx ctx = {t, NULL};
+    const char *arch = f->gguf_archs[0];
+    if (!t || !freqs || !w) s = pt_fail(PT_ERR_NOMEM, "out of memory");
+    if (!s) s = hf_keys(w, m, arch, p.ftype);
+    if (!s && m->tok) s = pt_tok_write_gguf(m->tok, w, c->vocab_size, &st.nfc_dropped);
+    st.no_tokenizer = m->tok == NULL;
+    int any_quant = 0, rope_q = 0;
+    for (int i = 0; i < f->n_layer; i++) rope_q |= (f->layer[i].flags & PT_T_ROPE_Q) != 0;
+    for (int k = 0; k < f->n_globals + L * f->n_layer && !s; k++) {
+        int g = k < f->n_globals, l = g ? -1 : (k - f->n_globals) / f->n_layer;
+        const pt_tensor_desc *d = g ? &f->globals[k] : &f->layer[(k - f->n_globals) % f->n_layer];
+        const pt_weight *wt = pt_desc_weight(m, d, l);
+        hf_tensor *ht = &t[n];
+        ht->w = wt;
+        if (!strcmp(d->role, "rope_freqs") && c->rope_scaling == PT_ROPE_SCALE_LLAMA3) {
+            /* GGUF keeps LLaMA-3's scaling as factors the angle is divided by */
+            pt_rope_inv_freq(freqs, c->head_dim, c->rope_theta);
+            for (int i = 0; i < half; i++) freqs[i] /= m->inv_freq[i];
+            ht->w = &freq_w, ht->vec = freqs;
+        } else if (!pt_weight_present(wt) || (g && d->off == offsetof(pt_model_weights, lm_head) &&
+                                              (c->tied || wt->data == m->w.tok_embd.data))) {
+            continue;
+        } else if (!d->gguf) {
+            s = pt_fail(PT_ERR_UNSUPPORTED, "%s: tensor %s has no GGUF name in ptune", in, d->role);
+            break;
+        }
+        if ((d->flags & PT_T_ROPE_Q) ||
+            (rope_q && (!strcmp(d->role, "bq") || !strcmp(d->role, "bk"))))
+            ht->perm_hs = c->head_dim;
+        char name[160];
+        // cppcheck-suppress wrongPrintfScanfArgNum
+        snprintf(name, sizeof name, d->gguf, l);
+        int rows = d->rows == PT_D_1 ? 0 : ht->w->rows, cols = ht->w->cols;
+        if (cols > maxc) maxc = cols;
+        pt_wtype to = choose(&p, name, rows ? 2 : 1, cols, L, &st.n_fallback);
+        any_quant |= pt_wtype_is_quant(to);
+        s = pt_gguf_writer_tensor(w, name, to, rows, cols, hf_row, &ctx);
+        st.by_type[to]++;
+        st.bytes += pt_wtype_row_bytes(to, cols) * (size_t)(rows ? rows : 1);
+        st.n_tensors++;
+        n++;
+    }
+    if (!s && !(ctx.tmp = malloc(sizeof(float) * (size_t)maxc)))
+        s = pt_fail(PT_ERR_NOMEM, "out of memory");
+    if (!s && any_quant) s = pt_gguf_writer_u32(w, "general.quantization_version", 2);
+    if (!s) s = pt_gguf_writer_write(w, out);
+    if (!s && stats) *stats = st;
+    pt_gguf_writer_free(w);
+    free(ctx.tmp);
+    free(freqs);
+    free(t);
+    pt_model_free(m);
     return s;
 }
 

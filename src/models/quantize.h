@@ -26,6 +26,8 @@ typedef struct pt_quantize_stats {
     int by_type[PT_WT_COUNT]; /* tensors written in each type */
     int n_fallback;           /* matrices stored otherwise than asked (rows not whole blocks) */
     unsigned long long bytes; /* tensor data written */
+    int no_tokenizer;         /* HF input: the directory had no tokenizer (none written) */
+    int nfc_dropped;          /* HF input: the tokenizer's NFC check has no GGUF form */
 } pt_quantize_stats;
 
 /* 1 when `type` names a type or mix above. */
@@ -33,6 +35,17 @@ int pt_quantize_type_ok(const char *type);
 /* Write `out` from the GGUF file `in`. stats may be NULL. */
 pt_status pt_gguf_quantize(const char *in, const char *out, const char *type,
                            pt_quantize_stats *stats);
+
+/* Write `out` from the Hugging Face directory `in` (a family with a GGUF
+ * form: LLaMA, Mistral as "llama", Qwen2): the family table's GGUF tensor
+ * names, Q/K rows (and q/k biases) permuted for adjacent-pair RoPE where the
+ * family's GGUF has them so (llama.cpp's converter), the config keys the
+ * table names plus value_length, rope.dimension_count, linear RoPE scaling
+ * keys or LLaMA-3's as rope_freqs.weight factors, and the tokenizer as
+ * tokenizer.ggml.* keys (tokenizer.h). Weights are read as stored and
+ * written one row at a time. GPT-2, BERT and RoBERTa are refused. */
+pt_status pt_hf_to_gguf(const char *in, const char *out, const char *type,
+                        pt_quantize_stats *stats);
 
 /* A LLaMA-architecture GGUF with random weights at the given shape, for
  * benchmarks at real sizes (no tokenizer): matrices N(0, 0.02), norms 1,

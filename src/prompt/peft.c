@@ -23,6 +23,8 @@
 typedef struct peft_config {
     const char *peft_type, *task_type;
     int n_virtual, token_dim, submodules;
+    int prefix;           /* PREFIX_TUNING: prompt_embeddings holds every layer's keys/values */
+    int layers, kv_heads; /* its num_layers, num_attention_heads (the key/value heads) */
 } peft_config;
 
 static pt_status read_config(pt_json_doc *doc, peft_config *c, const char *path) {
@@ -40,15 +42,11 @@ static pt_status read_config(pt_json_doc *doc, peft_config *c, const char *path)
         return pt_fail(PT_ERR_FORMAT, "%s: expected a JSON object", path);
     if (!pt_json_get_str(r, "peft_type", &c->peft_type))
         return pt_fail(PT_ERR_FORMAT, "%s: no \"peft_type\" string", path);
-    if (!strcmp(c->peft_type, "PREFIX_TUNING"))
-        return pt_fail(PT_ERR_UNSUPPORTED,
-                       "%s: a PREFIX_TUNING adapter holds keys and values for every layer, not "
-                       "input prompts; ptune reads P_TUNING and PROMPT_TUNING adapters",
-                       path);
-    if (strcmp(c->peft_type, "P_TUNING") && strcmp(c->peft_type, "PROMPT_TUNING"))
+    c->prefix = !strcmp(c->peft_type, "PREFIX_TUNING");
+    if (!c->prefix && strcmp(c->peft_type, "P_TUNING") && strcmp(c->peft_type, "PROMPT_TUNING"))
         return pt_fail(PT_ERR_UNSUPPORTED,
                        "%s: peft_type \"%s\" is not a prompt-learning adapter ptune can use "
-                       "(P_TUNING or PROMPT_TUNING)",
+                       "(P_TUNING, PROMPT_TUNING or PREFIX_TUNING)",
                        path, c->peft_type);
     const pt_json *tt = pt_json_get(r, "task_type");
     if (tt && tt->type == PT_JSON_STRING) c->task_type = tt->str;
@@ -71,6 +69,18 @@ static pt_status read_config(pt_json_doc *doc, peft_config *c, const char *path)
                        "%s: \"num_transformer_submodules\" must be 1 (2 means an "
                        "encoder-decoder model's two prompt copies)",
                        path);
+    if (!c->prefix) return PT_OK;
+    /* PEFT views each row as (num_layers * 2, num_attention_heads, token_dim / heads) */
+    if (!pt_json_get_int(r, "num_layers", &c->layers) || c->layers < 1 || c->layers > 4096)
+        return pt_fail(PT_ERR_FORMAT,
+                       "%s: a PREFIX_TUNING adapter needs \"num_layers\" (a positive integer)",
+                       path);
+    if (!pt_json_get_int(r, "num_attention_heads", &c->kv_heads) || c->kv_heads < 1 ||
+        c->token_dim % c->kv_heads)
+        return pt_fail(PT_ERR_FORMAT,
+                       "%s: a PREFIX_TUNING adapter needs \"num_attention_heads\" (a positive "
+                       "integer dividing token_dim %d)",
+                       path, c->token_dim);
     return PT_OK;
 }
 
@@ -87,19 +97,37 @@ static pt_status read_weights(pt_prompt *p, const peft_config *c, const char *pa
                         "ptune)",
                         path, f.tensors[i].name);
     if (!s && !t) s = pt_fail(PT_ERR_FORMAT, "%s: no tensor \"prompt_embeddings\"", path);
-    if (!s && (t->ndim != 2 || t->shape[0] != c->n_virtual || t->shape[1] != c->token_dim))
+    /* PREFIX_TUNING: (num_virtual_tokens, num_layers * 2 * token_dim), every layer's keys
+     * and values, stored as ptune's deep prompt (the same layout: promptfile.h) */
+    int64_t cols = c->prefix ? (int64_t)c->layers * 2 * c->token_dim : c->token_dim;
+    if (!s && (t->ndim != 2 || t->shape[0] != c->n_virtual || t->shape[1] != cols))
         s = pt_fail(PT_ERR_FORMAT,
-                    "%s: prompt_embeddings should be (%d, %d) as adapter_config.json says "
-                    "(num_virtual_tokens, token_dim)",
-                    path, c->n_virtual, c->token_dim);
-    int64_t sh[2] = {c->n_virtual, c->token_dim};
-    if (!s) s = pt_st_load_f32(&f, "prompt_embeddings", 2, sh, &p->table);
-    if (!s) {
+                    "%s: prompt_embeddings should be (%d, %lld) as adapter_config.json says "
+                    "(num_virtual_tokens, %s)",
+                    path, c->n_virtual, (long long)cols,
+                    c->prefix ? "num_layers x 2 x token_dim" : "token_dim");
+    int64_t sh[2] = {c->n_virtual, cols};
+    if (!s) s = pt_st_load_f32(&f, "prompt_embeddings", 2, sh, c->prefix ? &p->deep : &p->table);
+    if (!s && c->prefix) {
+        p->D = c->n_virtual;
+        p->W = (int)cols;
+        p->peft_layers = c->layers;
+        p->peft_kv_heads = c->kv_heads;
+    } else if (!s) {
         p->S = c->n_virtual;
         p->d = c->token_dim;
+    }
+    if (!s) {
         s = pt_prompt_read_meta(p, &f, path, 1);
         *has_meta = p->template_src != NULL;
     }
+    if (!s && c->prefix) {
+        if (!*has_meta) snprintf(p->method, sizeof p->method, "prefix");
+        p->d = p->has_identity ? p->width : 0; /* no input rows: the width is only checked */
+    }
+    if (!s && *has_meta && c->prefix != !!strcmp(p->method, "ptuning"))
+        s = pt_fail(PT_ERR_FORMAT, "%s: ptune.method \"%s\" contradicts peft_type %s", path,
+                    p->method, c->peft_type);
     if (!s && *has_meta && p->head != PT_HEAD_LM)
         s = pt_fail(PT_ERR_FORMAT, "%s: ptune.head must be lm in a PEFT adapter", path);
     pt_st_close(&f);
@@ -119,7 +147,10 @@ static pt_status apply_overrides(pt_prompt *p, const pt_prompt_overrides *o, int
                                  const char *dir) {
     pt_status s = PT_OK;
     char implied[64];
-    snprintf(implied, sizeof implied, "[P*%d][START]{text} [MASK]", p->S);
+    if (p->D > 0) /* a deep prompt: no virtual tokens; the start token first as PEFT does */
+        snprintf(implied, sizeof implied, "{text} [MASK]");
+    else
+        snprintf(implied, sizeof implied, "[P*%d][START]{text} [MASK]", p->S);
     const char *tmpl = o && o->template_text ? o->template_text : has_meta ? NULL : implied;
     if (tmpl) s = replace_str(&p->template_src, tmpl);
     if (!s && o && o->labels && o->knowledge)
@@ -141,6 +172,12 @@ static pt_status apply_overrides(pt_prompt *p, const pt_prompt_overrides *o, int
     if ((s = pt_template_parse(&t, p->template_src))) return pt_fail_ctx(s, "%s", dir);
     int nv = t.n_virtual;
     pt_template_free(&t);
+    if (nv != p->S && p->D > 0)
+        return pt_fail(PT_ERR_ARG,
+                       "%s: the template \"%s\" has %d virtual tokens, but a PREFIX_TUNING "
+                       "adapter has no input prompt (its keys and values go to every layer): "
+                       "write the template without [P]",
+                       dir, p->template_src, nv);
     if (nv != p->S)
         return pt_fail(PT_ERR_ARG,
                        "%s: the template \"%s\" has %d virtual tokens but the adapter's "
@@ -206,15 +243,31 @@ static int has_start_token(const pt_prompt *p, const pt_model *m) {
     return d ? d->special.begin != PT_SP_NONE : -1;
 }
 
+/* A deep prompt (prefix, ptuning-v2) as PEFT's PREFIX_TUNING: its keys and values
+ * only (no input rows, no head), and the model to tell PEFT's layer and head counts. */
+static pt_status check_deep(const pt_prompt *p, const pt_model *m) {
+    const char *method = p->method[0] ? p->method : "prefix";
+    if (p->S > 0)
+        return pt_fail(PT_ERR_UNSUPPORTED,
+                       "the prompt has input virtual tokens besides its deep prompt; a PEFT "
+                       "PREFIX_TUNING adapter holds only the per-layer keys and values");
+    if (p->head != PT_HEAD_LM)
+        return pt_fail(PT_ERR_UNSUPPORTED,
+                       "the %s prompt has a linear head (head.weight, head.bias; ptuning-v2's "
+                       "default): a PEFT PREFIX_TUNING adapter holds only prompt_embeddings, so "
+                       "the head would be lost. Train with --head lm (label words) to export",
+                       method);
+    if (!m)
+        return pt_fail(PT_ERR_ARG,
+                       "a deep prompt needs --model to export: PREFIX_TUNING's num_layers and "
+                       "num_attention_heads come from the model");
+    return PT_OK;
+}
+
 pt_status pt_peft_check_layout(const pt_prompt *p, const pt_model *m) {
     static const char why[] = "PEFT puts all virtual tokens before the whole input, before its "
                               "BOS or [CLS] token";
-    if (p->D > 0)
-        return pt_fail(PT_ERR_UNSUPPORTED,
-                       "the prompt is a deep prompt (--method %s: keys and values for every "
-                       "layer); ptune exports P_TUNING and PROMPT_TUNING adapters (input "
-                       "prompts) only, not PEFT's PREFIX_TUNING",
-                       p->method[0] ? p->method : "prefix");
+    if (p->D > 0) return check_deep(p, m);
     if (p->head != PT_HEAD_LM)
         return pt_fail(PT_ERR_UNSUPPORTED,
                        "the prompt has a linear head (head.weight, head.bias): a PEFT "
@@ -269,8 +322,9 @@ static int kv_cmp(const void *a, const void *b) {
 static pt_status config_json(const pt_prompt *p, const pt_model *m, pt_buf *b) {
     kv e[20];
     int n = 0;
-    int tuning = !strcmp(p->encoder ? p->encoder : "", "lstm") ||
-                 !strcmp(p->encoder ? p->encoder : "", "mlp");
+    int prefix = p->D > 0; /* PREFIX_TUNING: checked with a model (check_deep) */
+    int tuning = !prefix && (!strcmp(p->encoder ? p->encoder : "", "lstm") ||
+                             !strcmp(p->encoder ? p->encoder : "", "mlp"));
     int lstm = tuning && !strcmp(p->encoder, "lstm");
     const pt_family_desc *fam = recorded_family(p);
     int causal = m ? m->cfg.causal : fam ? fam->causal : 1;
@@ -278,15 +332,27 @@ static pt_status config_json(const pt_prompt *p, const pt_model *m, pt_buf *b) {
     PUT("auto_mapping", "null");
     PUT("inference_mode", "true");
     PUT("num_transformer_submodules", "1");
-    PUT("num_virtual_tokens", "%d", p->S);
-    PUT("token_dim", "%d", p->d);
-    PUT("peft_type", "\"%s\"", tuning ? "P_TUNING" : "PROMPT_TUNING");
+    PUT("num_virtual_tokens", "%d", prefix ? p->D : p->S);
+    PUT("peft_type", "\"%s\"", prefix ? "PREFIX_TUNING" : tuning ? "P_TUNING" : "PROMPT_TUNING");
     PUT("revision", "null");
     PUT("task_type", "\"%s\"", causal ? "CAUSAL_LM" : "FEATURE_EXTRACTION");
-    if (m) {
+    if (prefix) {
+        /* PEFT's _prepare_prompt_learning_config for PREFIX_TUNING on a model whose config
+         * has num_key_value_heads (GQA): token_dim = the key/value width, heads = KV heads;
+         * for the others these are the same numbers. Each row is viewed as (num_layers * 2,
+         * heads, token_dim / heads): layer l's key at 2l, its value at 2l + 1. */
+        PUT("num_attention_heads", "%d", m->cfg.n_kv_heads);
+        PUT("num_layers", "%d", m->cfg.n_layers);
+        PUT("token_dim", "%d", m->cfg.n_kv_heads * m->cfg.head_dim);
+        PUT("prefix_projection", "false"); /* the file holds the encoder's output */
+        PUT("encoder_hidden_size", "%d",
+            p->encoder_hidden > 0 ? p->encoder_hidden : m->cfg.n_kv_heads * m->cfg.head_dim);
+    } else if (m) {
+        PUT("token_dim", "%d", p->d);
         PUT("num_attention_heads", "%d", m->cfg.n_heads);
         PUT("num_layers", "%d", m->cfg.n_layers);
     } else {
+        PUT("token_dim", "%d", p->d);
         PUT("num_attention_heads", "null");
         PUT("num_layers", "null");
     }
@@ -299,7 +365,7 @@ static pt_status config_json(const pt_prompt *p, const pt_model *m, pt_buf *b) {
             PUT("encoder_hidden_size", "null");
         PUT("encoder_num_layers", "2");
         PUT("encoder_dropout", "0.0");
-    } else {
+    } else if (!prefix) {
         PUT("prompt_tuning_init", "\"RANDOM\"");
         PUT("prompt_tuning_init_text", "null");
         PUT("tokenizer_name_or_path", "null");
@@ -342,10 +408,10 @@ pt_status pt_peft_export(const pt_prompt *p, const pt_model *m, const char *dir)
     char *w_path = pt_path_join(dir, PT_PEFT_WEIGHTS);
     pt_st_writer *w = pt_st_writer_new();
     pt_buf cfg = {0};
-    int64_t sh[2] = {p->S, p->d};
+    int64_t sh[2] = {p->D > 0 ? p->D : p->S, p->D > 0 ? p->W : p->d};
     s = cfg_path && w_path && w ? PT_OK : pt_fail(PT_ERR_NOMEM, "out of memory");
     if (!s) s = make_dir(dir);
-    if (!s) s = pt_st_writer_add_f32(w, "prompt_embeddings", 2, sh, p->table);
+    if (!s) s = pt_st_writer_add_f32(w, "prompt_embeddings", 2, sh, p->D > 0 ? p->deep : p->table);
     if (!s) s = pt_st_writer_meta(w, "format", "pt");
     if (!s) s = pt_prompt_write_meta(p, NULL, w);
     if (!s) s = config_json(p, m, &cfg);

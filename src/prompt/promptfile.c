@@ -263,7 +263,8 @@ pt_status pt_prompt_load(pt_prompt *p, const char *path) {
 
 pt_status pt_prompt_check_model(const pt_prompt *p, const pt_model *m, int *warn) {
     *warn = 0;
-    if (p->d != m->cfg.dim)
+    int deep_only = p->D > 0 && p->S == 0 && !p->head_w;
+    if (p->d != m->cfg.dim && !(deep_only && p->d == 0))
         return pt_fail(PT_ERR_MISMATCH,
                        "prompt width %d does not match the model's embedding width %d: this "
                        "prompt was trained for another model",
@@ -275,6 +276,12 @@ pt_status pt_prompt_check_model(const pt_prompt *p, const pt_model *m, int *warn
                            "deep prompt rows of %d values do not match this model's %zu (layers x "
                            "2 x key/value width): it was trained for another model",
                            p->W, want);
+        if ((p->peft_layers && p->peft_layers != m->cfg.n_layers) ||
+            (p->peft_kv_heads && p->peft_kv_heads != m->cfg.n_kv_heads))
+            return pt_fail(PT_ERR_MISMATCH,
+                           "the PREFIX_TUNING adapter is for %d layers of %d key/value heads; "
+                           "this model has %d layers of %d",
+                           p->peft_layers, p->peft_kv_heads, m->cfg.n_layers, m->cfg.n_kv_heads);
     }
     if (!p->has_identity) {
         *warn = 1;

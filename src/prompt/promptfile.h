@@ -50,6 +50,8 @@ typedef struct pt_prompt {
     float *head_w;   // (n_labels, d) or NULL
     float *head_b;   // (n_labels) or NULL
     int peft;        /* 0 a prompt file, 1 a PEFT adapter directory ptune exported, 2 any other */
+    int peft_layers, peft_kv_heads; /* a PREFIX_TUNING adapter's num_layers and
+                                       num_attention_heads (checked against the model), or 0 */
     int has_identity;
     char family[16];
     int width, vocab_size;
@@ -85,8 +87,9 @@ pt_status pt_prompt_read_meta(pt_prompt *p, const struct pt_st_file *f, const ch
 /* The ptune.* metadata of p into a safetensors writer (labels from t when
  * given, else from p->labels_spec). */
 pt_status pt_prompt_write_meta(const pt_prompt *p, const pt_task *t, struct pt_st_writer *w);
-/* PT_ERR_MISMATCH naming what differs; PT_OK with *warn = 1 when the file has
- * no identity keys, *warn = 2 when its fingerprint is the model's as ptune 0.1
+/* PT_ERR_MISMATCH naming what differs (a deep prompt without input rows or
+ * head, d = 0, is checked by its row width and PEFT's layer and head counts); PT_OK with *warn = 1
+ * when the file has no identity keys, *warn = 2 when its fingerprint is the model's as ptune 0.1
  * computed it (a wrong FNV offset basis): accepted, the caller says so. */
 pt_status pt_prompt_check_model(const pt_prompt *p, const pt_model *m, int *warn);
 void pt_prompt_free(pt_prompt *p);

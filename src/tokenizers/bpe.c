@@ -717,3 +717,44 @@ pt_status pt_bpe_from_tokenizer_json(pt_tokenizer **out, const pt_json *root, co
     free(merges);
     return st;
 }
+
+/* ---- GGUF export ---------------------------------------------------------- */
+
+static int cmp_rank(const void *a, const void *b) {
+    const bpe_pair *x = a, *y = b;
+    return (x->rank > y->rank) - (x->rank < y->rank);
+}
+
+pt_status pt_bpe_export(const pt_tokenizer *t, char ***merges, int *n_merges, int *pretok,
+                        int *add_prefix_space, int *nfc) {
+    if (!t || t->kind != PT_TOK_BPE)
+        return pt_fail(PT_ERR_ARG, "pt_bpe_export: not a byte-level BPE tokenizer");
+    const bpe_impl *p = t->impl;
+    int n = 0;
+    bpe_pair *all = pt_alloc(p->n_merges ? (size_t)p->n_merges : 1, sizeof *all);
+    char **out = pt_zalloc(p->n_merges ? (size_t)p->n_merges : 1, sizeof *out);
+    pt_status st = all && out ? PT_OK : pt_fail(PT_ERR_NOMEM, "out of memory for the merges");
+    for (size_t i = 0; !st && i < p->pair_cap; i++)
+        if (p->pairs[i].key && n < p->n_merges) all[n++] = p->pairs[i];
+    if (!st) qsort(all, (size_t)n, sizeof *all, cmp_rank);
+    for (int k = 0; !st && k < n; k++) { /* "left right" in rank order */
+        int a = (int)(all[k].key >> 32) - 1, b = (int)(uint32_t)all[k].key - 1;
+        size_t la = strlen(t->pieces[a]), lb = strlen(t->pieces[b]);
+        if (!(out[k] = malloc(la + lb + 2))) {
+            st = pt_fail(PT_ERR_NOMEM, "out of memory for the merges");
+            break;
+        }
+        memcpy(out[k], t->pieces[a], la);
+        out[k][la] = ' ';
+        memcpy(out[k] + la + 1, t->pieces[b], lb + 1);
+    }
+    free(all);
+    if (st) {
+        for (int k = 0; out && k < n; k++) free(out[k]);
+        free(out);
+        return st;
+    }
+    *merges = out, *n_merges = n;
+    *pretok = (int)p->pretok, *add_prefix_space = p->add_prefix_space, *nfc = p->nfc;
+    return PT_OK;
+}

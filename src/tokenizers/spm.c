@@ -655,3 +655,41 @@ fail:
     pt_tok_free(t);
     return st;
 }
+
+/* ---------------------------------------------------------------- GGUF export */
+
+pt_status pt_spm_export(const pt_tokenizer *t, float *scores, int32_t *types,
+                        int *add_space_prefix) {
+    if (!t || t->kind != PT_TOK_SPM)
+        return pt_fail(PT_ERR_ARG, "pt_spm_export: not a SentencePiece tokenizer");
+    const spm_impl *m = t->impl;
+    pt_buf key = {0};
+    pt_status st = PT_OK;
+    for (int i = 0; i < t->vocab_size && !st; i++) {
+        types[i] = m->types[i];
+        if (!m->use_merges) {
+            scores[i] = m->scores[i];
+            continue;
+        }
+        /* tokenizer.json: GGUF's rule merges an adjacent pair whose concatenation is a
+         * token, by that token's score; the best rank of a merge making it, negated,
+         * orders the tokens as the merges list does (a SentencePiece -> HF conversion lists
+         * every split of a piece, in the piece's score order) */
+        const char *p = t->pieces[i];
+        size_t n = strlen(p);
+        int best = -1;
+        for (size_t cut = 1; cut < n && !st; cut++) {
+            key.n = 0;
+            int rank;
+            if ((st = pt_buf_append(&key, p, cut)) || (st = pt_buf_append(&key, "", 1)) ||
+                (st = pt_buf_append(&key, p + cut, n - cut)))
+                break;
+            if (pt_strmap_get(&m->merges, key.v, key.n, &rank) && (best < 0 || rank < best))
+                best = rank;
+        }
+        scores[i] = best < 0 ? -1e9f : -(float)best;
+    }
+    pt_buf_free(&key);
+    *add_space_prefix = m->add_space_prefix;
+    return st;
+}

@@ -10,6 +10,7 @@
 #define PT_TOKENIZERS_TOKENIZER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/vec.h"
 #include "ptune.h"
@@ -104,5 +105,22 @@ pt_status pt_spm_load_model_file(pt_tokenizer **out, const char *path);
  * ("<name>_token": string, {"content": ...}, or null for none) and
  * add_bos/add_eos (add_bos_token, add_eos_token). */
 pt_status pt_tok_load_dir(pt_tokenizer **out, const char *dir);
+
+/* For writing a GGUF vocabulary (tok_gguf.c). SentencePiece: scores and
+ * token types (V each; a tokenizer.json's merge ranks become scores, see
+ * spm.c) and whether a space prefix is added. Byte-level BPE: the merges as
+ * "left right" strings in rank order (*n_merges of them, malloc'ed, each too),
+ * the pre-tokenizer (pt_pretok), add_prefix_space and the NFC check. */
+pt_status pt_spm_export(const pt_tokenizer *t, float *scores, int32_t *types,
+                        int *add_space_prefix);
+pt_status pt_bpe_export(const pt_tokenizer *t, char ***merges, int *n_merges, int *pretok,
+                        int *add_prefix_space, int *nfc);
+/* The tokenizer as GGUF tokenizer.ggml.* keys (llama.cpp's: "llama" for
+ * SentencePiece, "gpt2" for byte-level BPE), its vocabulary padded with
+ * unused tokens to V entries (the model's rows). WordPiece is refused.
+ * *note (may be NULL) gets 1 when something could not be said in GGUF (an
+ * NFC check dropped). */
+struct pt_gguf_writer;
+pt_status pt_tok_write_gguf(const pt_tokenizer *t, struct pt_gguf_writer *w, int V, int *note);
 
 #endif

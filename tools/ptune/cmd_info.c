@@ -159,6 +159,7 @@ int cmd_info(int argc, char **argv) {
             printf("rope:         theta %g, scaling %s", (double)c->rope_theta,
                    sc[c->rope_scaling >= 0 && c->rope_scaling <= 2 ? c->rope_scaling : 0]);
             if (c->rope_scaling) printf(" (factor %g)", (double)c->rope_factor);
+            if (m->w.rope_freqs.data) printf(", frequency factors (GGUF rope_freqs)");
             printf("%s\n", c->rope_interleaved ? ", GGUF adjacent-pair rows" : "");
         }
         if (c->sliding_window)

@@ -73,8 +73,12 @@ int cmd_quantize(int argc, char **argv) {
                    "                 ffn_down layers in Q6_K (llama.cpp's mix)\n"
                    "  F32 F16 BF16   every tensor (F32: the model dequantized)\n"
                    "Norms stay F32; a matrix whose rows are not whole blocks falls back to\n"
-                   "Q8_0 or F32. Keys and tokenizer are copied. Hugging Face directories:\n"
-                   "not yet (convert to GGUF first).");
+                   "Q8_0 or F32. Keys and tokenizer are copied. IN may be a Hugging Face\n"
+                   "directory of the LLaMA family, Mistral or Qwen2: its weights are written\n"
+                   "under the GGUF tensor names (Q/K rows permuted as llama.cpp does), its\n"
+                   "config as GGUF keys and its tokenizer as tokenizer.ggml.* (SentencePiece\n"
+                   "\"llama\" or byte-level BPE \"gpt2\"); GPT-2, BERT and RoBERTa have no GGUF\n"
+                   "form in ptune and are refused.");
     if (r) return r == 1 ? 0 : 2;
     if (arg_str(&a, "random", NULL)) {
         r = write_random(&a, arg_str(&a, "random", NULL));
@@ -86,12 +90,7 @@ int cmd_quantize(int argc, char **argv) {
         return die("quantize", "give IN OUT TYPE (see ptune quantize --help)") + 1;
     }
     const char *in = a.pos[0], *out = a.pos[1], *type = a.pos[2];
-    if (pt_is_dir(in)) {
-        args_free(&a);
-        return die("quantize", "%s: Hugging Face directories are not read yet; give a GGUF file",
-                   in) +
-               1;
-    }
+    int hf = pt_is_dir(in);
     if (!pt_quantize_type_ok(type)) {
         args_free(&a);
         return die("quantize",
@@ -111,7 +110,7 @@ int cmd_quantize(int argc, char **argv) {
         return die("quantize", "%s exists (--force overwrites it)", out) + 1;
     }
     pt_quantize_stats st;
-    if (pt_gguf_quantize(in, out, type, &st)) {
+    if (hf ? pt_hf_to_gguf(in, out, type, &st) : pt_gguf_quantize(in, out, type, &st)) {
         args_free(&a);
         return die("quantize", "%s", pt_last_error());
     }
@@ -119,6 +118,11 @@ int cmd_quantize(int argc, char **argv) {
     for (int t = 0; t < PT_WT_COUNT; t++)
         if (st.by_type[t]) printf(" %s %d", pt_wtype_get((pt_wtype)t)->name, st.by_type[t]);
     printf("\n");
+    if (hf && st.no_tokenizer)
+        printf("%s has no tokenizer: the GGUF has none either (templates need one)\n", in);
+    if (hf && st.nfc_dropped)
+        printf("note: the tokenizer refuses text that is not NFC; a GGUF vocabulary cannot say "
+               "so, the GGUF tokenizes such text as it is\n");
     if (st.n_fallback)
         printf("%d matrices kept in Q8_0 or F32: their rows are not whole %s blocks\n",
                st.n_fallback, type);
