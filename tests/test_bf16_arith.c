@@ -148,8 +148,10 @@ static void check_model(const char *name, const char *model, const char *fixture
 }
 
 int main(void) {
-    if (!pt_cpu_has_avx512bf16())
-        return t_skip("this CPU has no AVX512-BF16 (CPUID 7.1 EAX bit 5): bf16 arithmetic not run");
+    pt_mm_set_arith(PT_ARITH_BF16); /* refused (stays f32) without AVX512-BF16 */
+    if (pt_mm_get_arith() != PT_ARITH_BF16)
+        return t_skip("no AVX512-BF16 (CPUID 7.1 EAX bit 5) or PTUNE_SIMD below avx512: "
+                      "bf16 arithmetic not run");
     check_model("gpt2", "tests/fixtures/gpt2/tiny",
                 "tests/fixtures/ptune/step_lstm_lm.safetensors");
     check_model("llama", "tests/fixtures/llama/tiny_hf",

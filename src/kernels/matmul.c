@@ -156,6 +156,10 @@ static pt_arith clamp_arith(pt_arith a, const char **why) {
         *why = "the CPU has no AVX512-BF16";
         return PT_ARITH_F32;
     }
+    if (a != PT_ARITH_F32 && pt_gemm_simd_level() < PT_SIMD_AVX512) {
+        *why = "PTUNE_SIMD below avx512";
+        return PT_ARITH_F32;
+    }
     return a;
 }
 
