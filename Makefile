@@ -215,7 +215,7 @@ tests: $(TESTS) $(BIN) $(EXAMPLES) $(LIB) $(SO) $(MAN)
 examples: $(EXAMPLES)
 
 # Runs every test program and every tests/*.sh; the last line is the summary
-# "N passed, M failed, K skipped (S sub-checks skipped)".
+# "N passed, M failed, K skipped, S sub-checks skipped".
 test: tests
 	@PTUNE_BIN=$(BIN) BUILD=$(BUILD) PTUNE_SAN="$(SAN)" PTUNE_CC="$(CC)" GEMM=$(GEMM) \
 	    sh scripts/run_tests.sh $(TESTS) $(sort $(wildcard tests/test_*.sh))
@@ -273,6 +273,9 @@ lint:
 # ptune against PyTorch at GPT-2-small and BERT-base shapes (bench/compare.sh;
 # knobs: ROUNDS, REPS, LAYERS, THREADS, FAMILIES - see the script).
 .PHONY: bench-compare
+# products with bf16 weights in each arithmetic at GPT-2-small shapes
+$(BUILD)/bf16mm: bench/bf16mm.c $(ILIB)
+	$(COMPILE) -o $@ $< $(ILIB) $(PT_LDLIBS) $(LDLIBS)
 $(BUILD)/peak: bench/peak.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -march=native $(OMP) $< -o $@

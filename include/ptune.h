@@ -11,7 +11,25 @@
  * the model (its fingerprint is computed once under a lock, recompute is
  * the training run's own setting). One pt_tuner is used by one thread at a
  * time. pt_model_free only after every tuner on the model is freed. Each
- * call uses OpenMP threads of its own (OMP_NUM_THREADS).
+ * call uses OpenMP threads of its own: OMP_NUM_THREADS, or the threads
+ * option of the call (set for the calling thread and restored after it).
+ *
+ * Options and ABI. The option structs are filled by their _default function
+ * (pt_train_options_default, pt_eval_options_default,
+ * pt_model_options_default; pt_task_options: zero is every default), which
+ * holds the library's defaults - the ptune tool takes its defaults from the
+ * same functions. Before version 1.0 a minor version may add fields at the
+ * end of a struct (0.4 added threads, init, max_len, vocab_filter,
+ * precision): rebuild against the new header, and keep filling the structs
+ * with the _default functions or designated initializers so that new fields
+ * get their defaults.
+ *
+ * The ptune tool uses this API for its defaults, precision and model
+ * loading; for what the API does not cover yet (deep prompts, resume of a
+ * recorded command line, predict's per-example output, generate, info,
+ * tokenize, quantize, bench) it still uses internal headers, listed with
+ * the reason for each in README.md ("The library"). A program of your own
+ * needs only this header.
  */
 #ifndef PTUNE_H
 #define PTUNE_H
@@ -23,9 +41,9 @@
 /* The version of this header; pt_version() gives the library's. The shared
  * library's soname is libptune.so.MAJOR. */
 #define PTUNE_VERSION_MAJOR 0
-#define PTUNE_VERSION_MINOR 3
+#define PTUNE_VERSION_MINOR 4
 #define PTUNE_VERSION_PATCH 0
-#define PTUNE_VERSION_STRING "0.3.0"
+#define PTUNE_VERSION_STRING "0.4.0"
 
 /* PT_API marks the functions the shared library exports; everything else in
  * libptune is hidden (built with -fvisibility=hidden). */
@@ -67,6 +85,15 @@ PT_API const char *pt_status_name(pt_status s);
  */
 typedef struct pt_model pt_model;
 PT_API pt_status pt_model_load(pt_model **out, const char *path);
+typedef struct pt_model_options {
+    const char *precision; /* precision of the frozen block matrices: "f32" (the default; "fp32"
+                              too) or "bf16" (half their memory, float32 accumulation; opened as
+                              stored and converted once, no float32 copy on the way). Float
+                              weights only: quantized matrices stay as stored. */
+} pt_model_options;
+PT_API void pt_model_options_default(pt_model_options *o);
+/* pt_model_load with options (o NULL: the defaults, as pt_model_load). */
+PT_API pt_status pt_model_load_ex(pt_model **out, const char *path, const pt_model_options *o);
 PT_API void pt_model_free(pt_model *m);
 
 /* ------------------------------------------------------------------------
@@ -98,6 +125,9 @@ typedef struct pt_task_options {
     int knowledge;             /* 1: knowledge probing (label field = answer word) */
     int linear_head;           /* 1: train a Linear(d, n_labels) head instead of the LM head */
     const char *label_field;   /* NULL: "label" */
+    const char *vocab_filter;  /* knowledge probing: a file of words, one per line; the answer
+                                  and P@1 are taken over their tokens only (NULL: the whole
+                                  vocabulary); pt_tuner_set_vocab_filter for a loaded tuner */
 } pt_task_options;
 
 typedef struct pt_train_report {
@@ -135,6 +165,14 @@ typedef struct pt_train_options {
                                this run's own setting: the shared model is not changed */
     pt_train_callback progress;
     void *user;
+    /* since 0.4 */
+    int threads;      /* OpenMP threads for this call (0, the default: OMP_NUM_THREADS / all) */
+    const char *init; /* seed vectors of the encoder: NULL (the default: normal), "vocab"
+                         (embeddings of random vocabulary tokens), "words:a b c" (the
+                         embeddings of these words' tokens, cycled) or the path of a prompt
+                         file (its table) - the CLI's --init */
+    int max_len;      /* truncate examples to this many tokens: the longest field is cut from
+                         its end (0, the default: the model's limit) */
 } pt_train_options;
 
 PT_API void pt_train_options_default(pt_train_options *o);
@@ -166,14 +204,48 @@ PT_API pt_status pt_tuner_export_peft(const pt_tuner *t, const char *dir);
  * prompt; afterwards the tuner holds the prompt written to o->out. */
 PT_API pt_status pt_tuner_train(pt_tuner *t, const char *train_path, const char *dev_path,
                                 const pt_train_options *o);
-/* Mean loss and accuracy (P@1 for knowledge probing) on labelled data. */
+/* Mean loss and accuracy (P@1 for knowledge probing) on labelled data
+ * (pt_tuner_evaluate with the default options). */
 PT_API pt_status pt_tuner_eval(pt_tuner *t, const char *data_path, double *loss, double *accuracy);
+
+typedef struct pt_eval_options {
+    int batch;   /* examples per batch (default 16; the results do not depend on it) */
+    int max_len; /* truncate examples to this many tokens (0, the default: the model's limit) */
+    int threads; /* OpenMP threads for this call (0, the default: OMP_NUM_THREADS / all) */
+} pt_eval_options;
+PT_API void pt_eval_options_default(pt_eval_options *o);
+
+typedef struct pt_eval_metrics {
+    double loss;     /* mean cross-entropy over the examples */
+    double accuracy; /* fraction correct; for knowledge probing P@1 */
+    double f1;       /* classification: macro-F1 over the classes seen; knowledge: P@1 */
+    int knowledge;   /* 1: a knowledge-probing task (accuracy and f1 are P@1) */
+    int n;           /* examples scored */
+    int truncated;   /* examples cut to fit max_len or the model's limit */
+} pt_eval_metrics;
+/* The metrics ptune eval prints, for a data file (.jsonl/.tsv/.csv). */
+PT_API pt_status pt_tuner_evaluate(pt_tuner *t, const char *data_path, const pt_eval_options *o,
+                                   pt_eval_metrics *r);
+/* Knowledge probing: answers (predictions and P@1) only among the tokens of
+ * the words in this file (one per line); NULL removes the filter. */
+PT_API pt_status pt_tuner_set_vocab_filter(pt_tuner *t, const char *path);
 /* Classify one example given as field names and values: *label is the best
  * label's index, probs (n_labels, may be NULL) their probabilities. The
  * engine is built at the first call and kept (rebuilt only for a longer
  * example), so calls in a loop do not allocate it each time. */
 PT_API pt_status pt_tuner_predict(pt_tuner *t, const char *const *fields, const char *const *values,
                                   int n_fields, int *label, float *probs);
+/* Knowledge probing: the k most probable answer tokens for one example,
+ * best first (among the vocabulary filter's tokens when one is set, as ptune
+ * predict --top k): ids[i] the token ids, probs[i] their probabilities over
+ * the whole vocabulary (either may be NULL), *n_out (may be NULL) how many
+ * were written (fewer than k only when the filter is smaller). */
+PT_API pt_status pt_tuner_predict_top(pt_tuner *t, const char *const *fields,
+                                      const char *const *values, int n_fields, int k, int *ids,
+                                      float *probs, int *n_out);
+/* The text of one token of the tuner's model (a leading space where the
+ * tokenizer has one), NUL-terminated into buf of cap bytes. */
+PT_API pt_status pt_tuner_token_text(const pt_tuner *t, int id, char *buf, size_t cap);
 /* The prompt in memory: the (n_virtual, width) table the model reads at the
  * template's [P] tokens (the encoder's output), owned by the tuner and valid
  * until it is trained, set or freed; NULL (sizes 0) before a prompt exists or

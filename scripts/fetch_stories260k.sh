@@ -7,6 +7,10 @@ set -eu
 dir=${1:-models}
 url=https://huggingface.co/ggml-org/models/resolve/main/tinyllamas/stories260K.gguf
 sha=270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d
+command -v curl > /dev/null || {
+    echo "fetch_stories260k: curl is needed: apt-get install -y curl ca-certificates" >&2
+    exit 1
+}
 mkdir -p "$dir/stories260K"
 out="$dir/stories260K/stories260K.gguf"
 curl -fL --retry 3 -o "$out.part" "$url"

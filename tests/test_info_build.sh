@@ -32,4 +32,15 @@ fi
 check "bench names the CPU" 'grep -q "^cpu  *$model" $T/o.txt'
 $PT bench --layers 1 --dim 32 --heads 2 --vocab 50 --seq 16 --reps 1 --json > $T/o.json 2> /dev/null
 check "bench --json names the CPU" 'grep -q "\"cpu\":\"$model\"" $T/o.json'
+check "info --build names the bf16 arithmetic" 'grep -Eq "^bf16 arith: +(f32|bf16|bf16x2) " $T/b.txt'
+check "info --build --json has bf16_arith" 'grep -Eq "\"bf16_arith\":\"(f32|bf16|bf16x2)\"" $T/b.json'
+PTUNE_BF16_ARITH=f32 $PT info --build > $T/f.txt
+check "PTUNE_BF16_ARITH=f32 gives f32" 'grep -q "^bf16 arith: *f32 (PTUNE_BF16_ARITH" $T/f.txt'
+if grep -m1 '^flags' /proc/cpuinfo | grep -qw avx512_bf16; then
+    PTUNE_BF16_ARITH=bf16x2 $PT info --build > $T/x.txt
+    check "PTUNE_BF16_ARITH=bf16x2 gives bf16x2 (the CPU has avx512_bf16)" 'grep -q "^bf16 arith: *bf16x2 (PTUNE_BF16_ARITH" $T/x.txt'
+    check "bench --json names the bf16 arithmetic" 'grep -q "\"bf16_arith\":\"bf16\"" $T/o.json'
+else
+    check "no avx512_bf16: the arithmetic stays f32" 'grep -q "^bf16 arith: *f32" $T/b.txt'
+fi
 exit $fail

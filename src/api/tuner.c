@@ -3,6 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "core/error.h"
 #include "core/mem.h"
@@ -33,6 +36,29 @@ static void drop_engine(pt_tuner *t) {
     t->pe_T = 0;
 }
 
+/* A call's threads option: set for the calling thread, restored by
+ * threads_restore (0: leave OMP_NUM_THREADS / the runtime's choice). */
+static int threads_set(int n) {
+#ifdef _OPENMP
+    if (n > 0) {
+        int was = omp_get_max_threads();
+        omp_set_num_threads(n);
+        return was;
+    }
+#else
+    (void)n;
+#endif
+    return 0;
+}
+
+static void threads_restore(int was) {
+#ifdef _OPENMP
+    if (was > 0) omp_set_num_threads(was);
+#else
+    (void)was;
+#endif
+}
+
 void pt_train_options_default(pt_train_options *o) {
     pt_train_params p;
     pt_train_default_params(&p);
@@ -45,6 +71,14 @@ void pt_train_options_default(pt_train_options *o) {
     o->batch = p.batch;
     o->epochs = p.epochs;
     o->seed = p.seed;
+    o->threads = 0;
+    o->init = NULL;
+    o->max_len = p.max_len;
+}
+
+void pt_eval_options_default(pt_eval_options *o) {
+    memset(o, 0, sizeof *o);
+    o->batch = 16;
 }
 
 pt_status pt_tuner_new(pt_tuner **out, pt_model *m, const pt_task_options *o) {
@@ -59,6 +93,11 @@ pt_status pt_tuner_new(pt_tuner **out, pt_model *m, const pt_task_options *o) {
         &t->task, m, o->template_text, o->knowledge ? PT_TASK_KNOWLEDGE : PT_TASK_CLASSIFY,
         o->linear_head ? PT_HEAD_LINEAR : PT_HEAD_LM, o->labels, o->label_field);
     if (s) {
+        free(t);
+        return s;
+    }
+    if (o->vocab_filter && (s = pt_task_load_vocab_filter(&t->task, m, o->vocab_filter))) {
+        pt_task_free(&t->task);
         free(t);
         return s;
     }
@@ -126,7 +165,26 @@ pt_status pt_tuner_load_adapter(pt_tuner **out, pt_model *m, const char *dir,
         o.label_field = task->label_field;
         o.knowledge = task->knowledge;
     }
-    return load_with(out, m, dir, &o);
+    pt_status s = load_with(out, m, dir, &o);
+    if (!s && task && task->vocab_filter &&
+        (s = pt_task_load_vocab_filter(&(*out)->task, m, task->vocab_filter))) {
+        pt_tuner_free(*out);
+        *out = NULL;
+    }
+    return s;
+}
+
+pt_status pt_tuner_set_vocab_filter(pt_tuner *t, const char *path) {
+    if (t->task.kind != PT_TASK_KNOWLEDGE)
+        return pt_fail(PT_ERR_ARG, "a vocabulary filter is for knowledge probing; this tuner "
+                                   "classifies");
+    if (!path) {
+        free(t->task.vocab_filter);
+        t->task.vocab_filter = NULL;
+        t->task.n_filter = 0;
+        return PT_OK;
+    }
+    return pt_task_load_vocab_filter(&t->task, t->m, path);
 }
 
 pt_status pt_tuner_export_peft(const pt_tuner *t, const char *dir) {
@@ -161,6 +219,15 @@ pt_status pt_tuner_train(pt_tuner *t, const char *train_path, const char *dev_pa
     p.batch = o->batch, p.epochs = o->epochs, p.steps = o->steps, p.warmup = o->warmup;
     p.seed = o->seed, p.eval_every = o->eval_every, p.patience = o->patience;
     p.out = o->out, p.resume = o->resume, p.log = o->log, p.plot = o->plot;
+    if (o->max_len < 0) return pt_fail(PT_ERR_ARG, "max_len %d: must be >= 0", o->max_len);
+    if (o->threads < 0) return pt_fail(PT_ERR_ARG, "threads %d: must be >= 0", o->threads);
+    p.max_len = o->max_len;
+    if (o->init && !strcmp(o->init, "vocab"))
+        p.init = PT_INIT_VOCAB;
+    else if (o->init && !strncmp(o->init, "words:", 6))
+        p.init = PT_INIT_WORDS, p.init_arg = o->init + 6;
+    else if (o->init)
+        p.init = PT_INIT_FILE, p.init_arg = o->init;
     relay rl = {o, 0};
     if (o->progress) p.progress = relay_progress, p.user = &rl, p.stop = &rl.cancel;
     pt_dataset dtr, ddev;
@@ -168,27 +235,25 @@ pt_status pt_tuner_train(pt_tuner *t, const char *train_path, const char *dev_pa
     int have_dev = 0;
     pt_status s = pt_train_check_params(&p);
     if (s) return s;
-    if ((s = pt_dataset_load(&dtr, train_path))) return s;
-    if ((s = pt_examples_build(&etr, &t->task, t->m, &dtr, 1, 0))) goto out_tr;
+    int threads_was = threads_set(o->threads);
+    if ((s = pt_dataset_load(&dtr, train_path))) goto out;
+    if ((s = pt_examples_build(&etr, &t->task, t->m, &dtr, 1, p.max_len))) goto out_tr;
     if (dev_path) {
         if ((s = pt_dataset_load(&ddev, dev_path))) goto out_etr;
-        if ((s = pt_examples_build(&edev, &t->task, t->m, &ddev, 1, 0))) {
+        if ((s = pt_examples_build(&edev, &t->task, t->m, &ddev, 1, p.max_len))) {
             pt_dataset_free(&ddev);
             goto out_etr;
         }
         have_dev = 1;
     }
     /* the data's identity goes into the checkpoint; no output may be an input */
-    pt_train_input in[3] = {{"the training data", train_path, 1, dtr.src_size, dtr.src_hash},
-                            {"the dev data", dev_path, 1, 0, 0},
-                            {"the model", t->m->path, 0, 0, 0}};
-    if (have_dev) in[1].size = ddev.src_size, in[1].hash = ddev.src_hash;
-    if (have_dev) {
-        p.inputs = in, p.n_inputs = 3;
-    } else {
-        in[1] = in[2];
-        p.inputs = in, p.n_inputs = 2;
-    }
+    pt_train_input in[4] = {{"the training data", train_path, 1, dtr.src_size, dtr.src_hash}};
+    int n_in = 1;
+    if (have_dev)
+        in[n_in++] = (pt_train_input){"the dev data", dev_path, 1, ddev.src_size, ddev.src_hash};
+    in[n_in++] = (pt_train_input){"the model", t->m->path, 0, 0, 0};
+    if (p.init == PT_INIT_FILE) in[n_in++] = (pt_train_input){"init", p.init_arg, 0, 0, 0};
+    p.inputs = in, p.n_inputs = n_in;
     pt_train_result res;
     p.recompute = o->recompute ? 1 : -1; /* this run's own: the model is shared, not written */
     s = pt_train(t->m, &t->task, &etr, have_dev ? &edev : NULL, &p, &res);
@@ -212,6 +277,8 @@ out_etr:
     pt_examples_free(&etr);
 out_tr:
     pt_dataset_free(&dtr);
+out:
+    threads_restore(threads_was);
     return s;
 }
 
@@ -221,26 +288,54 @@ static pt_status need_prompt(const pt_tuner *t) {
     return PT_OK;
 }
 
-pt_status pt_tuner_eval(pt_tuner *t, const char *data_path, double *loss, double *accuracy) {
+pt_status pt_tuner_evaluate(pt_tuner *t, const char *data_path, const pt_eval_options *o,
+                            pt_eval_metrics *out) {
+    pt_eval_options dflt;
+    pt_eval_options_default(&dflt);
+    if (!o) o = &dflt;
+    if (o->batch < 1 || o->batch > 4096)
+        return pt_fail(PT_ERR_ARG, "batch %d: must be 1 to 4096", o->batch);
+    if (o->max_len < 0) return pt_fail(PT_ERR_ARG, "max_len %d: must be >= 0", o->max_len);
+    if (o->threads < 0) return pt_fail(PT_ERR_ARG, "threads %d: must be >= 0", o->threads);
     pt_status s = need_prompt(t);
     if (s) return s;
     pt_dataset d;
     pt_examples ex;
     pt_engine e;
     pt_eval_result r;
-    if ((s = pt_dataset_load(&d, data_path))) return s;
-    if (!(s = pt_examples_build(&ex, &t->task, t->m, &d, 1, 0))) {
-        if (!(s = pt_engine_init(&e, t->m, &t->task, ex.n < 16 ? ex.n : 16, ex.max_len)) &&
+    int threads_was = threads_set(o->threads), truncated = 0;
+    if ((s = pt_dataset_load(&d, data_path))) goto out;
+    if (!(s = pt_examples_build(&ex, &t->task, t->m, &d, 1, o->max_len))) {
+        truncated = ex.truncated;
+        int B = o->batch < ex.n ? o->batch : ex.n;
+        if (!(s = pt_engine_init(&e, t->m, &t->task, B, ex.max_len)) && t->have_prompt &&
             t->prompt.D > 0 && !(s = pt_engine_use_deep(&e, t->prompt.D)))
             e.deep = t->prompt.deep;
         if (!s) {
-            s = pt_evaluate(&e, &ex, t->prompt.table, t->prompt.head_w, t->prompt.head_b, &r, NULL,
-                            NULL);
+            s = pt_evaluate(&e, &ex, t->have_prompt ? t->prompt.table : NULL, t->prompt.head_w,
+                            t->prompt.head_b, &r, NULL, NULL);
         }
         pt_engine_free(&e); /* zeroed by pt_engine_init even when it fails */
         pt_examples_free(&ex);
     }
     pt_dataset_free(&d);
+    if (!s && out) {
+        int know = t->task.kind == PT_TASK_KNOWLEDGE;
+        out->loss = r.loss;
+        out->accuracy = r.accuracy;
+        out->f1 = know ? r.accuracy : r.f1;
+        out->knowledge = know;
+        out->n = r.n;
+        out->truncated = truncated;
+    }
+out:
+    threads_restore(threads_was);
+    return s;
+}
+
+pt_status pt_tuner_eval(pt_tuner *t, const char *data_path, double *loss, double *accuracy) {
+    pt_eval_metrics r;
+    pt_status s = pt_tuner_evaluate(t, data_path, NULL, &r);
     if (!s) {
         if (loss) *loss = r.loss;
         if (accuracy) *accuracy = r.accuracy;
@@ -248,12 +343,12 @@ pt_status pt_tuner_eval(pt_tuner *t, const char *data_path, double *loss, double
     return s;
 }
 
-pt_status pt_tuner_predict(pt_tuner *t, const char *const *fields, const char *const *values,
-                           int n_fields, int *label, float *probs) {
+/* Render one example given as fields and run predict's engine on it: the
+ * scores are left in t->pe.scores (t->pe.ns of them). */
+static pt_status run_one(pt_tuner *t, const char *const *fields, const char *const *values,
+                         int n_fields) {
     pt_status s = need_prompt(t);
     if (s) return s;
-    if (t->task.kind != PT_TASK_CLASSIFY)
-        return pt_fail(PT_ERR_ARG, "pt_tuner_predict classifies; this task is knowledge probing");
     const pt_template *tm = &t->task.tmpl;
     const char **vals = pt_zalloc((size_t)tm->n_fields + 1, sizeof(char *));
     if (!vals) return pt_fail(PT_ERR_NOMEM, "out of memory");
@@ -279,23 +374,85 @@ pt_status pt_tuner_predict(pt_tuner *t, const char *const *fields, const char *c
         else
             t->pe_T = T;
     }
-    pt_engine *e = &t->pe;
     if (!s) {
         const pt_example *b = &ex;
         double loss;
-        s = pt_engine_run(e, &b, 1, t->prompt.table, t->prompt.head_w, t->prompt.head_b, &loss,
+        s = pt_engine_run(&t->pe, &b, 1, t->prompt.table, t->prompt.head_w, t->prompt.head_b, &loss,
                           NULL, NULL, NULL, NULL);
-        if (!s) {
-            int n = e->ns;
-            *label = pt_predict_index(&t->task, e->scores, n);
-            if (probs) {
-                double mx = e->scores[*label], z = 0;
-                for (int k = 0; k < n; k++) z += exp(e->scores[k] - mx);
-                for (int k = 0; k < n; k++) probs[k] = (float)(exp(e->scores[k] - mx) / z);
-            }
-        }
     }
     pt_rendered_free(&ex.r);
+    return s;
+}
+
+pt_status pt_tuner_predict(pt_tuner *t, const char *const *fields, const char *const *values,
+                           int n_fields, int *label, float *probs) {
+    if (t->task.kind != PT_TASK_CLASSIFY)
+        return pt_fail(PT_ERR_ARG, "pt_tuner_predict classifies; this task is knowledge probing "
+                                   "(pt_tuner_predict_top)");
+    pt_status s = run_one(t, fields, values, n_fields);
+    if (s) return s;
+    const pt_engine *e = &t->pe;
+    int n = e->ns;
+    *label = pt_predict_index(&t->task, e->scores, n);
+    if (probs) {
+        double mx = e->scores[*label], z = 0;
+        for (int k = 0; k < n; k++) z += exp(e->scores[k] - mx);
+        for (int k = 0; k < n; k++) probs[k] = (float)(exp(e->scores[k] - mx) / z);
+    }
+    return PT_OK;
+}
+
+pt_status pt_tuner_predict_top(pt_tuner *t, const char *const *fields, const char *const *values,
+                               int n_fields, int k, int *ids, float *probs, int *n_out) {
+    if (n_out) *n_out = 0;
+    if (t->task.kind != PT_TASK_KNOWLEDGE)
+        return pt_fail(PT_ERR_ARG, "pt_tuner_predict_top is for knowledge probing; this tuner "
+                                   "classifies (pt_tuner_predict)");
+    if (k < 1) return pt_fail(PT_ERR_ARG, "pt_tuner_predict_top: k %d must be >= 1", k);
+    pt_status s = run_one(t, fields, values, n_fields);
+    if (s) return s;
+    const pt_engine *e = &t->pe;
+    int n = e->ns;
+    double *p = malloc(sizeof(double) * (size_t)n);
+    if (!p) return pt_fail(PT_ERR_NOMEM, "out of memory");
+    double mx = -INFINITY, z = 0;
+    for (int i = 0; i < n; i++) mx = e->scores[i] > mx ? e->scores[i] : mx;
+    for (int i = 0; i < n; i++) z += p[i] = exp(e->scores[i] - mx);
+    for (int i = 0; i < n; i++) p[i] /= z;
+    const pt_task *tk = &t->task;
+    int got = 0;
+    for (; got < k; got++) { /* by repeated selection: k is small */
+        int best = -1;
+        int m = tk->vocab_filter ? tk->n_filter : n;
+        for (int j = 0; j < m; j++) {
+            int i = tk->vocab_filter ? tk->vocab_filter[j] : j;
+            if (p[i] >= 0 && (best < 0 || p[i] > p[best])) best = i;
+        }
+        if (best < 0) break;
+        if (ids) ids[got] = best;
+        if (probs) probs[got] = (float)p[best];
+        p[best] = -1;
+    }
+    free(p);
+    if (n_out) *n_out = got;
+    return PT_OK;
+}
+
+pt_status pt_tuner_token_text(const pt_tuner *t, int id, char *buf, size_t cap) {
+    if (cap == 0) return pt_fail(PT_ERR_ARG, "pt_tuner_token_text: no room");
+    buf[0] = 0;
+    if (id < 0 || id >= t->m->cfg.vocab_size)
+        return pt_fail(PT_ERR_ARG, "pt_tuner_token_text: token %d outside the vocabulary (%d)", id,
+                       t->m->cfg.vocab_size);
+    pt_buf b = {0};
+    pt_status s = pt_tok_decode(t->m->tok, &id, 1, &b);
+    if (!s && b.n + 1 > cap)
+        s = pt_fail(PT_ERR_ARG, "pt_tuner_token_text: %zu bytes do not fit in %zu", b.n + 1, cap);
+    if (!s) {
+        if (b.n) memcpy(buf, b.v, b.n);
+        buf[b.n] = 0;
+    }
+    pt_buf_free(&b);
     return s;
 }
 

@@ -10,7 +10,11 @@
  *   dnnl      oneDNN 2.x matmul primitive (PT_GEMM_DNNL), f32 and bf16
  *
  * bf16 weights ("W16"): uint16_t holding the upper half of an IEEE float32
- * (round to nearest even). Products with them accumulate in float32.
+ * (round to nearest even). Products with them accumulate in float32, in the
+ * arithmetic pt_mm_get_arith (weight.h) names: widened to float32 (the
+ * engines above), or vdpbf16ps on CPUs with AVX512-BF16 (pt_gemm_bf16dp,
+ * gemm_bf16.c, whatever the build's engine). No AMX code: none of our
+ * machines with AMX was available to test it.
  */
 #ifndef PT_KERNELS_GEMM_H
 #define PT_KERNELS_GEMM_H
@@ -32,6 +36,17 @@ const char *pt_gemm_simd_name(int level);
  * b_trans == 1; b holds floats, or bf16 when b_bf16. Threads with OpenMP. */
 void pt_gemm_builtin(int level, float *c, int ldc, const float *a, int lda, const void *b, int ldb,
                      int b_trans, int b_bf16, int M, int N, int K);
+
+/* bf16 arithmetic (gemm_bf16.c): 1 when the CPU runs AVX512-BF16 (CPUID leaf 7
+ * subleaf 1 EAX bit 5, with AVX-512 F and BW). */
+int pt_cpu_has_avx512bf16(void);
+/* c (M, N) at row stride ldc += a (M, K) . B (K, N), B bf16 as in
+ * pt_gemm_builtin with b_bf16 (b_trans picks the layout), with vdpbf16ps:
+ * a rounded to bf16 (parts 1) or split into bf16 high and low parts (parts 2),
+ * float32 accumulation. Returns 0 when done, nonzero (nothing written) when
+ * the CPU lacks AVX512-BF16 or memory runs out. Threads with OpenMP. */
+int pt_gemm_bf16dp(int parts, float *c, int ldc, const float *a, int lda, const uint16_t *b,
+                   int ldb, int b_trans, int M, int N, int K);
 
 /* Engine-specific entry points; each returns 0 when it did the work, nonzero
  * when it cannot (the seam then falls back to the builtin engine). */

@@ -5,6 +5,9 @@
  * N rows (tokens), C input channels, OC output channels; W (OC, C) row-major.
  *   forward:        out (N, OC)  = inp (N, C) . W^T   (GEMM with B = W read transposed)
  *   backward_input: dinp (N, C) += dout (N, OC) . W   (GEMM with B = W as stored)
+ * Typed seam (pt_mm_*): bf16 weights go to the vdpbf16ps kernels
+ * (pt_gemm_bf16dp) when the arithmetic is bf16 or bf16x2 (PTUNE_BF16_ARITH, or
+ * the default on CPUs with AVX512-BF16), else to the widening path.
  */
 #include "kernels/kernels.h"
 
@@ -12,6 +15,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/mem.h"
 #include "kernels/quant.h"
@@ -143,14 +147,66 @@ void pt_matmul_backward_input_ref(float *dinp, const float *dout, const float *W
 
 /* ---- the typed seam (weight.h) ---- */
 
-static pt_arith g_arith = PT_ARITH_F32;
+/* -1 until first asked: then PTUNE_BF16_ARITH, else the default for this CPU */
+static int g_arith = -1;
+static const char *g_arith_why = "";
+
+static pt_arith clamp_arith(pt_arith a, const char **why) {
+    if (a != PT_ARITH_F32 && !pt_cpu_has_avx512bf16()) {
+        *why = "the CPU has no AVX512-BF16";
+        return PT_ARITH_F32;
+    }
+    if (a != PT_ARITH_F32 && pt_gemm_simd_level() < PT_SIMD_AVX512) {
+        *why = "PTUNE_SIMD below avx512";
+        return PT_ARITH_F32;
+    }
+    return a;
+}
+
+static void resolve_arith(void) {
+    const char *env = getenv("PTUNE_BF16_ARITH");
+    pt_arith a = PT_ARITH_DEFAULT;
+    g_arith_why = "default";
+    if (env && *env) {
+        g_arith_why = "PTUNE_BF16_ARITH";
+        if (!strcmp(env, "f32"))
+            a = PT_ARITH_F32;
+        else if (!strcmp(env, "bf16"))
+            a = PT_ARITH_BF16;
+        else if (!strcmp(env, "bf16x2"))
+            a = PT_ARITH_BF16X2;
+        else
+            g_arith_why = "default; PTUNE_BF16_ARITH not f32, bf16 or bf16x2: ignored";
+    }
+    g_arith = (int)clamp_arith(a, &g_arith_why);
+}
 
 void pt_mm_set_arith(pt_arith a) {
-    g_arith = a;
+    g_arith_why = "set by the program";
+    g_arith = (int)clamp_arith(a, &g_arith_why);
 }
 
 pt_arith pt_mm_get_arith(void) {
-    return g_arith;
+    if (g_arith < 0) resolve_arith(); /* the value is the same each time: a race repeats work */
+    return (pt_arith)g_arith;
+}
+
+const char *pt_mm_arith_why(void) {
+    pt_mm_get_arith();
+    return g_arith_why;
+}
+
+const char *pt_arith_name(pt_arith a) {
+    return a == PT_ARITH_BF16X2 ? "bf16x2" : a == PT_ARITH_BF16 ? "bf16" : "f32";
+}
+
+/* bf16 weights through vdpbf16ps: 0 when done */
+static int bf16dp(float *c, int ldc, const float *a, int lda, const pt_weight *W, int trans, int M,
+                  int N, int K) {
+    pt_arith ar = pt_mm_get_arith();
+    if (ar == PT_ARITH_F32) return 1;
+    return pt_gemm_bf16dp(ar == PT_ARITH_BF16X2 ? 2 : 1, c, ldc, a, lda, W->data, W->cols, trans, M,
+                          N, K);
 }
 
 void pt_mm_forward(float *out, const float *inp, const pt_weight *W, const float *bias, int N) {
@@ -159,6 +215,10 @@ void pt_mm_forward(float *out, const float *inp, const pt_weight *W, const float
     if (W->type == PT_WT_F32) {
         pt_matmul_forward(out, inp, W->data, bias, N, C, OC);
     } else if (W->type == PT_WT_BF16) {
+        if (pt_mm_get_arith() != PT_ARITH_F32) {
+            fill_bias(out, bias, N, OC);
+            if (!bf16dp(out, OC, inp, C, W, 1, N, OC, C)) return;
+        }
         pt_matmul_forward_bf16(out, inp, W->data, bias, N, C, OC);
     } else {
         pt_qmm_forward(out, inp, W, bias, N); /* F16 and the block types */
@@ -171,6 +231,7 @@ void pt_mm_backward_input(float *dinp, const float *dout, const pt_weight *W, in
     if (W->type == PT_WT_F32) {
         pt_matmul_backward_input(dinp, dout, W->data, N, C, OC);
     } else if (W->type == PT_WT_BF16) {
+        if (!bf16dp(dinp, C, dout, OC, W, 0, N, C, OC)) return;
         pt_matmul_backward_input_bf16(dinp, dout, W->data, N, C, OC);
     } else {
         pt_qmm_backward_input(dinp, dout, W, N); /* F16 and the block types */

@@ -104,12 +104,17 @@ void pt_weight_axpy_rows(const pt_weight *w, float *dh, const float *g, const in
  * quantized types the block scales are checked. */
 int pt_weight_all_finite(const pt_weight *w);
 
-/* Arithmetic used for products with low-precision weights. */
+/* Arithmetic used for products with bf16 weights (the builtin engine's
+ * vdpbf16ps kernels, gemm_bf16.c, on CPUs with AVX512-BF16; others: F32). */
 typedef enum pt_arith {
     PT_ARITH_F32 = 0, /* weights widened to float32, float32 multiply-adds */
-    PT_ARITH_BF16,    /* activations rounded to bf16 per block, bf16 products
-                         (AVX512-BF16 / AMX), float32 accumulation */
+    PT_ARITH_BF16,    /* activations rounded to bf16, bf16 products, float32 accumulation */
+    PT_ARITH_BF16X2,  /* activations split into bf16 high + low parts: two bf16 products,
+                         about 16 significant bits of the activations */
 } pt_arith;
+/* What a CPU with AVX512-BF16 uses unless PTUNE_BF16_ARITH says otherwise. */
+#define PT_ARITH_DEFAULT PT_ARITH_BF16
+const char *pt_arith_name(pt_arith a); /* "f32", "bf16", "bf16x2" */
 
 /* ---- the matmul seam ---- */
 
@@ -117,9 +122,14 @@ typedef enum pt_arith {
 void pt_mm_forward(float *out, const float *inp, const pt_weight *W, const float *bias, int N);
 /* dinp (N, W->cols) += dout (N, W->rows) . W. */
 void pt_mm_backward_input(float *dinp, const float *dout, const pt_weight *W, int N);
-/* The arithmetic the seam uses for non-f32 weights from now on (process-wide;
- * PT_ARITH_BF16 falls back to F32 where the CPU has no bf16 instructions). */
+/* The arithmetic the seam uses for bf16 weights from now on (process-wide;
+ * BF16 and BF16X2 fall back to F32 where the CPU has no AVX512-BF16). Until
+ * set: the environment's PTUNE_BF16_ARITH=f32|bf16|bf16x2, else
+ * PT_ARITH_DEFAULT (clamped the same way). */
 void pt_mm_set_arith(pt_arith a);
 pt_arith pt_mm_get_arith(void);
+/* Why pt_mm_get_arith says what it says ("default", "PTUNE_BF16_ARITH",
+ * "the CPU has no AVX512-BF16", ...). */
+const char *pt_mm_arith_why(void);
 
 #endif

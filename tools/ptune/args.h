@@ -3,7 +3,12 @@
  * unknown option, "--x" or "-x", is an error; other arguments (and "-", and
  * everything after "--") are positional. --help or -h prints the table.
  * Short forms, where a command has the long option: -m (--model), -t
- * (--threads), -s (--seed), -o (--out), as "-m PATH" or "-mPATH". */
+ * (--threads), -s (--seed), -o (--out), as "-m PATH" or "-mPATH".
+ * --config FILE.json (every command): a JSON object whose keys are long
+ * option names (without --) and whose values are strings or numbers (true
+ * or false for flags; false leaves a flag unset); options given on the
+ * command line win; an unknown key or a value of the wrong type is an error
+ * naming the key and the file. */
 #ifndef PTUNE_ARGS_H
 #define PTUNE_ARGS_H
 
@@ -19,6 +24,9 @@ typedef struct args {
     const char **vals;  /* (n_opts) value, "1" for a set flag, NULL if absent */
     const char *pos[8]; /* positional arguments */
     int n_pos;
+    const char *config;  /* --config FILE.json, or NULL */
+    char *from_config;   /* (n_opts) 1 where the value came from the --config file */
+    int verbosity_given; /* --quiet or --verbose on the command line */
 } args;
 
 /* Parse argv[0..argc) (argv[0] is the first argument after the command name).

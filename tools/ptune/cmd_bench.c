@@ -20,6 +20,7 @@
 #endif
 
 #include "commands.h"
+#include "kernels/weight.h"
 #include "common.h"
 #include "core/cpu.h"
 #include "core/error.h"
@@ -43,7 +44,7 @@ static const opt OPTS[] = {
     {"model", "PATH", "time a real model instead of a random one"},
     {"precision", "P",
      "f32 (default) or bf16: the blocks' big float matrices in bf16 (quantized ones "
-     "stay as stored)"},
+     "stay as stored; PTUNE_BF16_ARITH=f32|bf16|bf16x2 picks the arithmetic)"},
     {"recompute", NULL,
      "keep only each block's input in the forward pass and recompute the block in backward "
      "(less activation memory, about a third more work; see ptune train --help)"},
@@ -480,13 +481,14 @@ int cmd_bench(int argc, char **argv) {
             "\"first_step_ms\":%.1f,\"start_to_first_step_ms\":%.1f,\"loss\":%.6f,"
             "\"layout\":\"%s\",\"batches\":%d,\"first_pass_train_ms\":%.2f,"
             "\"rows_run\":%ld,\"rows_cached\":%ld,\"cpu\":\"%s\",\"cpu_features\":\"%s\","
-            "\"lengths\":[",
+            "\"bf16_arith\":\"%s\",\"lengths\":[",
             pt_family_name(c->family), c->n_layers, c->dim, c->n_heads, c->ffn_dim, c->vocab_size,
             (long long)b.m->n_params, b.B, b.T, b.S, pt_encoder_kind_name(ek), prec, threads, reps,
             train_ms, eval_ms, train_min, eval_min, tokens / (train_ms * 1e-3),
             tokens / (eval_ms * 1e-3), gflops, eval_gflops, (fwd + bwd) * 1e-9, rss, act_mb,
             rec ? "true" : "false", t_built - t_start, t_first - t_built, t_first - t_start, loss,
-            lay, b.NB, first_pass_ms, b.eng.rows_run, b.eng.rows_cached, cpu_model, cpu_feat);
+            lay, b.NB, first_pass_ms, b.eng.rows_run, b.eng.rows_cached, cpu_model, cpu_feat,
+            pt_arith_name(pt_mm_get_arith()));
         for (int i = 0; i < b.NB * b.B; i++) printf("%s%d", i ? "," : "", b.lens[i]);
         printf("]}\n");
     } else {
@@ -495,6 +497,9 @@ int cmd_bench(int argc, char **argv) {
                pt_family_name(c->family), c->n_layers, c->dim, c->n_heads, c->ffn_dim,
                c->vocab_size, b.m->n_params / 1e6, arg_str(&a, "model", "random weights"));
         printf("cpu        %s (%s)\n", cpu_model, cpu_feat[0] ? cpu_feat : "no AVX2");
+        if (!strcmp(prec, "bf16"))
+            printf("precision  bf16 weights, %s arithmetic (%s)\n",
+                   pt_arith_name(pt_mm_get_arith()), pt_mm_arith_why());
         printf("batch      %d x %d tokens, %d virtual tokens, %s encoder, %d threads%s, median of "
                "%ld\n",
                b.B, b.T, b.S, pt_encoder_kind_name(ek), threads, N > 1 ? " per rank" : "", reps);

@@ -32,7 +32,8 @@ static const opt OPTS[] = {
     {"batch", "N", "examples per batch (default 16)"},
     {"threads", "N", "threads (default: all cores)"},
     {"precision", "f32|bf16",
-     "bf16: block weights stored and multiplied in bf16 (default f32); float weights "
+     "bf16: block weights stored and multiplied in bf16 (default f32; "
+     "PTUNE_BF16_ARITH=f32|bf16|bf16x2 picks the arithmetic); float weights "
      "only: quantized matrices stay as stored"},
     {"no-check", NULL,
      "skip the check, made once at load, that every weight of the model is finite"},
@@ -67,8 +68,10 @@ static void ctx_free(ctx *c) {
 static int setup(const char *cmd, const args *a, ctx *c, int need_labels) {
     memset(c, 0, sizeof *c);
     long batch, max_len;
-    if (!arg_int(a, "batch", 16, 1, 4096, &batch) ||
-        !arg_int(a, "max-len", 0, 0, 1 << 20, &max_len) || set_threads(cmd, a))
+    pt_eval_options dflt; /* the library's defaults (ptune.h) */
+    pt_eval_options_default(&dflt);
+    if (!arg_int(a, "batch", dflt.batch, 1, 4096, &batch) ||
+        !arg_int(a, "max-len", dflt.max_len, 0, 1 << 20, &max_len) || set_threads(cmd, a))
         return 1;
     const char *data = arg_str(a, "data", NULL), *prompt = arg_str(a, "prompt", NULL);
     if (!data) return die(cmd, "--data is required (see ptune %s --help)", cmd);

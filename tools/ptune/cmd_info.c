@@ -44,9 +44,11 @@ static int build_info(int json) {
     if (json) {
         printf("{\"engine\":\"%s\",\"version\":\"%s\",\"core\":\"%s\",\"detail\":\"%s\","
                "\"threads\":%d,\"simd\":\"%s\",\"openblas_detected\":\"%s\","
-               "\"openblas_better\":\"%s\",\"cpu\":\"%s\",\"cpu_features\":\"%s\",\"mpi\":%s}\n",
+               "\"openblas_better\":\"%s\",\"cpu\":\"%s\",\"cpu_features\":\"%s\","
+               "\"bf16_arith\":\"%s\",\"bf16_arith_why\":\"%s\",\"mpi\":%s}\n",
                g.engine, g.version, g.core, g.detail, g.threads, g.simd, fixed && set ? fixed : "",
-               below ? below : "", cpu_model, cpu_feat, pt_dist_built() ? "true" : "false");
+               below ? below : "", cpu_model, cpu_feat, pt_arith_name(pt_mm_get_arith()),
+               pt_mm_arith_why(), pt_dist_built() ? "true" : "false");
         return 0;
     }
     printf("gemm engine:  %s%s%s (%s%s%s)\n", g.engine, g.version[0] ? " " : "", g.version, g.core,
@@ -70,6 +72,12 @@ static int build_info(int json) {
 #endif
     );
     printf("builtin SIMD: %s (micro-kernels of the builtin engine)\n", g.simd);
+    pt_arith ar = pt_mm_get_arith();
+    printf("bf16 arith:   %s (%s; %s; PTUNE_BF16_ARITH=f32|bf16|bf16x2 picks)\n", pt_arith_name(ar),
+           pt_mm_arith_why(),
+           ar == PT_ARITH_BF16     ? "vdpbf16ps, activations rounded to bf16"
+           : ar == PT_ARITH_BF16X2 ? "vdpbf16ps, activations as bf16 high + low parts"
+                                   : "bf16 weights widened to float32, float32 multiply-adds");
     if (pt_dist_built())
         printf("mpi:          yes (data-parallel training: mpirun -np N ptune train ...)\n");
     else

@@ -47,7 +47,7 @@ static const opt OPTS[] = {
      "seed vectors: vocab (random token embeddings), words:\"a b c\", or a prompt "
      "FILE (default: normal)"},
     {"optimizer", "O", "adamw (default), adam (L2 decay) or sgd"},
-    {"lr", "X", "learning rate (default 1e-3)"},
+    {"lr", "X", "learning rate (default 0.001)"},
     {"weight-decay", "X", "weight decay (default 0.01 for adamw, 0 for adam and sgd)"},
     {"batch", "N", "examples per step (default 8)"},
     {"epochs", "N", "passes over the training data (default 3)"},
@@ -62,7 +62,9 @@ static const opt OPTS[] = {
     {"threads", "N", "threads (default: all cores)"},
     {"precision", "f32|bf16",
      "bf16: block weights stored and multiplied in bf16 (half the "
-     "memory; float32 accumulation; default f32); float weights only: "
+     "memory; float32 accumulation; default f32); with AVX512-BF16 the products run "
+     "vdpbf16ps on activations rounded to bf16 (PTUNE_BF16_ARITH=f32|bf16|bf16x2 picks; "
+     "ptune info --build says which); float weights only: "
      "quantized matrices stay as stored"},
     {"no-check", NULL,
      "skip the check, made once at load, that every weight of the model is finite"},
@@ -141,22 +143,40 @@ static void on_progress(const pt_progress *p, void *user) {
     fflush(stderr);
 }
 
+static void json_arg(pt_buf *b, int *first, const char *s) {
+    if (!*first) pt_buf_puts(b, ",");
+    pt_json_write_string(b, s, strlen(s));
+    *first = 0;
+}
+
 /* The training command line as a JSON list, kept in the checkpoint so that
- * "ptune train --resume FILE.ckpt" alone repeats it. */
-static char *argv_json(int argc, char **argv) {
+ * "ptune train --resume FILE.ckpt" alone repeats it. Options read from
+ * --config are written out as options (the file may change later). */
+static char *argv_json(int argc, char **argv, const args *a) {
     pt_buf b = {0};
     pt_buf_puts(&b, "[");
     int first = 1;
     for (int i = 0; i < argc; i++) {
         /* the checkpoint and the testing aid are not part of the run's definition */
-        if (!strcmp(argv[i], "--resume") || !strcmp(argv[i], "--interrupt-at")) {
+        if (!strcmp(argv[i], "--resume") || !strcmp(argv[i], "--interrupt-at") ||
+            !strcmp(argv[i], "--config")) {
             i++;
             continue;
         }
-        if (!strncmp(argv[i], "--resume=", 9) || !strncmp(argv[i], "--interrupt-at=", 15)) continue;
-        if (!first) pt_buf_puts(&b, ",");
-        pt_json_write_string(&b, argv[i], strlen(argv[i]));
-        first = 0;
+        if (!strncmp(argv[i], "--resume=", 9) || !strncmp(argv[i], "--interrupt-at=", 15) ||
+            !strncmp(argv[i], "--config=", 9))
+            continue;
+        json_arg(&b, &first, argv[i]);
+    }
+    for (int k = 0; k < a->n_opts; k++) {
+        const char *name = a->opts[k].name;
+        if (!a->from_config || !a->from_config[k] || !strcmp(name, "resume") ||
+            !strcmp(name, "interrupt-at"))
+            continue;
+        char opt_name[80];
+        snprintf(opt_name, sizeof opt_name, "--%s", name);
+        json_arg(&b, &first, opt_name);
+        if (a->opts[k].metavar) json_arg(&b, &first, a->vals[k]);
     }
     pt_buf_puts(&b, "]");
     return b.v;
@@ -339,21 +359,26 @@ int cmd_train(int argc, char **argv) {
     int n_in = 0;
     long batch, epochs, steps, warmup, seed, every, patience, hidden, max_len;
     double lr, wd, clip;
-    const char *enc = arg_str(&a, "encoder", "lstm"), *optname = arg_str(&a, "optimizer", "adamw");
-    const char *init = arg_str(&a, "init", NULL);
-    if (!arg_int(&a, "batch", p.batch, 1, 4096, &batch) ||
-        !arg_int(&a, "epochs", p.epochs, 1, 100000, &epochs) ||
-        !arg_int(&a, "steps", 0, 0, 100000000, &steps) ||
-        !arg_int(&a, "warmup", 0, 0, 100000000, &warmup) ||
-        !arg_int(&a, "seed", (long)p.seed, 0, 0x7fffffffffffffffL, &seed) ||
-        !arg_int(&a, "eval-every", 0, 0, 100000000, &every) ||
-        !arg_int(&a, "patience", 0, 0, 1000000, &patience) ||
-        !arg_int(&a, "hidden", 0, 0, 65536, &hidden) ||
-        !arg_int(&a, "max-len", 0, 0, 1 << 20, &max_len) ||
+    pt_train_options dflt0;
+    pt_train_options_default(&dflt0);
+    const char *enc = arg_str(&a, "encoder", dflt0.encoder);
+    const char *optname = arg_str(&a, "optimizer", dflt0.optimizer);
+    const char *init = arg_str(&a, "init", dflt0.init);
+    /* the defaults are the library's (ptune.h), the same as an API caller's */
+    const pt_train_options dflt = dflt0;
+    if (!arg_int(&a, "batch", dflt.batch, 1, 4096, &batch) ||
+        !arg_int(&a, "epochs", dflt.epochs, 1, 100000, &epochs) ||
+        !arg_int(&a, "steps", dflt.steps, 0, 100000000, &steps) ||
+        !arg_int(&a, "warmup", dflt.warmup, 0, 100000000, &warmup) ||
+        !arg_int(&a, "seed", (long)dflt.seed, 0, 0x7fffffffffffffffL, &seed) ||
+        !arg_int(&a, "eval-every", dflt.eval_every, 0, 100000000, &every) ||
+        !arg_int(&a, "patience", dflt.patience, 0, 1000000, &patience) ||
+        !arg_int(&a, "hidden", dflt.hidden, 0, 65536, &hidden) ||
+        !arg_int(&a, "max-len", dflt.max_len, 0, 1 << 20, &max_len) ||
         !arg_int(&a, "interrupt-at", 0, 0, 100000000, &p.stop_at) ||
-        !arg_float(&a, "lr", p.lr, 1e-12, 10, &lr) ||
-        !arg_float(&a, "weight-decay", -1, 0, 0.999, &wd) ||
-        !arg_float(&a, "clip", p.clip, 0, 1e6, &clip) ||
+        !arg_float(&a, "lr", dflt.lr, 1e-12, 10, &lr) ||
+        !arg_float(&a, "weight-decay", dflt.weight_decay, 0, 0.999, &wd) ||
+        !arg_float(&a, "clip", dflt.clip, 0, 1e6, &clip) ||
         !parse_save_every(arg_str(&a, "save-every", "60s"), &p) || set_threads("train", &a))
         goto out;
     if (!arg_flag(&a, "quiet")) warn_openblas_env("train");
@@ -396,7 +421,7 @@ int cmd_train(int argc, char **argv) {
     p.plot = arg_str(&a, "plot", NULL);
     p.stop = &g_stop;
     p.accept_changed_inputs = arg_flag(&a, "accept-changed-data");
-    cmdline = argv_json(argc, argv);
+    cmdline = argv_json(argc, argv, &a);
     p.argv_json = cmdline;
     const char *train = arg_str(&a, "train", NULL), *dev = arg_str(&a, "dev", NULL);
     const char *model = arg_str(&a, "model", NULL), *vf = arg_str(&a, "vocab-filter", NULL);

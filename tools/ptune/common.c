@@ -57,16 +57,19 @@ int load_model(const char *cmd, const args *a, pt_model **m) {
 }
 
 int load_model_prec(const char *cmd, const args *a, pt_model **m) {
-    const char *prec = arg_str(a, "precision", "f32");
+    pt_model_options mo; /* the library's default precision (ptune.h) */
+    pt_model_options_default(&mo);
+    const char *prec = arg_str(a, "precision", mo.precision);
     int bf16 = !strcmp(prec, "bf16");
     if (!bf16 && strcmp(prec, "f32") && strcmp(prec, "fp32"))
         return die(cmd, "--precision must be f32 or bf16, not \"%s\"", prec);
     if (bf16) {
-        /* as stored, then straight to bf16: no float32 copy of a bf16 or f16
-         * file on the way (a 7B bf16 file would need 27 GB) */
+        /* pt_model_load_ex: as stored, then straight to bf16, no float32 copy
+         * of a bf16 or f16 file on the way (a 7B bf16 file would need 27 GB) */
         const char *path = arg_str(a, "model", NULL);
         if (!path) return die(cmd, "--model is required (see ptune %s --help)", cmd);
-        if (pt_model_open(m, path)) return die(cmd, "%s", pt_last_error());
+        mo.precision = prec;
+        if (pt_model_load_ex(m, path, &mo)) return die(cmd, "%s", pt_last_error());
     } else if (load_model(cmd, a, m)) {
         return 1;
     }
@@ -75,12 +78,6 @@ int load_model_prec(const char *cmd, const args *a, pt_model **m) {
                 "ptune %s: --precision %s applies only to float weights; this file's quantized "
                 "matrices stay as stored (their products run from the blocks in float32)\n",
                 cmd, prec);
-    if (pt_model_set_precision(*m, bf16)) {
-        int r = die(cmd, "%s", pt_last_error());
-        pt_model_free(*m);
-        *m = NULL;
-        return r;
-    }
     return 0;
 }
 
