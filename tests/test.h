@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 static int t_failures = 0;
 static int t_checks = 0;
@@ -23,6 +26,15 @@ static int t_checks = 0;
             t_failures++;                                                                          \
         }                                                                                          \
     } while (0)
+
+/* Threads for the OpenMP regions that follow (nothing without OpenMP). */
+static inline void t_set_threads(int t) {
+#ifdef _OPENMP
+    omp_set_num_threads(t);
+#else
+    (void)t;
+#endif
+}
 
 /* Compare arrays: |got - want| <= atol + rtol * |want| elementwise.
  * Prints "what: max abs diff A, max rel diff R over n values". */

@@ -18,9 +18,6 @@
  */
 #include <stdint.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "core/error.h"
 #include "formats/safetensors.h"
@@ -42,14 +39,6 @@ static float *get(const char *c, const char *what, size_t n) {
     float *a = kt_zeros(n);
     if (pt_st_to_f32(t, a) != PT_OK) CHECK(0, "%s: %s", name, pt_last_error());
     return a;
-}
-
-static void set_threads(int t) {
-#ifdef _OPENMP
-    omp_set_num_threads(t);
-#else
-    (void)t;
-#endif
 }
 
 /* largest |got - want| / scale[i] */
@@ -103,7 +92,7 @@ static void run_case(const char *c, int M, int N, int K) {
     char what[96];
     for (int parts = 1; parts <= 2; parts++) {
         for (int th = 1; th <= 2; th++) {
-            set_threads(th);
+            t_set_threads(th);
             float *o = kt_zeros((size_t)M * N), *d = kt_copy(dx0, (size_t)M * K);
             for (int i = 0; i < M; i++) memcpy(o + (size_t)i * N, b, sizeof(float) * N);
             CHECK(pt_gemm_bf16dp(parts, o, N, x, K, w16, K, 1, M, N, K) == 0, "forward ran");

@@ -48,6 +48,20 @@ maxdiff() {
 # within relative tolerance: maxdiff <= tol * maxabs
 within() { echo "$1" | awk -v t="$2" '{ exit !($1 <= t * $2 && $2 > 0) }'; }
 nums() { grep -o -E -- '-?[0-9]+(\.[0-9]+)?(e[-+]?[0-9]+)?' "$1"; }
+# signal_rank1 SIG CKPT: once the job started in the background as $mp has
+# written CKPT, send SIG to rank 1 (the ranks are mpirun's children) and wait
+# for the job; sets victim, rc and took (seconds from the signal to the end).
+signal_rank1() {
+    i=0
+    while [ ! -e "$2" ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
+    victim=$(pgrep -P $mp | sed -n 2p)
+    t0=$(date +%s.%N)
+    [ -n "$victim" ] && kill "$1" $victim
+    wait $mp
+    rc=$?
+    t1=$(date +%s.%N)
+    took=$(echo "$t1 $t0" | awk '{ printf "%.2f", $1 - $2 }')
+}
 
 # --- 1, 2, 3 ranks against the single process --------------------------------
 $PT train $ARGS --template "$TMPL" --out $T/ref.safetensors --log $T/ref.jsonl 2> $T/e.txt ||
@@ -104,15 +118,7 @@ check "malformed line: non-zero exit ($rc) and the message once ($(grep 'ptune t
 KARGS="--model $M --train $D/train.jsonl --labels animal:animal,fruit:fruit --lr 0.005 --steps 400 --batch 14 --seed 5 --threads 1 --quiet --template"
 $MPIRUN -np 3 $PT train $KARGS "$TMPL" --save-every 25 --out $T/k.safetensors 2> $T/k.txt &
 mp=$!
-i=0
-while [ ! -e $T/k.safetensors.ckpt ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
-victim=$(pgrep -P $mp | sed -n 2p) # rank 1 (the ranks are mpirun's children)
-t0=$(date +%s.%N)
-[ -n "$victim" ] && kill -9 $victim
-wait $mp
-rc=$?
-t1=$(date +%s.%N)
-took=$(echo "$t1 $t0" | awk '{ printf "%.2f", $1 - $2 }')
+signal_rank1 -9 $T/k.safetensors.ckpt
 check "SIGKILL of rank 1: the job ended in $took s (rc $rc) with a message" \
     '[ -n "$victim" ] && [ $rc -ne 0 ] && echo $took | awk "{ exit !(\$1 < 10) }" && grep -q "exited on signal 9" $T/k.txt'
 step=$(grep -a -o '"ptune.ckpt.step":"[0-9]*"' $T/k.safetensors.ckpt | tr -dc '0-9')
@@ -130,15 +136,7 @@ rm -f $T/s.safetensors.ckpt
 PTUNE_MPI_TIMEOUT=2 $MPIRUN -x PTUNE_MPI_TIMEOUT -np 3 $PT train $KARGS "$TMPL" --save-every 25 \
     --out $T/s.safetensors 2> $T/s.txt &
 mp=$!
-i=0
-while [ ! -e $T/s.safetensors.ckpt ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
-victim=$(pgrep -P $mp | sed -n 2p)
-t0=$(date +%s.%N)
-[ -n "$victim" ] && kill -STOP $victim
-wait $mp
-rc=$?
-t1=$(date +%s.%N)
-took=$(echo "$t1 $t0" | awk '{ printf "%.2f", $1 - $2 }')
+signal_rank1 -STOP $T/s.safetensors.ckpt
 check "SIGSTOP of rank 1, PTUNE_MPI_TIMEOUT=2: the job ended in $took s (rc $rc): $(grep -m1 'no answer' $T/s.txt)" \
     '[ -n "$victim" ] && [ $rc -ne 0 ] && echo $took | awk "{ exit !(\$1 < 15) }" && grep -q "no answer from the other ranks for 2 s" $T/s.txt'
 exit $fail

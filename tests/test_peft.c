@@ -56,7 +56,7 @@ static int read_expected(const char *path, expected *e, const char *l0, const ch
     for (int i = 0; ok && i < e->n; i++) {
         const pt_json *p = preds->items[i], *pr = pt_json_get(p, "probs");
         const char *lab;
-        double a, f;
+        double a = 0, f = 0;
         ok = pt_json_get_str(p, "label", &lab) && pt_json_get_num(pr, l0, &a) &&
              pt_json_get_num(pr, l1, &f);
         e->label[i] = ok && !strcmp(lab, l1);

@@ -12,10 +12,6 @@
 #include <string.h>
 #include <time.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include "core/rng.h"
 #include "kernels/kernels.h"
 #include "kernels/quant.h"
@@ -26,14 +22,6 @@ static const pt_wtype TYPES[] = {PT_WT_F16,  PT_WT_Q4_0, PT_WT_Q4_1, PT_WT_Q5_0,
                                  PT_WT_Q5_1, PT_WT_Q8_0, PT_WT_Q2_K, PT_WT_Q3_K,
                                  PT_WT_Q4_K, PT_WT_Q5_K, PT_WT_Q6_K};
 #define NT (int)(sizeof TYPES / sizeof TYPES[0])
-
-static void set_threads(int t) {
-#ifdef _OPENMP
-    omp_set_num_threads(t);
-#else
-    (void)t;
-#endif
-}
 
 /* a quantized (OC, C) weight of random normal values; deq (OC, C) its
  * dequantization by the reference */
@@ -82,7 +70,7 @@ static void check_shape(pt_rng *r, pt_wtype t, int N, int C, int OC) {
         }
     }
     for (int th = 1; th <= 2; th++) {
-        set_threads(th);
+        t_set_threads(th);
         float *yt = y[th - 1], *dxt = dx[th - 1];
         pt_mm_forward(yt, x, &w, bias, N);
         memcpy(dxt, dx0, (size_t)N * C * 4);
@@ -147,7 +135,7 @@ static void bench(void) {
     float *y = malloc((size_t)N * OC * 4), *dx = calloc((size_t)N * C, 4); // (N, OC) (N, C)
     for (size_t i = 0; i < (size_t)OC * C; i++) f[i] = 0.05f * pt_rng_normal(&r);
     for (size_t i = 0; i < (size_t)N * C; i++) x[i] = pt_rng_normal(&r);
-    set_threads(2);
+    t_set_threads(2);
     printf(" timing N=%d C=%d OC=%d, 2 threads, median of 5 (noisy shared machine):\n", N, C, OC);
     pt_weight wf = pt_weight_wrap(PT_WT_F32, OC, C, f);
     pt_weight wb = wf;
